@@ -1,0 +1,37 @@
+"""refloss: reference NumPy implementations of machine-learning losses with hand-derived gradients.
+
+Every loss is a function ``refloss.<name>(...)`` with its vector-Jacobian product ``refloss.<name>_vjp(grad_output,
+*inputs, **params)`` beside it; ``refloss.registry`` describes them all.
+"""
+
+from refloss import _registry as registry
+from refloss.losses.regression import balanced_l1_loss
+from refloss.losses.regression import balanced_l1_loss_vjp
+from refloss.losses.regression import huber_loss
+from refloss.losses.regression import huber_loss_vjp
+from refloss.losses.regression import l1_loss
+from refloss.losses.regression import l1_loss_vjp
+from refloss.losses.regression import log_cosh_loss
+from refloss.losses.regression import log_cosh_loss_vjp
+from refloss.losses.regression import mse_loss
+from refloss.losses.regression import mse_loss_vjp
+from refloss.losses.regression import smooth_l1_loss
+from refloss.losses.regression import smooth_l1_loss_vjp
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "balanced_l1_loss",
+    "balanced_l1_loss_vjp",
+    "huber_loss",
+    "huber_loss_vjp",
+    "l1_loss",
+    "l1_loss_vjp",
+    "log_cosh_loss",
+    "log_cosh_loss_vjp",
+    "mse_loss",
+    "mse_loss_vjp",
+    "registry",
+    "smooth_l1_loss",
+    "smooth_l1_loss_vjp",
+]

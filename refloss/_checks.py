@@ -1,0 +1,84 @@
+"""Input validation with messages that name the argument, what was expected and what was received.
+
+The forwards are written with ``autograd.numpy`` so that autograd can differentiate the very same code; the
+helpers here therefore accept autograd's traced arrays (``ArrayBox``) as well as anything array-like.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from autograd.tracer import Box
+
+from refloss._registry import REDUCTIONS
+
+__all__ = ["as_real_array", "check_grad_output", "check_reduction", "check_same_shape", "check_weight"]
+
+# dtype kinds accepted as real data: signed and unsigned integers and floats. Booleans, complex numbers,
+# strings and objects are rejected rather than silently coerced.
+_REAL_KINDS = "iuf"
+
+
+def as_real_array(value: Any, name: str) -> Any:
+    """Return ``value`` as a new float64 array (the reference precision), or raise ``TypeError``.
+
+    Never returns ``value`` itself for a NumPy array, so a loss can never modify its caller's data.
+    Autograd ``Box`` values pass through unchanged: they are already float and are being traced.
+    """
+    if isinstance(value, Box):
+        return value
+    array = np.asarray(value)
+    if array.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{name} must be an array of real numbers (integer or float), got dtype {array.dtype}")
+    return array.astype(np.float64, copy=True)
+
+
+def shape_of(value: Any) -> tuple[int, ...]:
+    return tuple(np.shape(value._value if isinstance(value, Box) else value))
+
+
+def check_same_shape(first: Any, second: Any, first_name: str, second_name: str) -> None:
+    """Raise ``ValueError`` unless the two arrays have exactly the same shape.
+
+    PyTorch broadcasts mismatched shapes with only a warning, which turns ``(N, 1)`` against ``(N,)`` into an
+    ``(N, N)`` loss: refloss refuses instead.
+    """
+    a, b = shape_of(first), shape_of(second)
+    if a != b:
+        raise ValueError(
+            f"{second_name} must have the same shape as {first_name} {a}, got {b} "
+            "(refloss does not broadcast between a prediction and its target)"
+        )
+
+
+def check_reduction(reduction: Any) -> str:
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got {reduction!r}")
+    return reduction
+
+
+def check_weight(weight: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Validate an optional elementwise ``weight``: same shape as the input, finite and non-negative."""
+    if weight is None:
+        return None
+    weight = as_real_array(weight, "weight")
+    if isinstance(weight, Box):
+        raise TypeError("weight is a constant in refloss; it cannot be differentiated")
+    if weight.shape != shape:
+        raise ValueError(f"weight must have the same shape as input {shape}, got {weight.shape}")
+    if not np.all(np.isfinite(weight)):
+        raise ValueError("weight must be finite, got NaN or Inf")
+    if np.any(weight < 0):
+        raise ValueError(f"weight must be non-negative, got minimum {float(weight.min())!r}")
+    return weight
+
+
+def check_grad_output(grad_output: Any, expected_shape: tuple[int, ...]) -> np.ndarray:
+    """Validate the cotangent of a VJP: real, with exactly the shape of the loss's output."""
+    grad_output = as_real_array(grad_output, "grad_output")
+    if shape_of(grad_output) != expected_shape:
+        raise ValueError(
+            f"grad_output must have the shape of the loss output {expected_shape}, got {shape_of(grad_output)}"
+        )
+    return grad_output

@@ -1,0 +1,212 @@
+"""The loss registry: one record per loss, read by tests, the CLI, the gradient checker and the docs checks.
+
+Each loss module defines its forward and its VJP side by side and registers them here once, together with the
+metadata that every consumer needs (inputs and their domains, parameters and their domains, kinks and the
+subgradient chosen there, references, framework equivalents). Nothing else in refloss keeps a list of losses.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+__all__ = [
+    "Equivalent",
+    "Input",
+    "Interval",
+    "Kink",
+    "LossSpec",
+    "Param",
+    "Reference",
+    "REGISTRY",
+    "get",
+    "names",
+    "register",
+]
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A closed, open or half-open interval of the real line, used as the domain of an input or a parameter."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_closed: bool = False
+    high_closed: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        above = value >= self.low if self.low_closed else value > self.low
+        below = value <= self.high if self.high_closed else value < self.high
+        return above and below
+
+    def __str__(self) -> str:
+        left = "[" if self.low_closed else "("
+        right = "]" if self.high_closed else ")"
+        return f"{left}{_fmt(self.low)}, {_fmt(self.high)}{right}"
+
+
+def _fmt(x: float) -> str:
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return repr(float(x)).removesuffix(".0") if float(x).is_integer() else repr(float(x))
+
+
+REALS = Interval()
+
+
+@dataclass(frozen=True)
+class Input:
+    """A positional (array) input of a loss.
+
+    ``shape`` is a tuple of dimension symbols shared between the inputs of one loss: ``"..."`` stands for any
+    number of dimensions of any size (elementwise losses), a name such as ``"N"`` or ``"C"`` for one dimension.
+    ``domain`` is where the values may lie; ``sample`` is the interval the random samplers draw from (finite,
+    inside ``domain``).
+    """
+
+    name: str
+    description: str
+    shape: tuple[str, ...] = ("...",)
+    domain: Interval = REALS
+    sample: Interval = Interval(-3.0, 3.0, True, True)
+    differentiable: bool = True
+
+
+@dataclass(frozen=True)
+class Param:
+    """A keyword parameter of a loss.
+
+    ``kind`` is ``"scalar"`` for a number, or ``"elementwise"`` for an optional array with the shape of the first
+    input (PyTorch's ``weight=``). ``grid`` lists the values the gradient checker and the conformance cases use;
+    ``sample``, if given, is the interval random tests draw from (for parameters whose valid combinations are
+    narrower than their separate domains).
+    """
+
+    name: str
+    default: Any
+    domain: Interval
+    description: str
+    kind: str = "scalar"
+    grid: tuple = ()
+    sample: Interval | None = None  # where random tests draw values from, if narrower than the domain
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` as a float if it is a valid scalar setting; raise a message naming the parameter."""
+        if self.kind != "scalar":
+            raise TypeError(f"Param.check is for scalar parameters; {self.name!r} is {self.kind}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"{self.name} must be a real number in {self.domain}, got {value!r} of type {type(value).__name__}"
+            )
+        value = float(value)
+        if value not in self.domain:
+            raise ValueError(f"{self.name} must be in {self.domain}, got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A place where the loss is not differentiable (or its derivative is not smooth), and what refloss returns.
+
+    ``distance(*inputs, **params)`` returns, elementwise, how far the inputs are from the kink; samplers use it to
+    keep finite-difference checks away from it.
+    """
+
+    where: str
+    convention: str
+    distance: Callable[..., Any]
+    order: int = 1  # 1: the first derivative jumps here; 2: only the second derivative jumps
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A paper or implementation the loss follows."""
+
+    citation: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """The same loss in another framework, with any difference from refloss spelled out."""
+
+    framework: str
+    call: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """Everything refloss knows about one loss."""
+
+    name: str
+    family: str
+    forward: Callable[..., Any]
+    vjp: Callable[..., tuple]
+    inputs: tuple[Input, ...]
+    params: tuple[Param, ...]
+    smoothness: str
+    references: tuple[Reference, ...]
+    kinks: tuple[Kink, ...] = ()
+    stop_gradients: tuple[str, ...] = ()
+    equivalents: tuple[Equivalent, ...] = ()
+    reductions: tuple[str, ...] = REDUCTIONS
+    default_reduction: str = "mean"
+    derivation: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.derivation:
+            object.__setattr__(self, "derivation", f"docs/derivations/{self.name}.md")
+
+    @property
+    def summary(self) -> str:
+        """The first line of the forward's docstring."""
+        return (self.forward.__doc__ or "").strip().splitlines()[0]
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+_REGISTRY: dict[str, LossSpec] = {}
+REGISTRY: Mapping[str, LossSpec] = MappingProxyType(_REGISTRY)
+
+
+def register(spec: LossSpec) -> LossSpec:
+    """Add ``spec`` to the registry; a name can be registered only once."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"loss {spec.name!r} is already registered")
+    if spec.forward.__name__ != spec.name or spec.vjp.__name__ != spec.name + "_vjp":
+        raise ValueError(f"loss {spec.name!r}: forward and vjp must be named {spec.name} and {spec.name}_vjp")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def names() -> list[str]:
+    """Registered loss names, in registration order."""
+    return list(_REGISTRY)
+
+
+def get(name: str) -> LossSpec:
+    """The record of the loss called ``name``; an unknown name raises ``KeyError`` listing the closest names."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(unknown_name_message(name)) from None
+
+
+def unknown_name_message(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; registered losses: {', '.join(_REGISTRY)}"
+    return f"unknown loss {name!r}{hint}"

@@ -1,0 +1,3 @@
+"""Every loss family; importing this registers all losses, in a fixed order."""
+
+from refloss.losses import regression  # noqa: F401

@@ -1,0 +1,71 @@
+"""Shared plumbing for the regression losses, which are all a function of the residual ``d = input - target``.
+
+Each regression loss supplies two elementwise functions of ``d``: its value ``l(d)`` and its slope ``l'(d)``.
+This module validates the inputs, applies the reduction, and applies the chain rule common to all of them:
+
+    dL/d input = g * l'(d)        dL/d target = -g * l'(d)
+
+where ``g`` is the cotangent of each element of the unreduced loss (see ``refloss._reduction.reduce_vjp``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from refloss._checks import as_real_array, check_reduction, check_same_shape, check_weight, shape_of
+from refloss._reduction import reduce, reduce_vjp
+from refloss._registry import Input, Kink, Param, Interval
+
+__all__ = ["ABS_KINK", "REGRESSION_INPUTS", "WEIGHT", "residual_loss", "residual_loss_vjp"]
+
+REGRESSION_INPUTS = (
+    Input("input", "predictions, any shape"),
+    Input("target", "targets, the same shape as input"),
+)
+
+WEIGHT = Param(
+    "weight",
+    default=None,
+    domain=Interval(0.0, np.inf, low_closed=True),
+    description="optional elementwise non-negative weight with the shape of input (a constant: no gradient); "
+    "'mean' then divides as PyTorch does: by the weight sum (l1, mse) or by the element count (huber)",
+    kind="elementwise",
+)
+
+
+def abs_kink(input: Any, target: Any, **params: Any) -> Any:
+    """Distance from the kink of |d| at d = 0."""
+    return np.abs(input - target)
+
+
+ABS_KINK = Kink("d = 0 (|d| is not differentiable)", "the derivative of |d| at 0 is taken as 0 (sign(0) = 0), "
+                "as in PyTorch, JAX and TensorFlow", abs_kink)
+
+
+def _prepare(input: Any, target: Any, reduction: str, weight: Any) -> tuple[Any, Any, np.ndarray | None]:
+    input = as_real_array(input, "input")
+    target = as_real_array(target, "target")
+    check_same_shape(input, target, "input", "target")
+    check_reduction(reduction)
+    return input, target, check_weight(weight, shape_of(input))
+
+
+def residual_loss(value: Callable[[Any], Any], input: Any, target: Any, reduction: str,
+                  weight: Any = None, mean_over_weights: bool = True) -> Any:
+    """Forward of a residual loss: ``reduce(value(input - target))`` (see ``refloss._reduction.reduce``)."""
+    input, target, weight = _prepare(input, target, reduction, weight)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf and NaN propagate silently, as in PyTorch
+        return reduce(value(input - target), reduction, weight, mean_over_weights)
+
+
+def residual_loss_vjp(slope: Callable[[np.ndarray], np.ndarray], grad_output: Any, input: Any, target: Any,
+                      reduction: str, weight: Any = None,
+                      mean_over_weights: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """VJP of a residual loss with respect to ``(input, target)``."""
+    input, target, weight = _prepare(input, target, reduction, weight)
+    g = reduce_vjp(grad_output, input.shape, reduction, weight, mean_over_weights)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow and NaN propagate silently, as in PyTorch
+        grad_input = g * slope(input - target)
+    return grad_input, -grad_input

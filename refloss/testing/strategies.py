@@ -1,0 +1,77 @@
+"""Hypothesis strategies that draw valid cases for any registered loss from its declared domains.
+
+>>> from hypothesis import given
+>>> from refloss.testing.strategies import cases
+>>> @given(cases("smooth_l1_loss", avoid_kinks=True))
+... def test_my_smooth_l1(case): ...
+
+Each strategy draws a shape for every dimension symbol of the loss's inputs, values from each input's ``sample``
+interval (finite; Hypothesis favours edge values such as 0 and the bounds), parameters from their grids or
+domains, a reduction and a ``grad_output`` of the output's shape.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from refloss._reduction import output_shape
+from refloss._registry import LossSpec, Param, get
+from refloss.testing._gradients import Case, _resolve_shape, kink_distance
+
+__all__ = ["cases", "param_values"]
+
+_BOUND = 1e3  # keeps drawn parameter values finite and moderate
+# Cotangents of moderate size (or exactly 0): with a tiny cotangent such as 4e-201, autograd's own product
+# g * x / |x| underflows to 0 and the comparison would blame the VJP for autograd's rounding.
+_COTANGENTS = st.just(0.0) | st.floats(0.01, 10.0) | st.floats(-10.0, -0.01)
+
+
+def param_values(param: Param, shape: tuple[int, ...]) -> st.SearchStrategy:
+    """Valid values of one parameter: its grid and its domain for a scalar; None or an array for a weight."""
+    domain = param.sample or param.domain
+    if param.kind == "elementwise":
+        weights = hnp.arrays(np.float64, shape, elements=st.floats(max(domain.low, 0.0), 10.0))
+        return st.none() | weights
+    low = domain.low if math.isfinite(domain.low) else -_BOUND
+    high = domain.high if math.isfinite(domain.high) else _BOUND
+    inside = st.floats(low, high, exclude_min=not domain.low_closed, exclude_max=not domain.high_closed)
+    return st.sampled_from(param.grid) | inside if param.grid else inside
+
+
+@st.composite
+def _cases(draw: Any, spec: LossSpec, reductions: tuple[str, ...], avoid_kinks: bool, margin: float,
+           max_dims: int, max_side: int) -> Case:
+    symbols = sorted({s for inp in spec.inputs for s in inp.shape if s != "..."})
+    sizes: dict[str, Any] = {s: draw(st.integers(1, max_side)) for s in symbols}
+    sizes["..."] = draw(hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=max_side))
+    inputs = tuple(
+        draw(hnp.arrays(np.float64, _resolve_shape(inp.shape, sizes),
+                        elements=st.floats(inp.sample.low, inp.sample.high)))
+        for inp in spec.inputs
+    )
+    first_shape = inputs[0].shape
+    params = {p.name: draw(param_values(p, first_shape)) for p in spec.params}
+    params = {name: value for name, value in params.items() if value is not None}
+    reduction = draw(st.sampled_from(reductions))
+    grad_output = draw(hnp.arrays(np.float64, output_shape(first_shape, reduction), elements=_COTANGENTS))
+    case = Case(inputs, params, reduction, grad_output)
+    if avoid_kinks:
+        assume(kink_distance(spec, case) >= margin)
+    return case
+
+
+def cases(spec: LossSpec | str, *, reductions: tuple[str, ...] | None = None, avoid_kinks: bool = False,
+          margin: float = 1e-3, max_dims: int = 3, max_side: int = 4) -> st.SearchStrategy[Case]:
+    """A strategy of valid :class:`~refloss.testing.Case` values for ``spec``.
+
+    With ``avoid_kinks`` only cases whose elements all lie at least ``margin`` from every declared kink are
+    kept, as finite-difference checks need.
+    """
+    spec = get(spec) if isinstance(spec, str) else spec
+    return _cases(spec, tuple(reductions or spec.reductions), avoid_kinks, margin, max_dims, max_side)
