@@ -1,0 +1,1 @@
+"""The conformance suite: golden vectors (LossVec v1), their generator, linter and validator."""

@@ -1,0 +1,73 @@
+"""Named, seeded case generators: inputs only, never expected values.
+
+Each loss family has a module whose generators yield :class:`VectorCase` objects for a registered loss. The
+expected values are computed later by the independent oracle (:mod:`refloss.conformance.oracle`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+__all__ = ["ALL_DTYPES", "FLOAT64_ONLY", "VectorCase", "cases_for", "grid_values"]
+
+# Inputs of an all-dtype case are exactly representable in each of these; float64-only cases hold magnitudes
+# that only float64 can carry (1e300, subnormals, ...).
+ALL_DTYPES = ("float64", "float32", "bfloat16", "float16")
+FLOAT64_ONLY = ("float64",)
+
+
+@dataclass
+class VectorCase:
+    """The inputs of one golden vector, and why it exists.
+
+    ``concern`` names the vector file the case goes to (``basic``, ``edge``, ``nonfinite``, ``invalid``).
+    ``alternatives`` names the framework conventions (see ``refloss.conformance.conventions``) whose results are
+    also acceptable. ``error`` is the category an ``invalid`` case must raise.
+    """
+
+    name: str
+    concern: str
+    comment: str
+    inputs: dict[str, np.ndarray]
+    reduction: Any
+    params: dict[str, Any] = field(default_factory=dict)
+    cotangent: np.ndarray | None = None
+    flags: tuple[str, ...] = ()
+    dtypes: tuple[str, ...] = ALL_DTYPES
+    alternatives: tuple[str, ...] = ()
+    error: str | None = None
+
+
+_GENERATORS: dict[str, list[Callable[[], Iterator[VectorCase]]]] = {}
+
+
+def cases_for(*loss_names: str) -> Callable:
+    """Register a generator of cases for the named losses (the generator receives the loss name)."""
+    def decorator(generator: Callable[[str], Iterator[VectorCase]]) -> Callable:
+        for name in loss_names:
+            _GENERATORS.setdefault(name, []).append(lambda name=name: generator(name))
+        return generator
+    return decorator
+
+
+def generate_cases(loss_name: str) -> list[VectorCase]:
+    """All cases of one loss, in a fixed order; a duplicate case name is an error."""
+    from refloss.conformance.cases import regression  # noqa: F401  (registers the regression generators)
+
+    cases = [case for generator in _GENERATORS.get(loss_name, []) for case in generator()]
+    seen: set[str] = set()
+    for case in cases:
+        if case.name in seen:
+            raise ValueError(f"{loss_name}: duplicate case name {case.name!r}")
+        seen.add(case.name)
+    return cases
+
+
+def grid_values(rng: np.random.Generator, shape: tuple[int, ...], low: int = -255, high: int = 255,
+                scale: int = 32) -> np.ndarray:
+    """Random values n / scale with integer |n| <= 255: at most 8 significant bits and, for scale 32, magnitudes
+    between 1/32 and 8, so exactly representable in float16, bfloat16, float32 and float64."""
+    return rng.integers(low, high + 1, size=shape) / scale

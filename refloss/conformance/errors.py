@@ -1,0 +1,30 @@
+"""Error categories of ``invalid`` vectors, and how refloss's own messages map to them.
+
+A vector says which category of error a call must raise, never the message text. Adapters map their framework's
+exceptions to a category when they can (``None`` means "raised, category unknown", which still passes).
+"""
+
+from __future__ import annotations
+
+__all__ = ["CATEGORIES", "classify"]
+
+CATEGORIES = {
+    "shape_mismatch": "input and target (or another pair of tensors) have incompatible shapes",
+    "invalid_parameter": "a scalar parameter is outside its domain (beta < 0, delta <= 0, ...)",
+    "invalid_reduction": "reduction is not one of none, mean, sum",
+    "invalid_weight": "a weight is negative, not finite, or of the wrong shape",
+}
+
+
+def classify(error: BaseException) -> str | None:
+    """The category of one of refloss's own ``ValueError``/``TypeError`` messages (None if unrecognised)."""
+    message = str(error)
+    if message.startswith("weight "):
+        return "invalid_weight"
+    if message.startswith("reduction "):
+        return "invalid_reduction"
+    if "must have the same shape as" in message:
+        return "shape_mismatch"
+    if " must be in " in message or " must be a real number" in message or " must be below " in message:
+        return "invalid_parameter"
+    return None

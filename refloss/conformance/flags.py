@@ -1,0 +1,52 @@
+"""The declared flags: every flag a golden vector carries must be here, with its category and description."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FLAGS", "Flag"]
+
+
+@dataclass(frozen=True)
+class Flag:
+    category: str
+    description: str
+    effect: str = ""
+
+
+FLAGS = {
+    "Basic": Flag("BASIC", "Plain values of moderate size on the float16/bfloat16 grid."),
+    "Reduction": Flag("REDUCTION", "Checks a reduction: none, sum or mean (weighted: divided by the weight sum or "
+                                   "the count, as the loss specifies)."),
+    "Shape": Flag("BROADCAST_SHAPE", "Scalar inputs or several leading dimensions."),
+    "ParameterGrid": Flag("BASIC", "A non-default value of a loss parameter (beta, delta, alpha, gamma)."),
+    "Weighted": Flag("WEIGHTED", "An elementwise weight, including zero weights."),
+    "WeightsSumToZero": Flag("WEIGHTED", "Every weight is 0: a weighted mean over the weight sum is 0/0 = NaN.",
+                             "a NaN mean, or a division-by-zero error"),
+    "ZeroCotangent": Flag("REDUCTION", "grad_output is 0: every gradient must be exactly 0.",
+                          "a backward that ignores grad_output"),
+    "ZeroResidual": Flag("NONDIFFERENTIABLE_POINT", "input == target exactly: the loss is 0 and, for L1-like "
+                         "losses, |d| is not differentiable there.", "a gradient of +-1 instead of 0"),
+    "AtKink": Flag("NONDIFFERENTIABLE_POINT", "|d| exactly at the branch point (beta, delta): the branch chosen by "
+                   "< versus <= matters for the second derivative, or for the gradient when it jumps.",
+                   "a wrong branch or a discontinuity"),
+    "SubgradientInterval": Flag("NONDIFFERENTIABLE_POINT", "Some gradient entries are at a point where the loss is "
+                                "not differentiable; any value between the one-sided derivatives is accepted."),
+    "SingleElement": Flag("REDUCTION", "The mean over a single element."),
+    "Empty": Flag("EMPTY", "No elements: sum is 0, mean is NaN (PyTorch) or 0 (Keras, mmdetection 3.x).",
+                  "an exception, or the wrong convention"),
+    "Float16Overflow": Flag("OVERFLOW", "A value whose square (or loss) exceeds float16's maximum 65504, so the "
+                            "float16 result is inf while bfloat16 and wider stay finite.", "inf where a finite "
+                            "value is expected, or the reverse"),
+    "HugeMagnitude": Flag("OVERFLOW", "Residuals near the float64 limits (1e150 to 1e300): naive cosh or squaring "
+                          "overflows.", "inf or NaN where a finite value is expected"),
+    "TinyMagnitude": Flag("UNDERFLOW", "Residuals far below 1, down to subnormals: naive log(cosh(d)) cancels to 0.",
+                          "0 or a large relative error"),
+    "Subnormal": Flag("UNDERFLOW", "A subnormal float64 input."),
+    "NaNInput": Flag("NONFINITE_INPUT", "A NaN input: the loss, and its gradient, are NaN."),
+    "InfInput": Flag("NONFINITE_INPUT", "An infinite input: the loss is inf and the gradient its limit."),
+    "InvalidInput": Flag("INVALID_INPUT", "The call must raise an error of the given category."),
+    "ShapeMismatch": Flag("INVALID_INPUT", "input and target shapes differ in a way PyTorch would broadcast "
+                          "((N, 1) against (N,)); refloss requires equal shapes.", "a silently broadcast loss"),
+    "Convention": Flag("CONVENTION", "Frameworks legitimately differ here; named alternatives are acceptable."),
+}

@@ -1,0 +1,321 @@
+"""``refloss conformance generate``: registry x cases -> oracle expectations, cross-checked -> LossVec v1 files.
+
+For every registered loss with an oracle, every case from its generators is evaluated by the mpmath oracle (and by
+the oracle again under each acceptable alternative convention). Before anything is written, the float64 NumPy
+reference must agree with the oracle within the float64 tolerance policy, central finite differences must agree
+with the oracle's gradients where the loss is smooth, and every ``invalid`` case must make the reference raise
+an error of its category. Any disagreement stops generation: nothing is written.
+
+The output is a dict of relative path -> bytes; the same code produces byte-identical files on any machine
+(inputs come from seeded generators, expectations from a fixed-precision oracle, JSON is written canonically).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import mpmath
+import numpy as np
+
+import refloss
+from refloss._registry import get, names
+from refloss.conformance import errors
+from refloss.conformance.cases import VectorCase, generate_cases
+from refloss.conformance.conventions import CONVENTIONS
+from refloss.conformance.encoding import decimal, float_to_bits, is_representable, round_to
+from refloss.conformance.flags import FLAGS
+from refloss.conformance.oracle import ORACLES
+from refloss.conformance.oracle.evaluate import DIGITS, Expectation, Tensor, evaluate
+from refloss.conformance.schema import SCHEMA
+from refloss.conformance.tolerance import POLICY, compare, compare_interval
+from refloss.testing._gradients import Case, finite_difference_vjp, kink_distance, relative_error
+
+__all__ = ["GenerationError", "SUITE_VERSION", "generate", "write"]
+
+SUITE_VERSION = "0.1.0"
+FORMAT_VERSION = 1
+CONCERNS = ("basic", "edge", "nonfinite", "invalid")
+_FD_TOLERANCE = 1e-6  # same bound as refloss.testing's finite-difference check
+_FD_KINK_MARGIN = 1e-3  # finite differences only where every element is this far from a kink
+
+
+class GenerationError(RuntimeError):
+    """The reference, the oracle or finite differences disagree: the vectors are not written."""
+
+
+# ---- encoding ---------------------------------------------------------------------------------------------------
+
+def _tensor(array: np.ndarray) -> dict[str, Any]:
+    array = np.asarray(array, dtype=np.float64)
+    return {"shape": list(array.shape), "bits": [float_to_bits(float(v), "float64") for v in array.ravel()]}
+
+
+def _expected_tensor(tensor: Tensor, dtypes: Iterable[str]) -> dict[str, Any]:
+    encoded: dict[str, Any] = {
+        "shape": list(tensor.shape),
+        "exact": [decimal(v) for v in tensor.exact],
+        "rounded": {dtype: [float_to_bits(round_to(v, dtype), dtype) for v in tensor.exact] for dtype in dtypes},
+        "scale": decimal(tensor.scale),
+    }
+    if tensor.lo is not None:
+        encoded["interval"] = {"lo": [decimal(v) for v in tensor.lo], "hi": [decimal(v) for v in tensor.hi]}
+    return encoded
+
+
+def _expectation(name: str, expectation: Expectation, dtypes: Iterable[str]) -> dict[str, Any]:
+    return {"name": name, "value": _expected_tensor(expectation.value, dtypes),
+            "grads": {k: _expected_tensor(v, dtypes) for k, v in expectation.grads.items()}}
+
+
+def _attributes(case: VectorCase) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"reduction": case.reduction}
+    for name, value in case.params.items():
+        attributes[name] = _tensor(np.asarray(value, dtype=np.float64))
+    return attributes
+
+
+def _uid(loss: str, attributes: dict, inputs: dict, cotangent: dict) -> str:
+    canonical = json.dumps([loss, attributes, inputs, cotangent], sort_keys=True, separators=(",", ":"))
+    return f"{loss}-{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"
+
+
+# ---- cross-checks -----------------------------------------------------------------------------------------------
+
+def _reference_ratio(loss: str, case: VectorCase, expected: dict[str, Any]) -> float:
+    """Worst error of the float64 reference against the oracle, as a fraction of the float64 tolerance."""
+    spec = get(loss)
+    inputs = [case.inputs[i.name] for i in spec.inputs]
+    kwargs = {"reduction": case.reduction, **case.params}
+    value = np.asarray(spec.forward(*inputs, **kwargs))
+    grads = dict(zip([i.name for i in spec.inputs], spec.vjp(case.cotangent, *inputs, **kwargs)))
+    ratios = [_tensor_ratio(value, expected["value"], "value")]
+    ratios += [_tensor_ratio(np.asarray(grads[name]), tensor, "gradient") for name, tensor in expected["grads"].items()]
+    return max(ratios)
+
+
+def _tensor_ratio(got: np.ndarray, expected: dict[str, Any], kind: str) -> float:
+    """Worst error ratio of ``got`` (float64) against one expected tensor (tolerance policy, float64)."""
+    if list(got.shape) != expected["shape"]:
+        return math.inf
+    rounded = expected["rounded"]["float64"]
+    interval = expected.get("interval")
+    worst = 0.0
+    for i, g in enumerate(got.ravel()):
+        if interval and interval["lo"][i] != interval["hi"][i]:
+            ratio = compare_interval(float(g), interval["lo"][i], interval["hi"][i], "float64", expected["scale"])
+        else:
+            ratio = compare(float(g), expected["exact"][i], rounded[i], "float64", kind, expected["scale"])
+        worst = max(worst, ratio)
+    return worst
+
+
+def _finite_difference_error(loss: str, case: VectorCase, expectation: Expectation) -> float | None:
+    """Relative error of central differences against the oracle's gradients, where the loss is smooth."""
+    all_inputs = list(case.inputs.values())
+    smooth = all(t.lo is None for t in expectation.grads.values())
+    finite = all(np.all(np.isfinite(a)) and np.all(np.abs(a) < 1e100) for a in all_inputs)
+    if not (smooth and finite) or all(a.size == 0 for a in all_inputs):
+        return None
+    spec = get(loss)
+    fd_case = Case(tuple(case.inputs[i.name] for i in spec.inputs), dict(case.params), case.reduction,
+                   case.cotangent)
+    if kink_distance(spec, fd_case) < _FD_KINK_MARGIN:
+        return None  # a difference step would straddle a kink
+    fd = finite_difference_vjp(spec, fd_case)
+    oracle = [np.array([float(v) for v in expectation.grads[i.name].exact]).reshape(case.inputs[i.name].shape)
+              for i in spec.inputs]
+    return max(relative_error(f, o) for f, o in zip(fd, oracle))
+
+
+def _check_invalid(loss: str, case: VectorCase) -> None:
+    spec = get(loss)
+    inputs = [case.inputs[i.name] for i in spec.inputs]
+    for call in (lambda: spec.forward(*inputs, reduction=case.reduction, **case.params),
+                 lambda: spec.vjp(case.cotangent, *inputs, reduction=case.reduction, **case.params)):
+        try:
+            call()
+        except (ValueError, TypeError) as error:
+            category = errors.classify(error)
+            if category != case.error:
+                raise GenerationError(f"{loss}/{case.name}: the reference raised {category!r} ({error}), "
+                                      f"the case expects {case.error!r}") from error
+        else:
+            raise GenerationError(f"{loss}/{case.name}: the reference did not raise ({case.error} expected)")
+
+
+def _check_representable(loss: str, case: VectorCase) -> None:
+    arrays = list(case.inputs.values()) + [case.cotangent] + [np.asarray(v) for v in case.params.values()]
+    for dtype in case.dtypes:
+        for array in arrays:
+            for value in np.ravel(array):
+                if not is_representable(float(value), dtype):
+                    raise GenerationError(f"{loss}/{case.name}: input {value!r} is not exact in {dtype}")
+
+
+def _power_of_ten_ceiling(x: float) -> str:
+    """A bound such as "<= 1e-15": measured errors vary in the last bits across platforms' libm; the bound doesn't."""
+    if x == 0:
+        return "0"
+    return f"<= 1e{math.ceil(math.log10(x))}"
+
+
+# ---- generation -------------------------------------------------------------------------------------------------
+
+def _test_entry(loss: str, tc_id: int, case: VectorCase, stats: dict[str, float]) -> dict[str, Any]:
+    attributes = _attributes(case)
+    inputs = {name: _tensor(array) for name, array in case.inputs.items()}
+    cotangent = _tensor(case.cotangent)
+    entry: dict[str, Any] = {"tcId": tc_id, "uid": _uid(loss, attributes, inputs, cotangent), "name": case.name,
+                             "comment": case.comment, "flags": list(case.flags)}
+    if case.error is not None:
+        _check_invalid(loss, case)
+        entry.update(result="invalid", attributes=attributes, inputs=inputs, cotangent=cotangent,
+                     error={"category": case.error})
+        return entry
+    _check_representable(loss, case)
+    oracle = ORACLES[loss]
+    # The oracle gets every parameter; the vector records only the case's own, so that consumers exercise the
+    # defaults (listed in the file's "function.parameters").
+    params = {p.name: p.default for p in get(loss).params if p.kind == "scalar"} | case.params
+    base = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent)
+    expected = [_expectation("refloss", base, case.dtypes)]
+    for alternative in case.alternatives:
+        other = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (alternative,))
+        expected.append(_expectation(alternative, other, case.dtypes))
+    has_interval = any("interval" in tensor for tensor in expected[0]["grads"].values())
+    flags = list(case.flags) + (["SubgradientInterval"] if has_interval and "SubgradientInterval" not in case.flags
+                                else [])
+    ratio = _reference_ratio(loss, case, expected[0])
+    if not ratio <= 1.0:
+        raise GenerationError(f"{loss}/{case.name}: the float64 reference is {ratio:.3g} times the float64 "
+                              "tolerance away from the oracle")
+    stats["reference"] = max(stats["reference"], ratio)
+    fd_error = _finite_difference_error(loss, case, base)
+    if fd_error is not None:
+        if not fd_error <= _FD_TOLERANCE:
+            raise GenerationError(f"{loss}/{case.name}: finite differences differ from the oracle by {fd_error:.3g}")
+        stats["finite_differences"] = max(stats["finite_differences"], fd_error)
+    entry.update(flags=flags, result="acceptable" if (case.alternatives or has_interval) else "valid",
+                 attributes=attributes, inputs=inputs, cotangent=cotangent, expected=expected)
+    return entry
+
+
+def _vector_file(loss: str, concern: str, cases: list[VectorCase]) -> dict[str, Any]:
+    spec = get(loss)
+    stats = {"reference": 0.0, "finite_differences": 0.0}
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    tc_id = 0
+    for case in cases:
+        tc_id += 1
+        groups.setdefault(tuple(case.dtypes), []).append(_test_entry(loss, tc_id, case, stats))
+    used_flags = sorted({flag for tests in groups.values() for test in tests for flag in test["flags"]})
+    used_conventions = sorted({alt for case in cases for alt in case.alternatives})
+    return {
+        "format": "lossvec",
+        "formatVersion": FORMAT_VERSION,
+        "suiteVersion": SUITE_VERSION,
+        "function": {"name": loss, "family": spec.family, "summary": spec.summary,
+                     "inputs": [i.name for i in spec.inputs],
+                     "differentiable": [i.name for i in spec.inputs if i.differentiable],
+                     "parameters": {p.name: ("None" if p.default is None else repr(p.default)) for p in spec.params},
+                     "defaultReduction": spec.default_reduction},
+        "concern": concern,
+        "numberOfTests": tc_id,
+        "notes": {flag: {"category": FLAGS[flag].category, "description": FLAGS[flag].description,
+                         **({"effect": FLAGS[flag].effect} if FLAGS[flag].effect else {})} for flag in used_flags},
+        "conventions": {name: CONVENTIONS[name] for name in used_conventions},
+        "provenance": {
+            "generator": {"name": "refloss", "version": refloss.__version__},
+            "oracle": {"name": "mpmath", "version": mpmath.__version__, "dps": DIGITS,
+                       "method": "textbook formula; derivatives by mpmath.diff (one-sided at kinks)"},
+            "crossChecks": [
+                {"name": "refloss-float64", "maxErrorRatio": _power_of_ten_ceiling(stats["reference"])},
+                {"name": "central-differences-float64",
+                 "maxRelativeError": _power_of_ten_ceiling(stats["finite_differences"])},
+            ],
+        },
+        "testGroups": [{"groupId": f"{loss}/{concern}/{'+'.join(dtypes)}", "dtypes": list(dtypes),
+                        "tolerance": {"policy": POLICY["name"]}, "tests": tests}
+                       for dtypes, tests in groups.items()],
+    }
+
+
+def dumps(document: Any) -> bytes:
+    """Canonical JSON: 1-space indented objects, lists of scalars on one line, ASCII, LF, final newline."""
+    def encode(value: Any, indent: int) -> str:
+        pad = " " * indent
+        if isinstance(value, dict):
+            if not value:
+                return "{}"
+            items = [f'{pad} {json.dumps(k)}: {encode(v, indent + 1)}' for k, v in value.items()]
+            return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+        if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+            items = [f"{pad} {encode(v, indent + 1)}" for v in value]
+            return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+        return json.dumps(value)
+    return (encode(document, 0) + "\n").encode("ascii")
+
+
+def generate(only: Iterable[str] | None = None,
+             progress: Callable[[str], None] | None = None) -> dict[str, bytes]:
+    """All conformance files as {relative path: bytes}; ``only`` restricts the vector files to some losses."""
+    losses = [n for n in names() if n in ORACLES]
+    if only:
+        for name in only:
+            get(name)
+        losses = [n for n in losses if n in set(only)]
+    files: dict[str, bytes] = {}
+    for loss in losses:
+        if progress:
+            progress(loss)
+        cases = generate_cases(loss)
+        for concern in CONCERNS:
+            selected = [c for c in cases if c.concern == concern]
+            if selected:
+                files[f"vectors/{loss}/{concern}.json"] = dumps(_vector_file(loss, concern, selected))
+    files["schemas/lossvec_v1.schema.json"] = dumps(SCHEMA)
+    files["tolerances/policy_v1.json"] = dumps(POLICY)
+    files["MANIFEST.json"] = dumps(_manifest(files))
+    return files
+
+
+def _manifest(files: dict[str, bytes]) -> dict[str, Any]:
+    entries = {}
+    histogram: Counter = Counter()
+    total = 0
+    for path, content in sorted(files.items()):
+        entry: dict[str, Any] = {"sha256": hashlib.sha256(content).hexdigest()}
+        if path.startswith("vectors/"):
+            document = json.loads(content)
+            flags = Counter(flag for group in document["testGroups"] for test in group["tests"]
+                            for flag in test["flags"])
+            entry.update(numberOfTests=document["numberOfTests"], flags=dict(sorted(flags.items())))
+            histogram.update(flags)
+            total += document["numberOfTests"]
+        entries[path] = entry
+    return {
+        "format": "lossvec",
+        "formatVersion": FORMAT_VERSION,
+        "suiteVersion": SUITE_VERSION,
+        "generator": {"name": "refloss", "version": refloss.__version__},
+        "oracle": {"name": "mpmath", "version": mpmath.__version__, "dps": DIGITS},
+        "tolerancePolicy": "tolerances/policy_v1.json",
+        "numberOfTests": total,
+        "flagHistogram": dict(sorted(histogram.items())),
+        "flags": {name: {"category": f.category, "description": f.description} for name, f in FLAGS.items()},
+        "conventions": CONVENTIONS,
+        "files": entries,
+    }
+
+
+def write(files: dict[str, bytes], directory: Path) -> None:
+    """Write generated files below ``directory`` (vector files of losses not generated are left alone)."""
+    for path, content in files.items():
+        target = directory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)

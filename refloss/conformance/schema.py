@@ -1,0 +1,102 @@
+"""The JSON Schema (2020-12) of LossVec v1 vector files, written to conformance/schemas/ by the generator."""
+
+from __future__ import annotations
+
+__all__ = ["SCHEMA"]
+
+_HEX64 = {"type": "string", "pattern": "^[0-9a-f]{16}$"}
+_DECIMAL = {"type": "string", "pattern": r"^(nan|inf|-inf|0|-?[0-9](\.[0-9]+)?(e[-+][0-9]+)?|-?0\.[0-9]+|-?[0-9]+\.[0-9]+)$"}
+_SHAPE = {"type": "array", "items": {"type": "integer", "minimum": 0}}
+_DTYPE = {"enum": ["float64", "float32", "float16", "bfloat16"]}
+
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "lossvec_v1.schema.json",
+    "title": "LossVec v1: golden vectors for one loss function and one concern",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["format", "formatVersion", "suiteVersion", "function", "concern", "numberOfTests", "notes",
+                 "conventions", "provenance", "testGroups"],
+    "properties": {
+        "format": {"const": "lossvec"},
+        "formatVersion": {"const": 1},
+        "suiteVersion": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"},
+        "function": {
+            "type": "object", "additionalProperties": False,
+            "required": ["name", "family", "summary", "inputs", "differentiable", "parameters", "defaultReduction"],
+            "properties": {
+                "name": {"type": "string"}, "family": {"type": "string"}, "summary": {"type": "string"},
+                "inputs": {"type": "array", "items": {"type": "string"}},
+                "differentiable": {"type": "array", "items": {"type": "string"}},
+                "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
+                "defaultReduction": {"enum": ["none", "mean", "sum"]},
+            },
+        },
+        "concern": {"type": "string"},
+        "numberOfTests": {"type": "integer", "minimum": 0},
+        "notes": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": False, "required": ["category", "description"],
+            "properties": {"category": {"type": "string"}, "description": {"type": "string"},
+                           "effect": {"type": "string"}}}},
+        "conventions": {"type": "object", "additionalProperties": {"type": "string"}},
+        "provenance": {"type": "object"},
+        "testGroups": {"type": "array", "items": {"$ref": "#/$defs/group"}},
+    },
+    "$defs": {
+        "tensor": {
+            "type": "object", "additionalProperties": False, "required": ["shape", "bits"],
+            "properties": {"shape": _SHAPE, "bits": {"type": "array", "items": _HEX64}},
+        },
+        "expectedTensor": {
+            "type": "object", "additionalProperties": False, "required": ["shape", "exact", "rounded", "scale"],
+            "properties": {
+                "shape": _SHAPE,
+                "exact": {"type": "array", "items": _DECIMAL},
+                "rounded": {"type": "object", "propertyNames": _DTYPE, "additionalProperties": {
+                    "type": "array", "items": {"type": "string", "pattern": "^([0-9a-f]{4}|[0-9a-f]{8}|[0-9a-f]{16})$"}}},
+                "scale": _DECIMAL,
+                "interval": {"type": "object", "additionalProperties": False, "required": ["lo", "hi"],
+                             "properties": {"lo": {"type": "array", "items": _DECIMAL},
+                                            "hi": {"type": "array", "items": _DECIMAL}}},
+            },
+        },
+        "expectation": {
+            "type": "object", "additionalProperties": False, "required": ["name", "value", "grads"],
+            "properties": {"name": {"type": "string"}, "value": {"$ref": "#/$defs/expectedTensor"},
+                           "grads": {"type": "object", "additionalProperties": {"$ref": "#/$defs/expectedTensor"}}},
+        },
+        "test": {
+            "type": "object", "additionalProperties": False,
+            "required": ["tcId", "uid", "name", "comment", "flags", "result", "attributes", "inputs", "cotangent"],
+            "properties": {
+                "tcId": {"type": "integer", "minimum": 1},
+                "uid": {"type": "string", "pattern": "^[a-z0-9_]+-[0-9a-f]{12}$"},
+                "name": {"type": "string"},
+                "comment": {"type": "string"},
+                "flags": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+                "result": {"enum": ["valid", "acceptable", "invalid"]},
+                "attributes": {"type": "object", "required": ["reduction"], "properties": {
+                    "reduction": {"type": "string"}}, "additionalProperties": {"$ref": "#/$defs/tensor"}},
+                "inputs": {"type": "object", "additionalProperties": {"$ref": "#/$defs/tensor"}},
+                "cotangent": {"$ref": "#/$defs/tensor"},
+                "expected": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/expectation"}},
+                "error": {"type": "object", "additionalProperties": False, "required": ["category"],
+                          "properties": {"category": {"type": "string"}}},
+            },
+            "allOf": [
+                {"if": {"properties": {"result": {"const": "invalid"}}},
+                 "then": {"required": ["error"], "not": {"required": ["expected"]}},
+                 "else": {"required": ["expected"], "not": {"required": ["error"]}}},
+            ],
+        },
+        "group": {
+            "type": "object", "additionalProperties": False, "required": ["groupId", "dtypes", "tolerance", "tests"],
+            "properties": {
+                "groupId": {"type": "string"},
+                "dtypes": {"type": "array", "items": _DTYPE, "minItems": 1, "uniqueItems": True},
+                "tolerance": {"type": "object", "required": ["policy"], "properties": {"policy": {"type": "string"}}},
+                "tests": {"type": "array", "items": {"$ref": "#/$defs/test"}},
+            },
+        },
+    },
+}
