@@ -82,6 +82,81 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_conformance_generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from refloss.conformance import generate
+
+    directory = Path(args.out) if args.out else _suite_directory()
+    files = generate.generate(progress=lambda loss: print(f"generating {loss}", file=sys.stderr))
+    if args.check:
+        stale = [path for path, content in files.items()
+                 if not (directory / path).is_file() or (directory / path).read_bytes() != content]
+        for path in stale:
+            print(f"differs: {path}")
+        print(f"{len(files) - len(stale)} of {len(files)} files are byte-identical to a fresh generation")
+        return 1 if stale else 0
+    generate.write(files, directory)
+    tests = sum(1 for _ in files if _.startswith("vectors/"))
+    print(f"wrote {len(files)} files ({tests} vector files) to {directory}")
+    return 0
+
+
+def _suite_directory():
+    from refloss.conformance.check import suite_directory
+
+    return suite_directory()
+
+
+def cmd_conformance_lint(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from refloss.conformance.lint import lint
+
+    directory = Path(args.dir) if args.dir else _suite_directory()
+    problems = lint(directory)
+    for problem in problems:
+        print(problem)
+    print(f"{directory}: {'clean' if not problems else f'{len(problems)} problems'}")
+    return 1 if problems else 0
+
+
+def cmd_conformance_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from refloss.adapters import get_adapter
+    from refloss.conformance import check
+
+    for name in args.only:
+        _resolve(name)
+    directory = Path(args.dir) if args.dir else _suite_directory()
+    try:
+        adapter = get_adapter(args.impl)
+    except (ValueError, ImportError) as error:
+        raise SystemExit(f"refloss: {error}") from None
+    expectations_path = Path(args.expectations) if args.expectations else \
+        directory / "expectations" / f"{adapter.name}.json"
+    try:
+        report = check.check(adapter, directory, args.only or None, args.dtype or None,
+                             check.load_expectations(expectations_path), args.allow_modified,
+                             consistency=not args.no_consistency, progress=check.progress_bar())
+    except ValueError as error:
+        raise SystemExit(f"refloss: {error}") from None
+    finally:
+        adapter.close()
+    print(check.format_table(report))
+    if args.json:
+        Path(args.json).write_text(report.to_json())
+    if args.junit:
+        Path(args.junit).write_text(report.to_junit())
+    counts = report.counts()
+    failed = counts["failed"] + len(report.consistency_failures)
+    print(f"\n{counts['passed']} passed, {failed} failed"
+          + (f", {counts['xfail']} expected failures" if counts["xfail"] else "")
+          + (f", {counts['xpass']} unexpected passes" if counts["xpass"] else ""))
+    return 1 if failed or (args.strict and counts["xpass"]) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="refloss",
@@ -113,6 +188,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="losses to check (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random cases (default 0)")
     p.set_defaults(func=cmd_gradcheck)
+
+    conformance = sub.add_parser(
+        "conformance", help="golden vectors: generate, lint, and check an implementation against them",
+        description="The conformance suite (LossVec v1 JSON files in conformance/): expected values and gradients "
+                    "from an independent mpmath oracle, exact float encodings, flags, verdicts, tolerances.")
+    csub = conformance.add_subparsers(dest="conformance_command", metavar="ACTION")
+    csub.required = True
+
+    p = csub.add_parser("check", help="run the vectors against an implementation and print a table per loss",
+                        description="Run every vector through an adapter, in each dtype the implementation "
+                                    "supports, and check values, gradients (with the vector's grad_output), shapes "
+                                    "and must-raise cases, plus consistency checks (linearity in grad_output, "
+                                    "zero grad_output, determinism, sum = sum of none). Exit status 1 on any "
+                                    "failure. Known deviations listed in conformance/expectations/IMPL.json are "
+                                    "expected failures.")
+    p.add_argument("--impl", default="refloss",
+                   help="refloss (default: the embedded reference), torch, module:NAME (your Python functions: "
+                        "NAME defines LOSSES = {name: (forward, vjp)}), or exec:COMMAND (an engine speaking the "
+                        "lossvec-jsonl/1 protocol)")
+    p.add_argument("--only", nargs="+", default=[], metavar="NAME", help="only these losses")
+    p.add_argument("--dtype", nargs="+", default=[], choices=["float64", "float32", "bfloat16", "float16"],
+                   help="only these dtypes (default: all the implementation supports)")
+    p.add_argument("--json", metavar="FILE", help="also write a JSON report")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML")
+    p.add_argument("--expectations", metavar="FILE",
+                   help="known deviations (default: conformance/expectations/<impl>.json if it exists)")
+    p.add_argument("--strict", action="store_true", help="fail on unexpected passes of listed deviations too")
+    p.add_argument("--no-consistency", action="store_true", help="skip the built-in consistency checks")
+    p.add_argument("--allow-modified", action="store_true",
+                   help="run even if files do not match the sha256 in MANIFEST.json")
+    p.add_argument("--dir", help="suite directory (default: the one shipped with refloss)")
+    p.set_defaults(func=cmd_conformance_check)
+
+    p = csub.add_parser("generate", help="regenerate the vector files from the case generators and the oracle",
+                        description="Evaluate every case with the mpmath oracle, cross-check the float64 reference "
+                                    "and finite differences, and write the vector files, schema, tolerance policy "
+                                    "and MANIFEST.json. Refuses to write if any cross-check disagrees. Output is "
+                                    "byte-identical on every machine.")
+    p.add_argument("--out", help="directory (default: the suite directory)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 unless the files on disk are byte-identical to a fresh generation")
+    p.set_defaults(func=cmd_conformance_generate)
+
+    p = csub.add_parser("lint", help="check schema, ids, flags, manifest hashes and exact representability",
+                        description="Validate every vector file against the JSON Schema and check tcIds, uids, "
+                                    "declared flags, MANIFEST.json hashes and counts, exact representability of "
+                                    "inputs in each dtype, correct rounding of every expectation, canonical "
+                                    "formatting and the uids named by expectation files. Needs jsonschema and "
+                                    "mpmath (the test extra).")
+    p.add_argument("--dir", help="suite directory (default: the one shipped with refloss)")
+    p.set_defaults(func=cmd_conformance_lint)
     return parser
 
 

@@ -1,1 +1,44 @@
-"""Adapters run a registered loss's counterpart in another framework, for comparison with the reference."""
+"""Adapters run the golden vectors on an implementation: the reference, PyTorch, your module, or any engine.
+
+``get_adapter(spec)`` understands: ``refloss`` (the reference, float64), ``torch`` (torch.nn.functional and
+torchvision.ops through torch.autograd, in float64/float32/bfloat16/float16), ``module:NAME`` (your Python
+functions, see :mod:`refloss.adapters.module`) and ``exec:COMMAND`` (any program speaking the JSON-lines
+protocol of :mod:`refloss.adapters.jsonl`).
+"""
+
+from __future__ import annotations
+
+from refloss.adapters.base import Adapter
+
+__all__ = ["ADAPTERS", "get_adapter"]
+
+ADAPTERS = {
+    "refloss": "the NumPy reference itself (float64)",
+    "torch": "PyTorch's torch.nn.functional equivalents, gradients by torch.autograd (float64, float32, "
+             "bfloat16, float16); needs torch installed",
+    "module:NAME": "your Python functions: module NAME defines LOSSES = {name: (forward, vjp)}",
+    "exec:COMMAND": "any engine speaking the lossvec-jsonl/1 protocol on stdin/stdout",
+}
+
+
+def get_adapter(spec: str) -> Adapter:
+    """The adapter named by ``spec``; a ValueError explains the choices for an unknown one."""
+    if spec == "refloss":
+        from refloss.adapters.reference import ReferenceAdapter
+        return ReferenceAdapter()
+    if spec == "torch":
+        from refloss.adapters import torch as torch_adapter
+        if not torch_adapter.available():
+            raise ValueError("--impl torch needs PyTorch: pip install torch==2.13.0")
+        return torch_adapter.TorchAdapter()
+    if spec.startswith("module:"):
+        from refloss.adapters.module import ModuleAdapter
+        return ModuleAdapter(spec.removeprefix("module:"))
+    if spec.startswith("exec:"):
+        from refloss.adapters.jsonl import JsonLinesAdapter
+        return JsonLinesAdapter(spec.removeprefix("exec:"))
+    if spec == "jax":
+        raise ValueError("--impl jax is not available yet: no JAX adapter has been written (see the README); "
+                         "use module:NAME to wrap jax/optax functions meanwhile")
+    choices = "; ".join(f"{k}: {v}" for k, v in ADAPTERS.items())
+    raise ValueError(f"unknown implementation {spec!r}; choose one of: {choices}")

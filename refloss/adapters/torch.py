@@ -1,20 +1,22 @@
-"""Run the PyTorch equivalent of a registered loss: its value, and its VJP through ``torch.autograd``.
+"""The ``torch`` adapter: a registered loss's PyTorch equivalent, gradients through ``torch.autograd``.
 
-The equivalent is the ``Equivalent("torch", ...)`` entry of the loss's registry record. PyTorch is imported
-lazily: ``available()`` says whether it is installed.
+The equivalent is the ``Equivalent("torch", ...)`` entry of the loss's registry record (a dotted path such as
+``torch.nn.functional.huber_loss``). PyTorch is imported lazily; ``available()`` says whether it is installed.
+Computation happens in the requested dtype (float64, float32, bfloat16 or float16) on the CPU.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 import numpy as np
 
-from refloss._registry import LossSpec, get
-from refloss.testing._gradients import Case
+from refloss._registry import REGISTRY, get
+from refloss.adapters.base import Adapter, Rejected, Result
 
-__all__ = ["available", "supports", "value_and_vjp"]
+__all__ = ["TorchAdapter", "available"]
 
 
 def available() -> bool:
@@ -25,39 +27,55 @@ def available() -> bool:
     return True
 
 
-def _torch_callable(spec: LossSpec) -> Any:
-    for equivalent in spec.equivalents:
+def torch_function(loss: str) -> Any | None:
+    """The PyTorch callable registered as ``loss``'s equivalent, or None."""
+    for equivalent in get(loss).equivalents:
         if equivalent.framework == "torch":
             module, _, attribute = equivalent.call.rpartition(".")
             return getattr(importlib.import_module(module), attribute)
-    raise KeyError(f"{spec.name} has no PyTorch equivalent in the registry")
+    return None
 
 
-def supports(spec: LossSpec | str) -> bool:
-    spec = get(spec) if isinstance(spec, str) else spec
-    return any(e.framework == "torch" for e in spec.equivalents)
+class TorchAdapter(Adapter):
+    name = "torch"
+    dtypes = ("float64", "float32", "bfloat16", "float16")
+
+    def __init__(self) -> None:
+        import torch
+
+        self.torch = torch
+        self.torch_dtypes = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16,
+                             "float16": torch.float16}
+
+    def supports(self, loss: str) -> bool:
+        return loss in REGISTRY and any(e.framework == "torch" for e in get(loss).equivalents)
+
+    def run(self, loss, inputs, params, reduction, cotangent, dtype) -> Result:
+        torch = self.torch
+        spec = get(loss)
+        torch_dtype = self.torch_dtypes[dtype]
+        tensors = {i.name: torch.tensor(inputs[i.name], dtype=torch_dtype, requires_grad=i.differentiable)
+                   for i in spec.inputs}
+        kwargs = {name: torch.tensor(value, dtype=torch_dtype) if isinstance(value, np.ndarray) else value
+                  for name, value in params.items()}
+        try:
+            with warnings.catch_warnings():
+                # PyTorch warns, then broadcasts, on mismatched shapes: the broadcast is what a vector checks.
+                warnings.filterwarnings("ignore", "Using a target size", UserWarning)
+                loss_value = torch_function(loss)(*tensors.values(), reduction=reduction, **kwargs)
+        except (RuntimeError, ValueError, TypeError) as error:
+            raise Rejected(None, f"{type(error).__name__}: {error}") from error
+        wrt = [name for name, t in tensors.items() if t.requires_grad]
+        grads = torch.autograd.grad(loss_value, [tensors[n] for n in wrt],
+                                    torch.tensor(cotangent, dtype=torch_dtype), allow_unused=True)
+        return Result(_numpy(loss_value), {n: _numpy(g if g is not None else torch.zeros_like(tensors[n]))
+                                           for n, g in zip(wrt, grads)})
+
+    def describe(self) -> str:
+        return f"torch {self.torch.__version__} (CPU)"
 
 
-def value_and_vjp(spec: LossSpec | str, case: Case) -> tuple[np.ndarray, tuple[np.ndarray | None, ...]]:
-    """The torch loss value at ``case`` and the gradients of ``<grad_output, loss>`` for each input (float64)."""
+def _numpy(tensor: Any) -> np.ndarray:
     import torch
 
-    spec = get(spec) if isinstance(spec, str) else spec
-    function = _torch_callable(spec)
-    inputs = [torch.tensor(np.asarray(x), dtype=torch.float64, requires_grad=inp.differentiable)
-              for x, inp in zip(case.inputs, spec.inputs)]
-    params = {name: torch.tensor(value, dtype=torch.float64) if isinstance(value, np.ndarray) else value
-              for name, value in case.params.items()}
-    loss = function(*inputs, reduction=case.reduction, **params)
-    differentiable = [x for x in inputs if x.requires_grad]
-    grads = torch.autograd.grad(loss, differentiable, torch.tensor(case.grad_output, dtype=torch.float64),
-                                allow_unused=True)
-    by_input = iter(grads)
-    return (loss.detach().numpy(),
-            tuple(_numpy(next(by_input), x) if x.requires_grad else None for x in inputs))
-
-
-def _numpy(grad: Any, like: Any) -> np.ndarray:
-    import torch
-
-    return (torch.zeros_like(like) if grad is None else grad).detach().numpy()
+    return tensor.detach().to(torch.float64).numpy()

@@ -55,10 +55,25 @@ def _tensor(array: np.ndarray) -> dict[str, Any]:
     return {"shape": list(array.shape), "bits": [float_to_bits(float(v), "float64") for v in array.ravel()]}
 
 
+def _faithful_decimal(value: mpmath.mpf, dtypes: Iterable[str]) -> str:
+    """The shortest of 40, 50, ... 120 significant digits whose decimal rounds like ``value`` in every dtype.
+
+    40 digits usually suffice; a value within 1e-40 relative of a rounding tie needs more (1.5 * 1e150 - 0.42
+    sits 1e-151 below a float64 tie), and its decimal must not round to the other side.
+    """
+    for digits in (40, 50, 60, 80, 100, 120):
+        text = decimal(value, digits)
+        with mpmath.workdps(digits + 10):
+            parsed = mpmath.mpf(text) if text not in ("nan",) else mpmath.nan
+        if all(round_to(parsed, d) == round_to(value, d) or text == "nan" for d in dtypes):
+            return text
+    raise GenerationError(f"no decimal of up to 120 digits rounds like {value} in {list(dtypes)}")
+
+
 def _expected_tensor(tensor: Tensor, dtypes: Iterable[str]) -> dict[str, Any]:
     encoded: dict[str, Any] = {
         "shape": list(tensor.shape),
-        "exact": [decimal(v) for v in tensor.exact],
+        "exact": [_faithful_decimal(v, dtypes) for v in tensor.exact],
         "rounded": {dtype: [float_to_bits(round_to(v, dtype), dtype) for v in tensor.exact] for dtype in dtypes},
         "scale": decimal(tensor.scale),
     }
@@ -208,11 +223,15 @@ def _test_entry(loss: str, tc_id: int, case: VectorCase, stats: dict[str, float]
 def _vector_file(loss: str, concern: str, cases: list[VectorCase]) -> dict[str, Any]:
     spec = get(loss)
     stats = {"reference": 0.0, "finite_differences": 0.0}
+    by_dtypes: dict[tuple[str, ...], list[VectorCase]] = {}
+    for case in cases:
+        by_dtypes.setdefault(tuple(case.dtypes), []).append(case)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     tc_id = 0
-    for case in cases:
-        tc_id += 1
-        groups.setdefault(tuple(case.dtypes), []).append(_test_entry(loss, tc_id, case, stats))
+    for dtypes, group_cases in by_dtypes.items():  # tcIds run 1..n in file order
+        for case in group_cases:
+            tc_id += 1
+            groups.setdefault(dtypes, []).append(_test_entry(loss, tc_id, case, stats))
     used_flags = sorted({flag for tests in groups.values() for test in tests for flag in test["flags"]})
     used_conventions = sorted({alt for case in cases for alt in case.alternatives})
     return {

@@ -20,6 +20,7 @@ __all__ = ["DIGITS", "Expectation", "evaluate"]
 
 DIGITS = 60  # working precision of the oracle (decimal digits)
 _DIFF_DIGITS = 120
+_SNAP_DIGITS = 50
 
 
 @dataclass
@@ -53,13 +54,19 @@ def _slope(oracle: ElementwiseOracle, d: mpf, params: dict, nan_slope: mpf) -> t
 
     with mpmath.workdps(_DIFF_DIGITS):
         if d in kinks:
-            return mpmath.diff(f, d, direction=-1), mpmath.diff(f, d, direction=1)
+            return _snap(mpmath.diff(f, d, direction=-1)), _snap(mpmath.diff(f, d, direction=1))
         # A step far below both |d| (so that the textbook form, evaluated at a precision set by |d|, resolves
         # the difference) and the distance to the nearest kink (so that both points lie on the same branch).
         distance = min([abs(d - k) for k in kinks] + [abs(d) if d != 0 else mpf(1)])
         step = distance * mpf(2) ** -150
-        slope = mpmath.diff(f, d, h=step)
+        slope = _snap(mpmath.diff(f, d, h=step))
         return slope, slope
+
+
+def _snap(derivative: mpf) -> mpf:
+    """A numerical derivative kept to 50 significant digits: its error (~1e-90 relative) is far below that, and
+    snapping makes a derivative that is exactly a rounding tie (15.74609375 in float16) land on the tie."""
+    return mpmath.mpf(mpmath.nstr(derivative, _SNAP_DIGITS))
 
 
 def _mpf(x: float) -> mpf:

@@ -1,0 +1,112 @@
+"""``refloss conformance lint``: machine-checked invariants of the committed suite.
+
+Checks: every vector file validates against the JSON Schema; test ids run 1..numberOfTests in each file; uids
+are unique across the suite and equal the hash of their content; every flag used is declared with a note, and
+every note is used; MANIFEST.json lists every file with its sha256, test count and flags; inputs are exactly
+representable in every dtype of their group; every ``rounded[dtype]`` entry is the correctly rounded ``exact``
+value; every file is in canonical form; expectation files name existing uids only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from refloss.conformance.flags import FLAGS
+
+__all__ = ["lint"]
+
+
+def _vector_problems(path: str, document: dict[str, Any], validator: Any, uids: Counter) -> list[str]:
+    from refloss.conformance.encoding import bits_to_float, float_to_bits, is_representable, round_to
+    from refloss.conformance.generate import _uid
+
+    import mpmath
+
+    problems = [f"{path}: schema: {e.message} at {'/'.join(map(str, e.path))}" for e in validator.iter_errors(document)]
+    if problems:
+        return problems
+    tests = [t for g in document["testGroups"] for t in g["tests"]]
+    if [t["tcId"] for t in tests] != list(range(1, len(tests) + 1)):
+        problems.append(f"{path}: tcIds are not 1..{len(tests)} in order")
+    if document["numberOfTests"] != len(tests):
+        problems.append(f"{path}: numberOfTests {document['numberOfTests']} but {len(tests)} tests")
+    used = {flag for t in tests for flag in t["flags"]}
+    for flag in used - set(FLAGS):
+        problems.append(f"{path}: flag {flag!r} is not declared in refloss.conformance.flags")
+    if used != set(document["notes"]):
+        problems.append(f"{path}: notes {sorted(document['notes'])} do not match the flags used {sorted(used)}")
+    loss = document["function"]["name"]
+    for group in document["testGroups"]:
+        for test in group["tests"]:
+            where = f"{path}: tcId {test['tcId']}"
+            uids[test["uid"]] += 1
+            if test["uid"] != _uid(loss, test["attributes"], test["inputs"], test["cotangent"]):
+                problems.append(f"{where}: uid {test['uid']} is not the hash of the test's content")
+            tensors = list(test["inputs"].values()) + [test["cotangent"]] + [
+                v for k, v in test["attributes"].items() if k != "reduction"]
+            for tensor in tensors:
+                for bits in tensor["bits"]:
+                    value = bits_to_float(bits, "float64")
+                    for dtype in group["dtypes"]:
+                        if not is_representable(value, dtype):
+                            problems.append(f"{where}: input {value!r} is not exact in {dtype}")
+            with mpmath.workdps(60):
+                for expectation in test.get("expected", []):
+                    for tensor in [expectation["value"], *expectation["grads"].values()]:
+                        for dtype in group["dtypes"]:
+                            wanted = [float_to_bits(round_to(_mpf(e), dtype), dtype) for e in tensor["exact"]]
+                            if tensor["rounded"][dtype] != wanted:
+                                problems.append(f"{where}: rounded[{dtype}] is not exact correctly rounded")
+    return problems
+
+
+def _mpf(text: str) -> Any:
+    import mpmath
+
+    with mpmath.workdps(len(text) + 10):  # parse every digit written (faithful decimals can have up to 120)
+        return mpmath.mpf(text)
+
+
+def lint(directory: Path) -> list[str]:
+    """Every problem found in the suite at ``directory`` (an empty list means the suite is clean)."""
+    try:
+        import jsonschema
+    except ImportError:
+        return ["refloss conformance lint needs the jsonschema package: pip install 'refloss[test]'"]
+    from refloss.conformance.generate import _manifest, dumps
+
+    problems: list[str] = []
+    manifest_path = directory / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_bytes())
+    schema = json.loads((directory / "schemas" / "lossvec_v1.schema.json").read_bytes())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    files: dict[str, bytes] = {}
+    on_disk = sorted(str(p.relative_to(directory)) for p in (directory / "vectors").rglob("*.json"))
+    for path in on_disk:
+        if path not in manifest["files"]:
+            problems.append(f"{path}: not listed in MANIFEST.json")
+    uids: Counter = Counter()
+    for path in manifest["files"]:
+        content = (directory / path).read_bytes()
+        files[path] = content
+        document = json.loads(content)
+        if dumps(document) != content:
+            problems.append(f"{path}: not in canonical form (regenerate it)")
+        if path.startswith("vectors/"):
+            problems += _vector_problems(path, document, validator, uids)
+    problems += [f"uid {uid} appears {n} times" for uid, n in uids.items() if n > 1]
+    expected_manifest = dumps(_manifest({p: c for p, c in files.items()}))
+    if expected_manifest != manifest_path.read_bytes():
+        problems.append("MANIFEST.json: hashes, counts or flags do not match the files")
+    for path in sorted((directory / "expectations").glob("*.json")):
+        for entry in json.loads(path.read_text())["deviations"]:
+            if entry["uid"] not in uids:
+                problems.append(f"expectations/{path.name}: uid {entry['uid']} is not in the suite (stale entry)")
+            if not entry.get("reason"):
+                problems.append(f"expectations/{path.name}: uid {entry['uid']} has no reason")
+    return problems
