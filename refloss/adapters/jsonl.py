@@ -106,8 +106,12 @@ class JsonLinesAdapter(Adapter):
         return f"{self.engine} via {PROTOCOL}"
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.stdin.close()
+        self.process.stdin.close()
+        try:
             self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
 
 

@@ -8,10 +8,15 @@ True
 >>> assert_vjp_matches_finite_differences("huber_loss", case) < 1e-6
 True
 
+Golden vectors: ``conformance_vectors(*losses)`` and ``assert_conforms(vector, forward, vjp, dtype)`` check your
+own implementation against the conformance suite (see :mod:`refloss.testing._conformance`).
+
 Hypothesis strategies that draw valid cases for any registered loss live in :mod:`refloss.testing.strategies`
 (they need the ``test`` extra).
 """
 
+from refloss.testing._conformance import assert_conforms
+from refloss.testing._conformance import conformance_vectors
 from refloss.testing._gradients import AUTOGRAD_TOLERANCE
 from refloss.testing._gradients import FINITE_DIFFERENCE_TOLERANCE
 from refloss.testing._gradients import Case
@@ -26,6 +31,8 @@ from refloss.testing._gradients import standard_cases
 
 __all__ = [
     "AUTOGRAD_TOLERANCE",
+    "assert_conforms",
+    "conformance_vectors",
     "FINITE_DIFFERENCE_TOLERANCE",
     "Case",
     "assert_vjp_matches_autograd",
