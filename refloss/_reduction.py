@@ -43,10 +43,10 @@ def reduce(loss: Any, reduction: str, weight: np.ndarray | None = None, mean_ove
     if reduction == "sum":
         return anp.sum(loss)
     denominator = _mean_denominator(np.shape(loss), weight, mean_over_weights)
-    if denominator == 0:
-        # PyTorch returns NaN for the mean of nothing (an empty input, or weights that sum to zero).
-        return np.float64(np.nan)
-    return anp.sum(loss) / denominator
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # The mean of nothing (an empty input, or weights that sum to zero) is 0/0 = NaN, as in PyTorch. It is
+        # computed, not returned as a constant, so that autograd sees the same NaN gradient as reduce_vjp gives.
+        return anp.sum(loss) / np.float64(denominator)
 
 
 def reduce_vjp(grad_output: Any, elementwise_shape: tuple[int, ...], reduction: str,

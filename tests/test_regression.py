@@ -131,7 +131,8 @@ class TestBalancedL1:
 
     def test_beta_above_one_makes_the_loss_negative_near_zero(self):
         # The slope at 0+ is alpha (1/beta - 1) < 0 for beta > 1 (documented in the docstring).
-        assert refloss.balanced_l1_loss([0.1], [0.0], beta=2.0) < 0.0
+        assert refloss.balanced_l1_loss([1e-3], [0.0], beta=2.0) < 0.0  # about -0.25e-3 + O(u^2)
+        assert refloss.balanced_l1_loss([0.1], [0.0], beta=2.0) > 0.0  # the quadratic term wins further out
 
 
 @pytest.mark.parametrize("name", REGRESSION)

@@ -90,11 +90,11 @@ def autograd_vjp(spec: LossSpec | str, case: Case) -> tuple[np.ndarray | None, .
             inputs[i] = value
         return spec.forward(*inputs, **case.kwargs())
 
-    with warnings.catch_warnings():
-        # The mean of an empty input is the constant NaN: autograd rightly warns that it ignores the inputs.
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        # Losses that ignore an input (mean of an empty array) make autograd warn; 0/0 in a mean is NaN by design.
         warnings.filterwarnings("ignore", "Output seems independent of input")
         vjp, _ = make_vjp(forward_of_differentiable)(tuple(case.inputs[i] for i in wrt))
-    grads = dict(zip(wrt, vjp(np.asarray(case.grad_output, dtype=np.float64))))
+        grads = dict(zip(wrt, vjp(np.asarray(case.grad_output, dtype=np.float64))))
     return tuple(np.asarray(grads[i], dtype=np.float64) if i in grads else None for i in range(len(spec.inputs)))
 
 

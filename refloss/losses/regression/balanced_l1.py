@@ -84,7 +84,7 @@ def balanced_l1_loss(input: Any, target: Any, *, reduction: str = "mean", alpha:
 
     Examples:
         >>> round(float(balanced_l1_loss([2.0], [0.0])), 6)  # outer zone: 1.5 * 2 + 1.5 / (e^3 - 1) - 0.5
-        2.578593
+        2.578594
     """
     alpha, gamma, beta = _check_params(alpha, gamma, beta)
     return residual_loss(lambda d: _value(d, alpha, gamma, beta), input, target, reduction)
