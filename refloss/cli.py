@@ -85,7 +85,11 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 def cmd_conformance_generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from refloss.conformance import generate
+    try:
+        from refloss.conformance import generate
+    except ImportError as error:
+        raise SystemExit(f"refloss: generating the suite needs the mpmath oracle ({error}); "
+                         "pip install 'refloss[test]'") from None
 
     directory = Path(args.out) if args.out else _suite_directory()
     files = generate.generate(progress=lambda loss: print(f"generating {loss}", file=sys.stderr))

@@ -3,6 +3,9 @@
 Every dtype here is described by its significand precision (bits, including the implicit one) and exponent range;
 rounding an mpmath number to a dtype is done directly (round to nearest, ties to even, with gradual underflow and
 overflow to infinity), never through float64 first, so there is no double rounding.
+
+mpmath (the ``test`` extra) is needed only to round and print exact values, i.e. to generate and lint the suite;
+decoding and encoding bit patterns, all the validator needs, uses the standard library and NumPy.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from typing import Any
 
-import mpmath
 import numpy as np
 
 __all__ = ["DTYPES", "FloatFormat", "bits_to_float", "decimal", "float_to_bits", "is_representable", "round_to"]
@@ -44,8 +47,10 @@ DTYPES = {
 }
 
 
-def round_to(x: mpmath.mpf, dtype: str) -> float:
-    """``x`` rounded to nearest-even in ``dtype``, returned as the (exactly equal) Python float."""
+def round_to(x: Any, dtype: str) -> float:
+    """``x`` (an mpmath number) rounded to nearest-even in ``dtype``, as the (exactly equal) Python float."""
+    import mpmath
+
     fmt = DTYPES[dtype]
     if mpmath.isnan(x):
         return math.nan
@@ -92,13 +97,17 @@ def bits_to_float(bits: str, dtype: str) -> float:
 
 def is_representable(value: float, dtype: str) -> bool:
     """Whether the float64 ``value`` is exactly a ``dtype`` value (NaN and infinities count as representable)."""
+    import mpmath
+
     if math.isnan(value) or math.isinf(value):
         return True
     return round_to(mpmath.mpf(value), dtype) == value
 
 
-def decimal(x: mpmath.mpf, digits: int = 40) -> str:
-    """``x`` as a decimal string with ``digits`` significant digits, or the tokens nan, inf, -inf, 0."""
+def decimal(x: Any, digits: int = 40) -> str:
+    """``x`` (an mpmath number) as a decimal string of ``digits`` significant digits, or nan, inf, -inf, 0."""
+    import mpmath
+
     if mpmath.isnan(x):
         return "nan"
     if mpmath.isinf(x):
