@@ -141,39 +141,35 @@ def relative_error(actual: Any, expected: Any) -> float:
     return float(difference / scale)
 
 
-def _vjp_error(spec: LossSpec, case: Case, reference: tuple) -> float:
+def _assert_vjp_matches(spec: LossSpec, case: Case, reference: tuple, what: str, tolerance: float) -> float:
+    """Compare the registered VJP with ``reference`` (one gradient per input); raise beyond ``tolerance``."""
     analytic = spec.vjp(case.grad_output, *case.inputs, **case.kwargs())
     if len(analytic) != len(spec.inputs):
         raise AssertionError(f"{spec.name}_vjp returned {len(analytic)} gradients for {len(spec.inputs)} inputs")
-    worst = 0.0
+    error = 0.0
     for inp, got, want in zip(spec.inputs, analytic, reference):
         if not inp.differentiable:
             if got is not None:
                 raise AssertionError(f"{spec.name}_vjp must return None for the constant input {inp.name}")
             continue
-        worst = max(worst, relative_error(got, want))
-    return worst
+        error = max(error, relative_error(got, want))
+    if not error <= tolerance:
+        raise AssertionError(f"{spec.name}_vjp differs from {what} by {error:.3g} (> {tolerance:g}) for "
+                             f"{case.describe()}")
+    return error
 
 
 def assert_vjp_matches_autograd(spec: LossSpec | str, case: Case, tolerance: float = AUTOGRAD_TOLERANCE) -> float:
     """Assert that the registered VJP equals autograd's VJP of the same forward; return the relative error."""
     spec = _spec(spec)
-    error = _vjp_error(spec, case, autograd_vjp(spec, case))
-    if not error <= tolerance:
-        raise AssertionError(f"{spec.name}_vjp differs from autograd by {error:.3g} (> {tolerance:g}) for "
-                             f"{case.describe()}")
-    return error
+    return _assert_vjp_matches(spec, case, autograd_vjp(spec, case), "autograd", tolerance)
 
 
 def assert_vjp_matches_finite_differences(spec: LossSpec | str, case: Case,
                                           tolerance: float = FINITE_DIFFERENCE_TOLERANCE) -> float:
     """Assert that the registered VJP agrees with central differences; return the relative error."""
     spec = _spec(spec)
-    error = _vjp_error(spec, case, finite_difference_vjp(spec, case))
-    if not error <= tolerance:
-        raise AssertionError(f"{spec.name}_vjp differs from finite differences by {error:.3g} (> {tolerance:g}) "
-                             f"for {case.describe()}")
-    return error
+    return _assert_vjp_matches(spec, case, finite_difference_vjp(spec, case), "finite differences", tolerance)
 
 
 # ---- sampling -------------------------------------------------------------------------------------------------
