@@ -157,7 +157,8 @@ def cmd_conformance_check(args: argparse.Namespace) -> int:
     failed = counts["failed"] + len(report.consistency_failures)
     print(f"\n{counts['passed']} passed, {failed} failed"
           + (f", {counts['xfail']} expected failures" if counts["xfail"] else "")
-          + (f", {counts['xpass']} unexpected passes" if counts["xpass"] else ""))
+          + (f", {counts['xpass']} unexpected passes" if counts["xpass"] else "")
+          + (f", {counts['skipped']} skipped (not expressible in {args.impl})" if counts["skipped"] else ""))
     return 1 if failed or (args.strict and counts["xpass"]) else 0
 
 

@@ -74,7 +74,7 @@ def test_validator_refuses_files_that_do_not_match_the_manifest(tmp_path):
 def test_reference_passes_every_vector():
     report = validator.check(get_adapter("refloss"), SUITE)
     counts = report.counts()
-    assert counts == {"passed": len(report.outcomes), "failed": 0, "xfail": 0, "xpass": 0}
+    assert counts == {"passed": len(report.outcomes), "failed": 0, "xfail": 0, "xpass": 0, "skipped": 0}
     assert report.consistency_failures == []
     assert {o.loss for o in report.outcomes} == set(refloss.registry.names())
     assert any(o.status == "invalid-ok" for o in report.outcomes)
@@ -111,6 +111,19 @@ def test_torch_passes_except_its_recorded_deviations():
     assert {o.dtype for o in report.outcomes} == {"float64", "float32", "bfloat16", "float16"}
     # PyTorch takes the documented alternative for the gradient of |d| at a NaN residual.
     assert any(o.status == "acceptable:sign-of-nan-is-zero" for o in report.outcomes)
+
+
+def test_jax_passes_except_its_recorded_deviations():
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    expectations = validator.load_expectations(SUITE / "expectations" / "jax.json")
+    report = validator.check(get_adapter("jax"), SUITE, expectations=expectations)
+    assert not report.failed, validator.format_table(report)
+    counts = report.counts()
+    assert counts["xpass"] == 0
+    assert {o.uid for o in report.outcomes if o.status == "xfail"} == set(expectations)
+    assert {o.loss for o in report.outcomes} == {"mse_loss", "huber_loss", "log_cosh_loss"}
+    assert all(o.status == "skip" for o in report.outcomes if "weight" in o.name or o.name == "unknown_reduction")
 
 
 # ---- mutants: the suite must catch real bugs --------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Adapters run the golden vectors on an implementation: the reference, PyTorch, your module, or any engine.
 
 ``get_adapter(spec)`` understands: ``refloss`` (the reference, float64), ``torch`` (torch.nn.functional and
-torchvision.ops through torch.autograd, in float64/float32/bfloat16/float16), ``module:NAME`` (your Python
+torchvision.ops through torch.autograd, in float64/float32/bfloat16/float16), ``jax`` (optax through jax.vjp),
+``module:NAME`` (your Python
 functions, see :mod:`refloss.adapters.module`) and ``exec:COMMAND`` (any program speaking the JSON-lines
 protocol of :mod:`refloss.adapters.jsonl`).
 """
@@ -16,6 +17,7 @@ ADAPTERS = {
     "refloss": "the NumPy reference itself (float64)",
     "torch": "PyTorch's torch.nn.functional equivalents, gradients by torch.autograd (float64, float32, "
              "bfloat16, float16); needs torch installed",
+    "jax": "optax's equivalents, gradients by jax.vjp (float64, float32, bfloat16, float16); needs jax and optax",
     "module:NAME": "your Python functions: module NAME defines LOSSES = {name: (forward, vjp)}",
     "exec:COMMAND": "any engine speaking the lossvec-jsonl/1 protocol on stdin/stdout",
 }
@@ -38,7 +40,9 @@ def get_adapter(spec: str) -> Adapter:
         from refloss.adapters.jsonl import JsonLinesAdapter
         return JsonLinesAdapter(spec.removeprefix("exec:"))
     if spec == "jax":
-        raise ValueError("--impl jax is not available yet: no JAX adapter has been written (see the README); "
-                         "use module:NAME to wrap jax/optax functions meanwhile")
+        from refloss.adapters import jax as jax_adapter
+        if not jax_adapter.available():
+            raise ValueError("--impl jax needs JAX and optax: pip install jax optax")
+        return jax_adapter.JaxAdapter()
     choices = "; ".join(f"{k}: {v}" for k, v in ADAPTERS.items())
     raise ValueError(f"unknown implementation {spec!r}; choose one of: {choices}")

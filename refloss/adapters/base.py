@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Adapter", "Rejected", "Result"]
+__all__ = ["Adapter", "Rejected", "Result", "Unsupported"]
 
 
 class Rejected(Exception):
@@ -24,6 +24,10 @@ class Rejected(Exception):
     def __init__(self, category: str | None, message: str):
         super().__init__(message)
         self.category = category
+
+
+class Unsupported(Exception):
+    """The implementation has no way to express this test (a parameter or reduction it lacks): skipped."""
 
 
 @dataclass

@@ -26,7 +26,7 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from refloss.adapters.base import Adapter, Rejected, Result
+from refloss.adapters.base import Adapter, Rejected, Result, Unsupported
 from refloss.conformance.encoding import bits_to_float
 from refloss.conformance.tolerance import compare, compare_interval
 
@@ -80,7 +80,7 @@ class Outcome:
     file: str
     name: str
     dtype: str
-    status: str  # pass, fail, acceptable:<alternative>, invalid-ok, xfail, xpass, error
+    status: str  # pass, fail, acceptable:<alternative>, invalid-ok, skip, xfail, xpass, error
     ratio: float = 0.0  # worst error / allowed error (0 exact, <= 1 passes)
     message: str = ""
 
@@ -107,8 +107,9 @@ class Report:
         failed = sum(o.failed for o in self.outcomes)
         xfail = sum(o.status == "xfail" for o in self.outcomes)
         xpass = sum(o.status == "xpass" for o in self.outcomes)
-        return {"passed": len(self.outcomes) - failed - xfail - xpass, "failed": failed, "xfail": xfail,
-                "xpass": xpass}
+        skipped = sum(o.status == "skip" for o in self.outcomes)
+        return {"passed": len(self.outcomes) - failed - xfail - xpass - skipped, "failed": failed, "xfail": xfail,
+                "xpass": xpass, "skipped": skipped}
 
     def to_json(self) -> str:
         summary: dict[str, int] = {}
@@ -196,6 +197,9 @@ def run_test(adapter: Adapter, test: VectorTest, dtype: str) -> Outcome:
     try:
         result = adapter.run(test.loss, test.decoded_inputs(), test.decoded_params(),
                              data["attributes"]["reduction"], decode(data["cotangent"]), dtype)
+    except Unsupported as reason:
+        outcome.status, outcome.message = "skip", str(reason)
+        return outcome
     except Rejected as rejection:
         if data["result"] == "invalid":
             expected = data["error"]["category"]
@@ -328,6 +332,8 @@ def check(adapter: Adapter, directory: Path = DEFAULT_DIRECTORY, only: Iterable[
         if consistency and test.data["result"] != "invalid" and "float64" in wanted and test.uid not in expectations:
             try:
                 report.consistency_failures += _consistency(adapter, test)
+            except Unsupported:
+                pass
             except Exception as error:  # noqa: BLE001 - reported, not raised
                 report.consistency_failures.append(f"{test}: consistency checks raised {error!r}")
     if progress:
@@ -344,12 +350,12 @@ def format_table(report: Report) -> str:
         losses.setdefault(outcome.loss, []).append(outcome)
     for loss, outcomes in losses.items():
         passed = sum(o.status in ("pass", "invalid-ok") or o.status.startswith("acceptable:") for o in outcomes)
-        ratios = [o.ratio for o in outcomes if o.status not in ("xfail",) and not math.isinf(o.ratio)]
+        ratios = [o.ratio for o in outcomes if o.status not in ("xfail", "skip") and not math.isinf(o.ratio)]
         rows.append((loss, str(len(outcomes)), str(passed), str(sum(o.failed for o in outcomes)),
                      str(sum(o.status.startswith("acceptable:") for o in outcomes)),
                      str(sum(o.status == "xfail" for o in outcomes)), str(sum(o.status == "xpass" for o in outcomes)),
-                     f"{max(ratios, default=0.0):.2f}"))
-    header = ("loss", "runs", "passed", "failed", "alternative", "xfail", "xpass", "worst error/allowed")
+                     str(sum(o.status == "skip" for o in outcomes)), f"{max(ratios, default=0.0):.2f}"))
+    header = ("loss", "runs", "passed", "failed", "alternative", "xfail", "xpass", "skipped", "worst error/allowed")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -1,0 +1,80 @@
+"""The ``jax`` adapter: a registered loss's optax equivalent, gradients through ``jax.vjp``.
+
+optax losses are elementwise and take no ``reduction`` and no ``weight``: the adapter applies ``mean``/``sum``
+with ``jnp.mean``/``jnp.sum``, and skips tests that need a weight or an unknown reduction (optax cannot express
+them). Computation happens in the requested dtype; float64 turns on ``jax_enable_x64``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+
+from refloss._registry import REGISTRY, get
+from refloss.adapters.base import Adapter, Rejected, Result, Unsupported
+
+__all__ = ["JaxAdapter", "available"]
+
+
+def available() -> bool:
+    try:
+        import jax  # noqa: F401
+        import optax  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _optax_function(loss: str) -> Any:
+    for equivalent in get(loss).equivalents:
+        if equivalent.framework == "optax":
+            module, _, attribute = equivalent.call.rpartition(".")
+            return getattr(importlib.import_module(module), attribute)
+    raise KeyError(loss)
+
+
+class JaxAdapter(Adapter):
+    name = "jax"
+    dtypes = ("float64", "float32", "bfloat16", "float16")
+
+    def __init__(self) -> None:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # float64 is requested explicitly per test
+        import jax.numpy as jnp
+        import optax
+
+        self.jax, self.jnp, self.optax = jax, jnp, optax
+
+    def supports(self, loss: str) -> bool:
+        return loss in REGISTRY and any(e.framework == "optax" for e in get(loss).equivalents)
+
+    def run(self, loss, inputs, params, reduction, cotangent, dtype) -> Result:
+        jax, jnp = self.jax, self.jnp
+        if "weight" in params:
+            raise Unsupported("optax losses take no weight")
+        if reduction not in ("none", "mean", "sum"):
+            raise Unsupported("optax losses take no reduction argument: the adapter applies it")
+        function = _optax_function(loss)
+        names = [i.name for i in get(loss).inputs]
+        arrays = [jnp.asarray(inputs[n], dtype=dtype) for n in names]
+
+        def reduced(*args: Any) -> Any:
+            elementwise = function(*args, **params)
+            return {"none": lambda v: v, "mean": jnp.mean, "sum": jnp.sum}[reduction](elementwise)
+
+        try:
+            value, vjp = jax.vjp(reduced, *arrays)
+        except (ValueError, TypeError) as error:
+            raise Rejected(None, f"{type(error).__name__}: {error}") from error
+        grads = vjp(jnp.asarray(cotangent, dtype=dtype))
+        return Result(_numpy(value), {n: _numpy(g) for n, g in zip(names, grads)})
+
+    def describe(self) -> str:
+        return f"jax {self.jax.__version__}, optax {self.optax.__version__} (CPU)"
+
+
+def _numpy(array: Any) -> np.ndarray:
+    return np.asarray(array.astype("float64") if hasattr(array, "astype") else array, dtype=np.float64)
