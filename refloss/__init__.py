@@ -5,6 +5,15 @@ Every loss is a function ``refloss.<name>(...)`` with its vector-Jacobian produc
 """
 
 from refloss import _registry as registry
+from refloss.activations import log_sigmoid
+from refloss.activations import log_sigmoid_vjp
+from refloss.activations import log_softmax
+from refloss.activations import log_softmax_vjp
+from refloss.activations import one_hot
+from refloss.activations import sigmoid
+from refloss.activations import sigmoid_vjp
+from refloss.activations import softmax
+from refloss.activations import softmax_vjp
 from refloss.losses.regression import balanced_l1_loss
 from refloss.losses.regression import balanced_l1_loss_vjp
 from refloss.losses.regression import huber_loss
@@ -29,9 +38,18 @@ __all__ = [
     "l1_loss_vjp",
     "log_cosh_loss",
     "log_cosh_loss_vjp",
+    "log_sigmoid",
+    "log_sigmoid_vjp",
+    "log_softmax",
+    "log_softmax_vjp",
     "mse_loss",
     "mse_loss_vjp",
+    "one_hot",
     "registry",
+    "sigmoid",
+    "sigmoid_vjp",
     "smooth_l1_loss",
     "smooth_l1_loss_vjp",
+    "softmax",
+    "softmax_vjp",
 ]
