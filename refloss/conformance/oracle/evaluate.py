@@ -1,8 +1,9 @@
 """Evaluate an elementwise oracle at a case's exact inputs: loss value and gradients at high precision.
 
-Derivatives come from ``mpmath.diff`` on the textbook formula (central differences at a step far below the
-distance to any kink, at 120 digits), one-sided at the oracle's declared kinks; where the one-sided derivatives
-differ, the expectation is their midpoint and the interval between them is accepted.
+Derivatives with respect to each input element come from ``mpmath.diff`` on the textbook formula (central
+differences at 120 digits, with a step far below the distance to any kink and below the scale of the quantity
+involved), one-sided exactly at a kink; where the one-sided derivatives differ, the expectation is their midpoint
+and the interval between them is accepted. Reductions are applied exactly.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import mpmath
 import numpy as np
 from mpmath import mpf
 
-from refloss.conformance.oracle.regression import ElementwiseOracle
+from refloss.conformance.oracle.elementwise import ElementwiseOracle
 
-__all__ = ["DIGITS", "Expectation", "evaluate"]
+__all__ = ["DIGITS", "Expectation", "Tensor", "evaluate"]
 
 DIGITS = 60  # working precision of the oracle (decimal digits)
 _DIFF_DIGITS = 120
 _SNAP_DIGITS = 50
+_NAN_SLOPE_ZERO = "sign-of-nan-is-zero"
+_EMPTY_MEAN_ZERO = "empty-mean-is-zero"
 
 
 @dataclass
@@ -40,80 +43,102 @@ class Expectation:
     grads: dict[str, Tensor]
 
 
-def _slope(oracle: ElementwiseOracle, d: mpf, params: dict, nan_slope: mpf) -> tuple[mpf, mpf]:
-    """The one-sided derivatives (left, right) of l at d; equal where l is differentiable."""
-    if mpmath.isnan(d):
-        return nan_slope, nan_slope
-    if mpmath.isinf(d):
-        limit = oracle.slope_at_infinity(params)
-        return (limit, limit) if d > 0 else (-limit, -limit)
-    kinks = oracle.kinks(params)
-
-    def f(t: mpf) -> mpf:
-        return oracle.value(t, params)
-
-    with mpmath.workdps(_DIFF_DIGITS):
-        if d in kinks:
-            return _snap(mpmath.diff(f, d, direction=-1)), _snap(mpmath.diff(f, d, direction=1))
-        # A step far below both |d| (so that the textbook form, evaluated at a precision set by |d|, resolves
-        # the difference) and the distance to the nearest kink (so that both points lie on the same branch).
-        distance = min([abs(d - k) for k in kinks] + [abs(d) if d != 0 else mpf(1)])
-        step = distance * mpf(2) ** -150
-        slope = _snap(mpmath.diff(f, d, h=step))
-        return slope, slope
-
-
 def _snap(derivative: mpf) -> mpf:
     """A numerical derivative kept to 50 significant digits: its error (~1e-90 relative) is far below that, and
     snapping makes a derivative that is exactly a rounding tie (15.74609375 in float16) land on the tie."""
     return mpmath.mpf(mpmath.nstr(derivative, _SNAP_DIGITS))
 
 
-def _mpf(x: float) -> mpf:
-    return mpf(float(x))
+def _partials(oracle: ElementwiseOracle, x: mpf, y: mpf, p: dict, nan_slope: mpf) -> dict[str, tuple[mpf, mpf]]:
+    """One-sided derivatives (left, right) of the element's loss w.r.t. x and y; equal where it is smooth."""
+    if mpmath.isnan(x) or mpmath.isnan(y) or mpmath.isnan(x - y):
+        return {"input": (nan_slope, nan_slope), "target": (-nan_slope, -nan_slope)}
+    if mpmath.isinf(x) or mpmath.isinf(y):
+        _, dx, dy = oracle.limits(x, y, p)
+        return {"input": (dx, dx), "target": (dy, dy)}
+    distance = oracle.kink_distance(x, y, p)
+    result = {}
+    with mpmath.workdps(_DIFF_DIGITS):
+        for name, value in (("input", x), ("target", y)):
+            def along(t: mpf, name: str = name) -> mpf:
+                return oracle.value(t, y, p) if name == "input" else oracle.value(x, t, p)
+
+            if distance == 0:
+                result[name] = (_snap(mpmath.diff(along, value, direction=-1)),
+                                _snap(mpmath.diff(along, value, direction=1)))
+                continue
+            scale = oracle.natural_scale(x, y, p) if oracle.natural_scale else abs(value)
+            # A step far below the distance to a kink (both points on one branch) and below the scale of what the
+            # formula depends on (so that a formula evaluated at a precision set by that scale resolves it).
+            step = min(distance, scale if scale != 0 else mpf(1)) * mpf(2) ** -150
+            slope = _snap(mpmath.diff(along, value, h=step))
+            result[name] = (slope, slope)
+    return result
+
+
+def _element_value(oracle: ElementwiseOracle, x: mpf, y: mpf, p: dict) -> mpf:
+    if mpmath.isnan(x) or mpmath.isnan(y) or mpmath.isnan(x - y):
+        return mpmath.nan
+    if mpmath.isinf(x) or mpmath.isinf(y):
+        return oracle.limits(x, y, p)[0]
+    return oracle.value(x, y, p)
+
+
+def _per_element(params: dict[str, Any], shape: tuple[int, ...]) -> list[dict[str, mpf]]:
+    """Each element's scalar parameters: scalars as they are, tensors (pos_weight) broadcast to ``shape``."""
+    size = int(np.prod(shape))
+    columns = {}
+    for name, value in params.items():
+        if isinstance(value, np.ndarray):
+            columns[name] = [mpf(float(v)) for v in np.broadcast_to(value, shape).ravel()]
+        else:
+            columns[name] = [mpf(float(value))] * size
+    return [{name: column[i] for name, column in columns.items()} for i in range(size)]
 
 
 def evaluate(oracle: ElementwiseOracle, inputs: dict[str, np.ndarray], params: dict[str, Any], reduction: str,
              cotangent: np.ndarray, conventions: tuple[str, ...] = ()) -> Expectation:
     """The exact value and gradients (w.r.t. input and target) of the loss at the case, under ``conventions``."""
     with mpmath.workdps(DIGITS):
-        x, y = inputs["input"], inputs["target"]
-        shape = x.shape
-        scalar_params = {k: _mpf(v) for k, v in params.items() if k != "weight"}
+        x_array, y_array = inputs["input"], inputs["target"]
+        shape = x_array.shape
         weight = params.get("weight")
-        w = [_mpf(v) for v in weight.ravel()] if weight is not None else [mpf(1)] * x.size
-        nan_slope = mpf(0) if "sign-of-nan-is-zero" in conventions else mpmath.nan
-        d = [_mpf(a) - _mpf(b) for a, b in zip(x.ravel(), y.ravel())]
-        terms = [wi * oracle.value(di, scalar_params) if not mpmath.isnan(di) else mpmath.nan
-                 for wi, di in zip(w, d)]
-        slopes = [_slope(oracle, di, scalar_params, nan_slope) for di in d]
+        w = [mpf(float(v)) for v in np.broadcast_to(weight, shape).ravel()] if weight is not None \
+            else [mpf(1)] * x_array.size
+        element_params = _per_element({k: v for k, v in params.items() if k != "weight"}, shape)
+        nan_slope = mpf(0) if _NAN_SLOPE_ZERO in conventions else mpmath.nan
+        xs = [mpf(float(v)) for v in x_array.ravel()]
+        ys = [mpf(float(v)) for v in y_array.ravel()]
+        terms = [wi * _element_value(oracle, x, y, p) for wi, x, y, p in zip(w, xs, ys, element_params)]
+        partials = [_partials(oracle, x, y, p, nan_slope) for x, y, p in zip(xs, ys, element_params)]
 
         if reduction == "none":
             value = Tensor(shape, terms, scale=max([abs(t) for t in terms if mpmath.isfinite(t)], default=mpf(0)))
-            factors = [_mpf(c) * wi for c, wi in zip(np.ravel(cotangent), w)]
+            factors = [mpf(float(c)) * wi for c, wi in zip(np.ravel(cotangent), w)]
         else:
             total = mpmath.fsum(terms) if terms else mpf(0)
             divisor = mpf(1)
             if reduction == "mean":
-                divisor = mpmath.fsum(w) if weight is not None and oracle.weighted_mean_over_weights else mpf(x.size)
+                divisor = mpmath.fsum(w) if weight is not None and oracle.mean_over_weights else mpf(x_array.size)
             if divisor == 0:
-                result = mpf(0) if (x.size == 0 and "empty-mean-is-zero" in conventions) else mpmath.nan
+                result = mpf(0) if (x_array.size == 0 and _EMPTY_MEAN_ZERO in conventions) else mpmath.nan
             else:
                 result = total / divisor
             sum_abs = mpmath.fsum(abs(t) for t in terms if mpmath.isfinite(t)) if terms else mpf(0)
             value = Tensor((), [result], scale=sum_abs / divisor if divisor else mpf(0))
-            factors = [(_mpf(cotangent) * wi / divisor) if divisor else mpmath.nan for wi in w]
+            factors = [(mpf(float(cotangent)) * wi / divisor) if divisor else mpmath.nan for wi in w]
 
-        grads_x_lo, grads_x_hi, grads_x = [], [], []
-        for factor, (left, right) in zip(factors, slopes):
-            a, b = factor * left, factor * right
-            grads_x_lo.append(min(a, b) if not (mpmath.isnan(a) or mpmath.isnan(b)) else mpmath.nan)
-            grads_x_hi.append(max(a, b) if not (mpmath.isnan(a) or mpmath.isnan(b)) else mpmath.nan)
-            grads_x.append((a + b) / 2 if a != b else a)
-        ambiguous = any(left != right for left, right in slopes)
-        grad_scale = max([abs(g) for g in grads_x if mpmath.isfinite(g)], default=mpf(0))
-        grad_input = Tensor(shape, grads_x, grads_x_lo if ambiguous else None, grads_x_hi if ambiguous else None,
-                            grad_scale)
-        grad_target = Tensor(shape, [-g for g in grads_x], [-h for h in grads_x_hi] if ambiguous else None,
-                             [-lo for lo in grads_x_lo] if ambiguous else None, grad_scale)
-        return Expectation(value, {"input": grad_input, "target": grad_target})
+        grads = {}
+        for name in ("input", "target"):
+            exact, lows, highs = [], [], []
+            for factor, element in zip(factors, partials):
+                left, right = element[name]
+                a, b = factor * left, factor * right
+                undefined = mpmath.isnan(a) or mpmath.isnan(b)
+                lows.append(mpmath.nan if undefined else min(a, b))
+                highs.append(mpmath.nan if undefined else max(a, b))
+                exact.append(a if a == b or undefined else (a + b) / 2)
+            ambiguous = any(e[name][0] != e[name][1] for e in partials)
+            scale = max([abs(g) for g in exact if mpmath.isfinite(g)], default=mpf(0))
+            grads[name] = Tensor(shape, exact, lows if ambiguous else None, highs if ambiguous else None, scale)
+        return Expectation(value, grads)
