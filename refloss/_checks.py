@@ -13,7 +13,7 @@ from autograd.tracer import Box
 
 from refloss._registry import REDUCTIONS
 
-__all__ = ["as_real_array", "check_grad_output", "check_reduction", "check_same_shape", "check_weight"]
+__all__ = ["as_real_array", "check_broadcast_weight", "check_grad_output", "check_reduction", "check_same_shape", "check_weight"]
 
 # dtype kinds accepted as real data: signed and unsigned integers and floats. Booleans, complex numbers,
 # strings and objects are rejected rather than silently coerced.
@@ -71,6 +71,27 @@ def check_weight(weight: Any, shape: tuple[int, ...]) -> np.ndarray | None:
         raise ValueError("weight must be finite, got NaN or Inf")
     if np.any(weight < 0):
         raise ValueError(f"weight must be non-negative, got minimum {float(weight.min())!r}")
+    return weight
+
+
+def check_broadcast_weight(weight: Any, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Validate an optional non-negative, finite weight that broadcasts to ``shape`` without enlarging it
+    (``weight`` and ``pos_weight`` of the binary cross-entropies, as PyTorch broadcasts them)."""
+    if weight is None:
+        return None
+    weight = as_real_array(weight, name)
+    if isinstance(weight, Box):
+        raise TypeError(f"{name} is a constant in refloss; it cannot be differentiated")
+    try:
+        broadcast = np.broadcast_shapes(weight.shape, shape)
+    except ValueError:
+        broadcast = None
+    if broadcast != shape:
+        raise ValueError(f"{name} must broadcast to the input shape {shape}, got shape {weight.shape}")
+    if not np.all(np.isfinite(weight)):
+        raise ValueError(f"{name} must be finite, got NaN or Inf")
+    if np.any(weight < 0):
+        raise ValueError(f"{name} must be non-negative, got minimum {float(weight.min())!r}")
     return weight
 
 

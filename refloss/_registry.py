@@ -83,8 +83,9 @@ class Input:
 class Param:
     """A keyword parameter of a loss.
 
-    ``kind`` is ``"scalar"`` for a number, or ``"elementwise"`` for an optional array with the shape of the first
-    input (PyTorch's ``weight=``). ``grid`` lists the values the gradient checker and the conformance cases use;
+    ``kind`` is ``"scalar"`` for a number, ``"elementwise"`` for an optional array with the shape of the first
+    input (PyTorch's ``weight=`` of l1_loss), or ``"broadcast"`` for an optional array that broadcasts to the
+    first input (``pos_weight``, sampled with the shape of the input's last dimension). ``grid`` lists the values the gradient checker and the conformance cases use;
     ``sample``, if given, is the interval random tests draw from (for parameters whose valid combinations are
     narrower than their separate domains).
     """

@@ -57,6 +57,10 @@ class TestSmoothL1:
         gx, _ = refloss.smooth_l1_loss_vjp(np.ones(3), [0.5, -3.0, 1.0], np.zeros(3), reduction="none")
         np.testing.assert_array_equal(gx, [0.5, -1.0, 1.0])  # d / beta inside; sign(d) outside and at |d| = beta
 
+    def test_tiny_beta_does_not_underflow(self):
+        # 0.5 * d * d / beta underflows for beta = 1e-200, d = 5e-201; the exact value is 0.5 * 0.5 * 5e-201.
+        assert refloss.smooth_l1_loss([5e-201], [0.0], beta=1e-200) == pytest.approx(1.25e-201, rel=1e-15)
+
     def test_beta_zero_is_l1_with_zero_gradient_at_zero(self):
         x, y = [0.0, 2.0, -1.0], [0.0, 0.0, 0.0]
         assert refloss.smooth_l1_loss(x, y, beta=0.0) == refloss.l1_loss(x, y)
@@ -128,6 +132,19 @@ class TestBalancedL1:
         assert slopes[0] == pytest.approx(gamma + alpha * (1 - beta) * math.exp(-gamma / alpha) / beta, rel=1e-12)
         assert slopes[1] == gamma
         assert slopes[2] == 0.0
+
+    def test_huge_b_does_not_overflow(self):
+        # alpha = 1, gamma = 700: b = e^700 - 1 ~ 1e304, so b * u overflows for u = 5e4 unless u / beta comes first.
+        # Expected values from the 60-digit mpmath oracle of the paper's formula.
+        value = refloss.balanced_l1_loss([5e4], [0.0], alpha=1.0, gamma=700.0, beta=1e5)
+        slope, _ = refloss.balanced_l1_loss_vjp(1.0, [5e4], [0.0], alpha=1.0, gamma=700.0, beta=1e5)
+        with mpmath.workdps(60):
+            b = mpmath.exp(700) - 1
+            u, beta = mpmath.mpf(5e4), mpmath.mpf(1e5)
+            exact = (b * u + 1) / b * mpmath.log(b * u / beta + 1) - u
+            exact_slope = mpmath.log(b * u / beta + 1) + (1 - beta) / (b * u + beta)
+        assert value == pytest.approx(float(exact), rel=1e-14)
+        assert slope == pytest.approx(float(exact_slope), rel=1e-14)
 
     def test_beta_above_one_makes_the_loss_negative_near_zero(self):
         # The slope at 0+ is alpha (1/beta - 1) < 0 for beta > 1 (documented in the docstring).

@@ -1,13 +1,14 @@
 """The ``jax`` adapter: a registered loss's optax equivalent, gradients through ``jax.vjp``.
 
-optax losses are elementwise and take no ``reduction`` and no ``weight``: the adapter applies ``mean``/``sum``
-with ``jnp.mean``/``jnp.sum``, and skips tests that need a weight or an unknown reduction (optax cannot express
-them). Computation happens in the requested dtype; float64 turns on ``jax_enable_x64``.
+optax losses are elementwise and take no ``reduction``: the adapter applies ``mean``/``sum`` with
+``jnp.mean``/``jnp.sum``. Tests that need a parameter the optax function lacks (``weight``, ``pos_weight``) or an
+unknown reduction are skipped: optax cannot express them. Computation happens in the requested dtype; float64 turns on ``jax_enable_x64``.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 import numpy as np
@@ -53,11 +54,13 @@ class JaxAdapter(Adapter):
 
     def run(self, loss, inputs, params, reduction, cotangent, dtype) -> Result:
         jax, jnp = self.jax, self.jnp
-        if "weight" in params:
-            raise Unsupported("optax losses take no weight")
         if reduction not in ("none", "mean", "sum"):
             raise Unsupported("optax losses take no reduction argument: the adapter applies it")
         function = _optax_function(loss)
+        accepted = inspect.signature(function).parameters
+        missing = [name for name in params if name not in accepted]
+        if missing:
+            raise Unsupported(f"{function.__module__}.{function.__name__} has no parameter {', '.join(missing)}")
         names = [i.name for i in get(loss).inputs]
         arrays = [jnp.asarray(inputs[n], dtype=dtype) for n in names]
 

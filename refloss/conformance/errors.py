@@ -13,14 +13,17 @@ CATEGORIES = {
     "invalid_parameter": "a scalar parameter is outside its domain (beta < 0, delta <= 0, ...)",
     "invalid_reduction": "reduction is not one of none, mean, sum",
     "invalid_weight": "a weight is negative, not finite, or of the wrong shape",
+    "invalid_target": "a target is outside its domain (a probability outside [0, 1])",
 }
 
 
 def classify(error: BaseException) -> str | None:
     """The category of one of refloss's own ``ValueError``/``TypeError`` messages (None if unrecognised)."""
     message = str(error)
-    if message.startswith("weight "):
+    if message.startswith(("weight ", "pos_weight ")):
         return "invalid_weight"
+    if message.startswith("target must be probabilities"):
+        return "invalid_target"
     if message.startswith("reduction "):
         return "invalid_reduction"
     if "must have the same shape as" in message:

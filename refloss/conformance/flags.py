@@ -45,6 +45,8 @@ FLAGS = {
     "Subnormal": Flag("UNDERFLOW", "A subnormal float64 input."),
     "NaNInput": Flag("NONFINITE_INPUT", "A NaN input: the loss, and its gradient, are NaN."),
     "InfInput": Flag("NONFINITE_INPUT", "An infinite input: the loss is inf and the gradient its limit."),
+    "HardTargets": Flag("BASIC", "Targets exactly 0 and 1, with confident logits of both signs: one of the two "
+                        "log terms must vanish exactly.", "0 * log(0) = NaN"),
     "InvalidInput": Flag("INVALID_INPUT", "The call must raise an error of the given category."),
     "ShapeMismatch": Flag("INVALID_INPUT", "input and target shapes differ in a way PyTorch would broadcast "
                           "((N, 1) against (N,)); refloss requires equal shapes.", "a silently broadcast loss"),

@@ -1,3 +1,4 @@
 """Every loss family; importing this registers all losses, in a fixed order."""
 
 from refloss.losses import regression  # noqa: F401
+from refloss.losses import classification  # noqa: F401

@@ -179,9 +179,20 @@ STANDARD_SHAPES = ((), (5,), (3, 4), (2, 1, 3), (0,), (2, 0))
 
 
 def kink_distance(spec: LossSpec, case: Case) -> float:
-    """The smallest distance of any element of ``case`` from any declared kink of ``spec`` (inf if none)."""
+    """The smallest distance of any element of ``case`` from a declared kink of ``spec``, or from a finite bound
+    of an input's domain (a difference step must not leave the domain: a target of 0 in [0, 1]); inf if none."""
     distances = [np.asarray(kink.distance(*case.inputs, **case.params), dtype=np.float64) for kink in spec.kinks]
+    for inp, values in zip(spec.inputs, case.inputs):
+        values = np.asarray(values, dtype=np.float64)
+        for bound in (inp.domain.low, inp.domain.high):
+            if np.isfinite(bound) and inp.differentiable:
+                distances.append(np.abs(values - bound))
     return min((float(np.min(d, initial=np.inf)) for d in distances), default=float("inf"))
+
+
+def tensor_param_shape(param: Any, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape random tests give a tensor parameter: the input's for "elementwise", its last dim for "broadcast"."""
+    return input_shape if param.kind == "elementwise" else input_shape[-1:]
 
 
 def _resolve_shape(symbols: tuple[str, ...], sizes: dict[str, Any]) -> tuple[int, ...]:
@@ -212,7 +223,7 @@ def sample_case(spec: LossSpec | str, rng: np.random.Generator, *, leading_shape
     first_shape = _resolve_shape(spec.inputs[0].shape, sizes)
     for name, value in list(params.items()):
         if isinstance(value, str) and value == "random":
-            params[name] = rng.uniform(0.1, 2.0, size=first_shape)
+            params[name] = rng.uniform(0.1, 2.0, size=tensor_param_shape(spec.param(name), first_shape))
     for _ in range(max_tries):
         inputs = tuple(rng.uniform(inp.sample.low, inp.sample.high, size=_resolve_shape(inp.shape, sizes))
                        for inp in spec.inputs)

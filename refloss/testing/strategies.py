@@ -22,7 +22,7 @@ from hypothesis.extra import numpy as hnp
 
 from refloss._reduction import output_shape
 from refloss._registry import LossSpec, Param, get
-from refloss.testing._gradients import Case, _resolve_shape, kink_distance
+from refloss.testing._gradients import Case, _resolve_shape, kink_distance, tensor_param_shape
 
 __all__ = ["cases", "param_values"]
 
@@ -35,8 +35,9 @@ _COTANGENTS = st.just(0.0) | st.floats(0.01, 10.0) | st.floats(-10.0, -0.01)
 def param_values(param: Param, shape: tuple[int, ...]) -> st.SearchStrategy:
     """Valid values of one parameter: its grid and its domain for a scalar; None or an array for a weight."""
     domain = param.sample or param.domain
-    if param.kind == "elementwise":
-        weights = hnp.arrays(np.float64, shape, elements=st.floats(max(domain.low, 0.0), 10.0))
+    if param.kind in ("elementwise", "broadcast"):
+        weights = hnp.arrays(np.float64, tensor_param_shape(param, shape),
+                             elements=st.floats(max(domain.low, 0.0), 10.0))
         return st.none() | weights
     low = domain.low if math.isfinite(domain.low) else -_BOUND
     high = domain.high if math.isfinite(domain.high) else _BOUND

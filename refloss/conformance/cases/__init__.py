@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+import zlib
+
 import numpy as np
 
-__all__ = ["ALL_DTYPES", "FLOAT64_ONLY", "VectorCase", "cases_for", "grid_values"]
+__all__ = ["ALL_DTYPES", "FLOAT64_ONLY", "VectorCase", "case_rng", "cases_for", "cotangent_for", "grid_values",
+           "two_input_case"]
 
 # Inputs of an all-dtype case are exactly representable in each of these; float64-only cases hold magnitudes
 # that only float64 can carry (1e300, subnormals, ...).
@@ -55,7 +58,7 @@ def cases_for(*loss_names: str) -> Callable:
 
 def generate_cases(loss_name: str) -> list[VectorCase]:
     """All cases of one loss, in a fixed order; a duplicate case name is an error."""
-    from refloss.conformance.cases import regression  # noqa: F401  (registers the regression generators)
+    from refloss.conformance.cases import classification, regression  # noqa: F401  (registers the generators)
 
     cases = [case for generator in _GENERATORS.get(loss_name, []) for case in generator()]
     seen: set[str] = set()
@@ -71,3 +74,24 @@ def grid_values(rng: np.random.Generator, shape: tuple[int, ...], low: int = -25
     """Random values n / scale with integer |n| <= 255: at most 8 significant bits and, for scale 32, magnitudes
     between 1/32 and 8, so exactly representable in float16, bfloat16, float32 and float64."""
     return rng.integers(low, high + 1, size=shape) / scale
+
+
+def case_rng(loss: str, case: str) -> np.random.Generator:
+    """A generator seeded by the loss and case names, so that adding a case never changes another's inputs."""
+    return np.random.default_rng(zlib.crc32(f"{loss}/{case}".encode()))
+
+
+def cotangent_for(rng: np.random.Generator, shape: tuple[int, ...], reduction: str) -> np.ndarray:
+    """A non-unit cotangent: grid values in [-4, 4] per element for ``none``, one such scalar otherwise."""
+    values = rng.integers(-128, 129, size=shape if reduction == "none" else ()) / 32
+    return np.where(values == 0, 0.5, values) if reduction == "none" else np.asarray(values or 1.25)
+
+
+def two_input_case(loss: str, name: str, concern: str, comment: str, x: np.ndarray, y: np.ndarray,
+                   reduction: str, rng: np.random.Generator, **fields) -> VectorCase:
+    """A case with inputs ``input`` and ``target``; the cotangent is drawn unless given."""
+    cotangent = fields.pop("cotangent", None)
+    if cotangent is None:
+        cotangent = cotangent_for(rng, np.shape(x), reduction)
+    return VectorCase(name, concern, comment, {"input": np.asarray(x, float), "target": np.asarray(y, float)},
+                      reduction, cotangent=np.asarray(cotangent, float), **fields)

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import zlib
 from typing import Iterator
 
 import numpy as np
 
 from refloss._registry import get, names
-from refloss.conformance.cases import ALL_DTYPES, FLOAT64_ONLY, VectorCase, cases_for, grid_values
+from refloss.conformance.cases import FLOAT64_ONLY, VectorCase, case_rng as _rng, cases_for, grid_values
+from refloss.conformance.cases import two_input_case as _case
 
 REGRESSION = [n for n in names() if get(n).family == "regression"]
-
-
-def _rng(loss: str, case: str) -> np.random.Generator:
-    """A generator seeded by the loss and case names, so that adding a case never changes another's inputs."""
-    return np.random.default_rng(zlib.crc32(f"{loss}/{case}".encode()))
-
-
-def _cotangent(rng: np.random.Generator, shape: tuple[int, ...], reduction: str) -> np.ndarray:
-    """A non-unit cotangent: grid values in [-4, 4] per element for ``none``, one such scalar otherwise."""
-    values = rng.integers(-128, 129, size=shape if reduction == "none" else ()) / 32
-    return np.where(values == 0, 0.5, values) if reduction == "none" else np.asarray(values or 1.25)
 
 
 def _has_weight(loss: str) -> bool:
@@ -30,15 +19,6 @@ def _has_weight(loss: str) -> bool:
 
 def _scalar_params(loss: str) -> list:
     return [p for p in get(loss).params if p.kind == "scalar"]
-
-
-def _case(loss: str, name: str, concern: str, comment: str, x: np.ndarray, y: np.ndarray, reduction: str,
-          rng: np.random.Generator, **fields) -> VectorCase:
-    cotangent = fields.pop("cotangent", None)
-    if cotangent is None:
-        cotangent = _cotangent(rng, np.shape(x), reduction)
-    return VectorCase(name, concern, comment, {"input": np.asarray(x, float), "target": np.asarray(y, float)},
-                      reduction, cotangent=np.asarray(cotangent, float), **fields)
 
 
 @cases_for(*REGRESSION)
@@ -81,7 +61,6 @@ def basic_cases(loss: str) -> Iterator[VectorCase]:
 @cases_for(*REGRESSION)
 def edge_cases(loss: str) -> Iterator[VectorCase]:
     """Zero residuals, residuals exactly at branch points, single and empty inputs, overflow and underflow."""
-    spec = get(loss)
     rng = _rng(loss, "edge")
     x = np.array([0.0, 1.5, -2.25, 0.5])
     yield _case(loss, "zero_residual_none", "edge", "input == target everywhere: loss 0, gradient 0 (sign(0) = 0) "
@@ -115,7 +94,6 @@ def edge_cases(loss: str) -> Iterator[VectorCase]:
         zeros = np.zeros(3)
         yield _case(loss, "weights_sum_to_zero_mean", "edge", "all weights 0, reduction mean", np.array(
             [1.0, 2.0, -3.0]), zeros.copy(), "mean", rng, params={"weight": zeros}, flags=("WeightsSumToZero",))
-    del spec
 
 
 @cases_for(*REGRESSION)
@@ -163,4 +141,3 @@ def invalid_cases(loss: str) -> Iterator[VectorCase]:
 
 
 __all__ = ["basic_cases", "edge_cases", "invalid_cases", "nonfinite_cases"]
-_ = ALL_DTYPES

@@ -5,6 +5,8 @@ derivatives numerically at high precision (``mpmath.diff``; one-sided at declare
 reductions exactly. Its results are what the golden vectors expect.
 """
 
-from refloss.conformance.oracle.regression import ORACLES
+from refloss.conformance.oracle import classification, regression
+
+ORACLES = {**regression.ORACLES, **classification.ORACLES}
 
 __all__ = ["ORACLES"]

@@ -89,10 +89,11 @@ def _value(d: Any, beta: float) -> Any:
     if beta == 0.0:
         return abs_d  # the quadratic zone is empty
     quadratic = abs_d < beta
-    # Square only residuals inside the zone, so that a huge or infinite residual in the unused branch cannot
-    # overflow to inf and turn autograd's zero cotangent for that branch into NaN.
+    # Square only residuals inside the zone (a precaution: the unused branch never forms inf), and divide before
+    # the second multiplication, d * (d / beta) with |d / beta| < 1, so that a tiny beta (1e-200) cannot make
+    # d * d underflow to 0 first.
     d_inside = anp.where(quadratic, d, 0.0)
-    return anp.where(quadratic, 0.5 * d_inside * d_inside / beta, abs_d - 0.5 * beta)  # (D2)
+    return anp.where(quadratic, 0.5 * d_inside * (d_inside / beta), abs_d - 0.5 * beta)  # (D2)
 
 
 def _slope(d: np.ndarray, beta: float) -> np.ndarray:

@@ -1,0 +1,26 @@
+"""mpmath oracles of the classification losses, written from the textbook definitions."""
+
+from __future__ import annotations
+
+import mpmath
+from mpmath import mpf
+
+from refloss.conformance.oracle.elementwise import ElementwiseOracle
+
+__all__ = ["ORACLES"]
+
+
+def _bce_with_logits(x: mpf, y: mpf, p: dict) -> mpf:
+    # -[pos_weight y log sigma(x) + (1 - y) log(1 - sigma(x))]: 1 - sigma(x) cancels for large x, so carry about
+    # 1.5 |x| extra bits (e^-|x| needs |x| / ln 2 bits below 1).
+    pos_weight = p.get("pos_weight", mpf(1))
+    with mpmath.workprec(mpmath.mp.prec + int(1.5 * abs(x)) + 64):
+        sigma = 1 / (1 + mpmath.exp(-x))
+        positive = y * mpmath.log(sigma) if y != 0 else mpf(0)  # 0 log 0 terms are absent, not NaN
+        negative = (1 - y) * mpmath.log(1 - sigma) if y != 1 else mpf(0)
+        return -(pos_weight * positive + negative)
+
+
+ORACLES = {
+    "binary_cross_entropy_with_logits": ElementwiseOracle(_bce_with_logits, mean_over_weights=False),
+}

@@ -1,0 +1,145 @@
+"""Binary cross-entropy on logits: the sigmoid and the log-loss fused, stable for any logit."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+
+from refloss._checks import as_real_array, check_broadcast_weight, check_reduction, check_same_shape, shape_of
+from refloss._reduction import reduce, reduce_vjp
+from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
+
+__all__ = ["binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_vjp"]
+
+_NON_NEGATIVE = Interval(0.0, math.inf, low_closed=True)
+WEIGHT = Param("weight", None, _NON_NEGATIVE, "optional non-negative weight broadcast to input (a constant); "
+               "'mean' still divides by the number of elements, as PyTorch does", kind="elementwise")
+POS_WEIGHT = Param("pos_weight", None, _NON_NEGATIVE, "optional non-negative weight of the positive term, "
+                   "broadcast to input (typically one per class, along the last dimension)", kind="broadcast")
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, *, reduction: str = "mean", weight: Any = None,
+                                     pos_weight: Any = None) -> Any:
+    r"""Binary cross-entropy between ``target`` probabilities and ``sigmoid(input)``, computed from the logits.
+
+    Definition:
+        With logit :math:`x`, target :math:`y \in [0, 1]`, weight :math:`w` and positive weight :math:`p`,
+
+        .. math::
+            \ell(x, y) = -w\,\bigl[p\,y\log\sigma(x) + (1 - y)\log(1 - \sigma(x))\bigr]
+                       = w\,\bigl[p\,y\,\operatorname{softplus}(-x) + (1 - y)\operatorname{softplus}(x)\bigr]
+            \qquad \text{(B1)}
+
+        using :math:`-\log\sigma(x) = \operatorname{softplus}(-x)` and :math:`-\log(1-\sigma(x)) =
+        \operatorname{softplus}(x)`, with :math:`\operatorname{softplus}(z) = \max(z, 0) +
+        \operatorname{log1p}(e^{-|z|})` (B2), which never overflows. ``mean`` divides the sum by the number of
+        elements (weights are not in the denominator).
+
+    Gradient:
+        .. math::
+            \frac{\partial \ell}{\partial x} = w\,\bigl[(1 - y)\,\sigma(x) - p\,y\,\sigma(-x)\bigr], \qquad
+            \frac{\partial \ell}{\partial y} = w\,\bigl[p\,\operatorname{softplus}(-x) - \operatorname{softplus}(x)\bigr]
+            \qquad \text{(B3, B4)}
+
+        For :math:`p = 1` the first is :math:`w(\sigma(x) - y)`. ``target`` is differentiable (soft labels).
+        Derivation: ``docs/derivations/binary_cross_entropy_with_logits.md``.
+
+    Conventions:
+        As ``torch.nn.functional.binary_cross_entropy_with_logits``. ``target`` must lie in [0, 1] (PyTorch does
+        not check; values outside give a loss without meaning, so refloss raises). ``weight`` and
+        ``pos_weight`` broadcast to ``input`` and must be finite and non-negative; they are constants.
+        ``input`` and ``target`` must have the same shape. Smooth everywhere; logits of any finite magnitude are
+        exact (the loss at :math:`x = 10^4, y = 0` is :math:`10^4`). ``mean`` of an empty input is NaN. NaN
+        propagates.
+
+    Shapes:
+        ``input``: ``(*)``; ``target``: the same shape; ``weight``, ``pos_weight``: broadcastable to ``(*)``
+        (``pos_weight`` typically ``(C,)`` for inputs ``(N, C)``). Output: ``(*)`` for ``none``, else a scalar.
+
+    Args:
+        input: Logits :math:`x`.
+        target: Probabilities :math:`y \in [0, 1]` (hard labels 0/1 or soft labels).
+        reduction: ``"none"``, ``"mean"`` (default) or ``"sum"``.
+        weight: Optional rescaling weight of each element.
+        pos_weight: Optional weight :math:`p` of the positive term (:math:`p > 1` raises recall).
+
+    Returns:
+        The loss in float64.
+
+    References:
+        PyTorch ``torch.nn.functional.binary_cross_entropy_with_logits``:
+        https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy_with_logits.html
+
+    Examples:
+        >>> round(float(binary_cross_entropy_with_logits([0.0], [1.0])), 15)  # log 2
+        0.693147180559945
+    """
+    input, target, weight, pos_weight = _prepare(input, target, reduction, weight, pos_weight)
+    with np.errstate(over="ignore", invalid="ignore"):
+        positive = target * _softplus(-input)  # (B1)
+        if pos_weight is not None:
+            positive = positive * pos_weight
+        loss = positive + (1.0 - target) * _softplus(input)
+        return reduce(loss, reduction, weight, mean_over_weights=False)
+
+
+def binary_cross_entropy_with_logits_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
+                                         weight: Any = None, pos_weight: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Vector-Jacobian product of :func:`binary_cross_entropy_with_logits` w.r.t. ``(input, target)``.
+
+    ``grad_output`` has the shape of the loss's output. See :func:`binary_cross_entropy_with_logits`, "Gradient".
+    """
+    input, target, weight, pos_weight = _prepare(input, target, reduction, weight, pos_weight)
+    g = reduce_vjp(grad_output, input.shape, reduction, None if weight is None else
+                   np.broadcast_to(weight, input.shape), mean_over_weights=False)
+    p = 1.0 if pos_weight is None else pos_weight
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(-np.abs(input))
+        sigma = np.where(input >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        sigma_minus = np.where(input >= 0, e / (1.0 + e), 1.0 / (1.0 + e))
+        grad_input = g * ((1.0 - target) * sigma - p * target * sigma_minus)  # (B3)
+        grad_target = g * (p * _softplus(-input) - _softplus(input))  # (B4)
+    return grad_input, grad_target
+
+
+def _softplus(z: Any) -> Any:
+    """log(1 + e^z) = max(z, 0) + log1p(e^-|z|) (B2), written with where (see refloss.activations._minus_abs)."""
+    return anp.where(z >= 0, z, 0.0) + anp.log1p(anp.exp(anp.where(z >= 0, -z, z)))
+
+
+def _prepare(input: Any, target: Any, reduction: str, weight: Any, pos_weight: Any) -> tuple:
+    input = as_real_array(input, "input")
+    target = as_real_array(target, "target")
+    check_same_shape(input, target, "input", "target")
+    check_reduction(reduction)
+    values = target._value if hasattr(target, "_value") else target
+    outside = (values < 0) | (values > 1)
+    if np.any(outside):
+        raise ValueError(f"target must be probabilities in [0, 1], got {float(values[outside].flat[0])!r}")
+    shape = shape_of(input)
+    weight = check_broadcast_weight(weight, "weight", shape)
+    return input, target, weight, check_broadcast_weight(pos_weight, "pos_weight", shape)
+
+
+register(LossSpec(
+    name="binary_cross_entropy_with_logits",
+    family="classification",
+    forward=binary_cross_entropy_with_logits,
+    vjp=binary_cross_entropy_with_logits_vjp,
+    inputs=(Input("input", "logits, any shape", sample=Interval(-8.0, 8.0, True, True)),
+            Input("target", "probabilities in [0, 1], the same shape as input", domain=Interval(0.0, 1.0, True, True),
+                  sample=Interval(0.0, 1.0, True, True))),
+    params=(WEIGHT, POS_WEIGHT),
+    smoothness="C-infinity",
+    references=(Reference("PyTorch, torch.nn.functional.binary_cross_entropy_with_logits",
+                          "https://docs.pytorch.org/docs/stable/generated/"
+                          "torch.nn.functional.binary_cross_entropy_with_logits.html"),),
+    equivalents=(
+        Equivalent("torch", "torch.nn.functional.binary_cross_entropy_with_logits"),
+        Equivalent("optax", "optax.losses.sigmoid_binary_cross_entropy", "elementwise only; no weight, pos_weight"),
+        Equivalent("keras", "keras.losses.BinaryCrossentropy(from_logits=True)", "averages over the last axis first"),
+    ),
+))
