@@ -176,6 +176,19 @@ def _no_shape_check(input, target, *, reduction="mean"):
     return refloss.mse_loss(x, y.copy(), reduction=reduction)
 
 
+def _bce_naive_log_sigmoid(input, target, *, reduction="mean", weight=None, pos_weight=None):
+    x, y = np.asarray(input, float), np.asarray(target, float)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        sigma = 1.0 / (1.0 + np.exp(-x))
+        loss = -(y * np.log(sigma) + (1 - y) * np.log(1 - sigma))  # no softplus: overflows at |x| = 1e4
+    return refloss.l1_loss(loss, np.zeros_like(loss), reduction=reduction)
+
+
+def _bce_target_gradient_with_wrong_sign(g, input, target, **kwargs):
+    grad_input, grad_target = refloss.binary_cross_entropy_with_logits_vjp(g, input, target, **kwargs)
+    return grad_input, -grad_target
+
+
 MUTANTS = {
     "smooth_l1_branch_at_wrong_place": ("smooth_l1_loss", _smooth_l1_branch_at_twice_beta, None),
     "mean_computed_as_sum": ("huber_loss", _mean_computed_as_sum, None),
@@ -184,6 +197,9 @@ MUTANTS = {
     "one_element_off_by_one_part_in_a_million": ("l1_loss", _l1_one_element_off, None),
     "vjp_ignores_grad_output": ("l1_loss", None, _vjp_ignoring_grad_output),
     "broadcasts_instead_of_raising": ("mse_loss", _no_shape_check, None),
+    "bce_naive_log_sigmoid": ("binary_cross_entropy_with_logits", _bce_naive_log_sigmoid, None),
+    "bce_target_gradient_with_wrong_sign": ("binary_cross_entropy_with_logits", None,
+                                            _bce_target_gradient_with_wrong_sign),
 }
 
 
