@@ -16,6 +16,8 @@ from refloss.activations import softmax
 from refloss.activations import softmax_vjp
 from refloss.losses.classification import binary_cross_entropy_with_logits
 from refloss.losses.classification import binary_cross_entropy_with_logits_vjp
+from refloss.losses.classification import sigmoid_focal_loss
+from refloss.losses.classification import sigmoid_focal_loss_vjp
 from refloss.losses.regression import balanced_l1_loss
 from refloss.losses.regression import balanced_l1_loss_vjp
 from refloss.losses.regression import huber_loss
@@ -51,6 +53,8 @@ __all__ = [
     "one_hot",
     "registry",
     "sigmoid",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_vjp",
     "sigmoid_vjp",
     "smooth_l1_loss",
     "smooth_l1_loss_vjp",

@@ -80,3 +80,66 @@ class TestBinaryCrossEntropyWithLogits:
         BCE_VJP(1.0, x, y, weight=w)
         for original, copy in zip((x, y, w), copies):
             np.testing.assert_array_equal(original, copy)
+
+
+FOCAL = refloss.sigmoid_focal_loss
+FOCAL_VJP = refloss.sigmoid_focal_loss_vjp
+
+
+class TestSigmoidFocalLoss:
+    def test_value_at_zero_logit(self):
+        # p = 1/2, y = 1: (1 - 1/2)^2 * log 2, then alpha_t = 0.25 with the default alpha
+        assert FOCAL([0.0], [1.0], alpha=None)[0] == pytest.approx(0.25 * math.log(2), rel=1e-15)
+        assert FOCAL([0.0], [1.0])[0] == pytest.approx(0.25 * 0.25 * math.log(2), rel=1e-15)
+        assert FOCAL([0.0], [0.0])[0] == pytest.approx(0.75 * 0.25 * math.log(2), rel=1e-15)  # alpha_t = 1 - alpha
+
+    def test_paper_gradient_for_hard_labels(self):
+        # d/dx = s alpha_t (1 - p_t)^gamma (gamma p_t log p_t + p_t - 1), s = 2y - 1 (Lin et al., appendix)
+        x, gamma, alpha = np.array([0.7, -1.3, 2.0]), 2.0, 0.25
+        y = np.array([1.0, 0.0, 0.0])
+        p = 1 / (1 + np.exp(-x))
+        p_t = np.where(y == 1, p, 1 - p)
+        s = 2 * y - 1
+        alpha_t = np.where(y == 1, alpha, 1 - alpha)
+        expected = s * alpha_t * (1 - p_t) ** gamma * (gamma * p_t * np.log(p_t) + p_t - 1)
+        gx, gy = FOCAL_VJP(np.ones(3), x, y)
+        np.testing.assert_allclose(gx, expected, rtol=1e-13)
+        assert gy is None  # targets are labels
+
+    @pytest.mark.parametrize("gamma", [0.25, 0.5, 0.9])
+    def test_gradient_is_finite_where_one_minus_p_t_is_zero(self, gamma):
+        # x = 1000, y = 1: 1 - p_t = sigma(-1000) = 0 in float64; naive code computes gamma * 0^(gamma - 1) * 0 = NaN
+        gx, _ = FOCAL_VJP(np.ones(2), [1000.0, -1000.0], [1.0, 0.0], gamma=gamma)
+        np.testing.assert_array_equal(gx, [0.0, 0.0])
+        assert np.all(FOCAL([1000.0, -1000.0], [1.0, 0.0], gamma=gamma) == 0.0)
+
+    def test_gamma_zero_without_alpha_is_the_binary_cross_entropy(self):
+        rng = np.random.default_rng(0)
+        x, y = rng.normal(size=20) * 4, rng.random(20)
+        for alpha in (None, -1.0):
+            np.testing.assert_allclose(FOCAL(x, y, alpha=alpha, gamma=0.0), BCE(x, y, reduction="none"), rtol=1e-15)
+            np.testing.assert_allclose(FOCAL_VJP(np.ones(20), x, y, alpha=alpha, gamma=0.0)[0],
+                                       BCE_VJP(np.ones(20), x, y, reduction="none")[0], rtol=1e-13, atol=1e-16)
+
+    def test_reductions_and_default(self):
+        x, y = [0.5, -0.5], [1.0, 0.0]
+        elementwise = FOCAL(x, y)  # torchvision's default reduction is "none"
+        assert elementwise.shape == (2,)
+        assert FOCAL(x, y, reduction="sum") == pytest.approx(elementwise.sum(), rel=1e-15)
+        assert FOCAL(x, y, reduction="mean") == pytest.approx(elementwise.mean(), rel=1e-15)
+        assert np.isnan(FOCAL([], [], reduction="mean"))
+
+    @pytest.mark.parametrize("kwargs, error, message", [
+        ({"gamma": -1.0}, ValueError, "gamma must be in [0, inf), got -1.0"),
+        ({"alpha": 2.0}, ValueError, "alpha must be in (-inf, 1], got 2.0"),
+        ({"alpha": "0.25"}, TypeError, "alpha must be a real number"),
+        ({"targets": [0.5, 1.5]}, ValueError, "targets must be labels in [0, 1], got 1.5"),
+        ({"targets": [1.0]}, ValueError, "targets must have the same shape as inputs (2,), got (1,)"),
+        ({"reduction": "avg"}, ValueError, "reduction must be one of"),
+    ])
+    def test_bad_input(self, kwargs, error, message):
+        arguments = {"inputs": [0.0, 1.0], "targets": [0.0, 1.0], **kwargs}
+        for call in (lambda: FOCAL(**arguments), lambda: FOCAL_VJP(np.ones(2), **arguments)):
+            with pytest.raises(error) as info:
+                call()
+            assert message in str(info.value)

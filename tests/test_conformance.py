@@ -117,13 +117,15 @@ def test_jax_passes_except_its_recorded_deviations():
     pytest.importorskip("jax")
     pytest.importorskip("optax")
     expectations = validator.load_expectations(SUITE / "expectations" / "jax.json")
-    report = validator.check(get_adapter("jax"), SUITE, expectations=expectations)
+    # float64 and float32 only: each new shape and dtype makes JAX compile every primitive again (~1 s per test),
+    # and bfloat16/float16 add rounding, not new code paths. `refloss conformance check --impl jax` runs all four.
+    report = validator.check(get_adapter("jax"), SUITE, expectations=expectations, dtypes=["float64", "float32"])
     assert not report.failed, validator.format_table(report)
     counts = report.counts()
     assert counts["xpass"] == 0
     assert {o.uid for o in report.outcomes if o.status == "xfail"} == set(expectations)
     assert {o.loss for o in report.outcomes} == {"mse_loss", "huber_loss", "log_cosh_loss",
-                                                 "binary_cross_entropy_with_logits"}
+                                                 "binary_cross_entropy_with_logits", "sigmoid_focal_loss"}
     assert all(o.status == "skip" for o in report.outcomes if "weight" in o.name or o.name == "unknown_reduction")
     assert all(o.status != "skip" for o in report.outcomes if o.loss == "log_cosh_loss" and "weight" not in o.name
                and o.name != "unknown_reduction")
@@ -189,6 +191,19 @@ def _bce_target_gradient_with_wrong_sign(g, input, target, **kwargs):
     return grad_input, -grad_target
 
 
+def _focal_naive_chain_rule(g, inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
+    x, y = np.asarray(inputs, float), np.asarray(targets, float)
+    with np.errstate(all="ignore"):
+        p = 1 / (1 + np.exp(-x))
+        ce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+        q = 1 - (p * y + (1 - p) * (1 - y))
+        alpha_t = 1.0 if alpha is None or alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
+        # gamma q^(gamma - 1) dq/dx: inf * 0 = NaN where q rounds to 0
+        grad = alpha_t * (gamma * q ** (gamma - 1) * -(2 * y - 1) * p * (1 - p) * ce + q ** gamma * (p - y))
+    scale = {"none": np.asarray(g, float), "sum": float(g), "mean": float(g) / max(x.size, 1)}[reduction]
+    return scale * grad, None
+
+
 MUTANTS = {
     "smooth_l1_branch_at_wrong_place": ("smooth_l1_loss", _smooth_l1_branch_at_twice_beta, None),
     "mean_computed_as_sum": ("huber_loss", _mean_computed_as_sum, None),
@@ -200,6 +215,7 @@ MUTANTS = {
     "bce_naive_log_sigmoid": ("binary_cross_entropy_with_logits", _bce_naive_log_sigmoid, None),
     "bce_target_gradient_with_wrong_sign": ("binary_cross_entropy_with_logits", None,
                                             _bce_target_gradient_with_wrong_sign),
+    "focal_naive_chain_rule": ("sigmoid_focal_loss", None, _focal_naive_chain_rule),
 }
 
 

@@ -36,6 +36,12 @@ def _optax_function(loss: str) -> Any:
     raise KeyError(loss)
 
 
+# refloss/torchvision disable focal alpha with a negative value; optax with None.
+_TRANSLATE = {
+    "sigmoid_focal_loss": lambda p: {**p, "alpha": None if p["alpha"] is None or p["alpha"] < 0 else p["alpha"]},
+}
+
+
 class JaxAdapter(Adapter):
     name = "jax"
     dtypes = ("float64", "float32", "bfloat16", "float16")
@@ -57,6 +63,10 @@ class JaxAdapter(Adapter):
         if reduction not in ("none", "mean", "sum"):
             raise Unsupported("optax losses take no reduction argument: the adapter applies it")
         function = _optax_function(loss)
+        # optax's defaults can differ from refloss's (sigmoid_focal_loss: alpha=None there, 0.25 here), so every
+        # scalar parameter is passed explicitly, translated where the conventions differ.
+        defaults = {p.name: p.default for p in get(loss).params if p.kind == "scalar"}
+        params = _TRANSLATE.get(loss, lambda p: p)({**defaults, **params})
         accepted = inspect.signature(function).parameters
         missing = [name for name in params if name not in accepted]
         if missing:

@@ -259,7 +259,8 @@ def _consistency(adapter: Adapter, test: VectorTest) -> list[str]:
         if np.any(zero.grads[name][defined] != 0):
             problems.append(f"{test}: a zero cotangent gives a non-zero gradient of {name}")
     if reduction == "sum":
-        elementwise = adapter.run(test.loss, inputs, params, "none", np.ones(np.shape(inputs["input"])), "float64")
+        first_input = next(iter(inputs.values()))
+        elementwise = adapter.run(test.loss, inputs, params, "none", np.ones(np.shape(first_input)), "float64")
         if not np.isclose(np.sum(elementwise.value), first.value, rtol=1e-12, atol=1e-300):
             problems.append(f"{test}: reduction 'sum' differs from the sum of 'none'")
     return problems

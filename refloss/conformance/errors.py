@@ -22,7 +22,7 @@ def classify(error: BaseException) -> str | None:
     message = str(error)
     if message.startswith(("weight ", "pos_weight ")):
         return "invalid_weight"
-    if message.startswith("target must be probabilities"):
+    if message.startswith(("target must be probabilities", "targets must be labels")):
         return "invalid_target"
     if message.startswith("reduction "):
         return "invalid_reduction"

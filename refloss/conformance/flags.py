@@ -45,6 +45,8 @@ FLAGS = {
     "Subnormal": Flag("UNDERFLOW", "A subnormal float64 input."),
     "NaNInput": Flag("NONFINITE_INPUT", "A NaN input: the loss, and its gradient, are NaN."),
     "InfInput": Flag("NONFINITE_INPUT", "An infinite input: the loss is inf and the gradient its limit."),
+    "FocalSaturation": Flag("CANCELLATION", "Logits so confident that 1 - p_t rounds to 0: the chain rule through "
+                            "(1 - p_t)^gamma multiplies inf by 0 for 0 < gamma < 1.", "a NaN gradient"),
     "HardTargets": Flag("BASIC", "Targets exactly 0 and 1, with confident logits of both signs: one of the two "
                         "log terms must vanish exactly.", "0 * log(0) = NaN"),
     "InvalidInput": Flag("INVALID_INPUT", "The call must raise an error of the given category."),

@@ -82,9 +82,11 @@ def _expected_tensor(tensor: Tensor, dtypes: Iterable[str]) -> dict[str, Any]:
     return encoded
 
 
-def _expectation(name: str, expectation: Expectation, dtypes: Iterable[str]) -> dict[str, Any]:
+def _expectation(loss: str, name: str, expectation: Expectation, dtypes: Iterable[str]) -> dict[str, Any]:
+    """One named expectation: the value, and the gradients of the loss's differentiable inputs only."""
+    differentiable = {i.name for i in get(loss).inputs if i.differentiable}
     return {"name": name, "value": _expected_tensor(expectation.value, dtypes),
-            "grads": {k: _expected_tensor(v, dtypes) for k, v in expectation.grads.items()}}
+            "grads": {k: _expected_tensor(v, dtypes) for k, v in expectation.grads.items() if k in differentiable}}
 
 
 def _attributes(case: VectorCase) -> dict[str, Any]:
@@ -132,7 +134,8 @@ def _tensor_ratio(got: np.ndarray, expected: dict[str, Any], kind: str) -> float
 def _finite_difference_error(loss: str, case: VectorCase, expectation: Expectation) -> float | None:
     """Relative error of central differences against the oracle's gradients, where the loss is smooth."""
     all_inputs = list(case.inputs.values())
-    smooth = all(t.lo is None for t in expectation.grads.values())
+    differentiable = {i.name for i in get(loss).inputs if i.differentiable}
+    smooth = all(t.lo is None for name, t in expectation.grads.items() if name in differentiable)
     finite = all(np.all(np.isfinite(a)) and np.all(np.abs(a) < 1e100) for a in all_inputs)
     if not (smooth and finite) or all(a.size == 0 for a in all_inputs):
         return None
@@ -142,9 +145,8 @@ def _finite_difference_error(loss: str, case: VectorCase, expectation: Expectati
     if kink_distance(spec, fd_case) < _FD_KINK_MARGIN:
         return None  # a difference step would straddle a kink
     fd = finite_difference_vjp(spec, fd_case)
-    oracle = [np.array([float(v) for v in expectation.grads[i.name].exact]).reshape(case.inputs[i.name].shape)
-              for i in spec.inputs]
-    return max(relative_error(f, o) for f, o in zip(fd, oracle))
+    return max(relative_error(f, np.array([float(v) for v in expectation.grads[i.name].exact]).reshape(
+        case.inputs[i.name].shape)) for f, i in zip(fd, spec.inputs) if i.differentiable)
 
 
 def _check_invalid(loss: str, case: VectorCase) -> None:
@@ -197,11 +199,12 @@ def _test_entry(loss: str, tc_id: int, case: VectorCase, stats: dict[str, float]
     # The oracle gets every parameter; the vector records only the case's own, so that consumers exercise the
     # defaults (listed in the file's "function.parameters").
     params = {p.name: p.default for p in get(loss).params if p.kind == "scalar"} | case.params
-    base = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent)
-    expected = [_expectation("refloss", base, case.dtypes)]
+    differentiable = tuple(i.name for i in get(loss).inputs if i.differentiable)
+    base = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (), differentiable)
+    expected = [_expectation(loss, "refloss", base, case.dtypes)]
     for alternative in case.alternatives:
-        other = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (alternative,))
-        expected.append(_expectation(alternative, other, case.dtypes))
+        other = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (alternative,), differentiable)
+        expected.append(_expectation(loss, alternative, other, case.dtypes))
     has_interval = any("interval" in tensor for tensor in expected[0]["grads"].values())
     flags = list(case.flags) + (["SubgradientInterval"] if has_interval and "SubgradientInterval" not in case.flags
                                 else [])

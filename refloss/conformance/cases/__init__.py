@@ -89,9 +89,12 @@ def cotangent_for(rng: np.random.Generator, shape: tuple[int, ...], reduction: s
 
 def two_input_case(loss: str, name: str, concern: str, comment: str, x: np.ndarray, y: np.ndarray,
                    reduction: str, rng: np.random.Generator, **fields) -> VectorCase:
-    """A case with inputs ``input`` and ``target``; the cotangent is drawn unless given."""
+    """A case of a loss with two inputs (named as in its registry record); the cotangent is drawn unless given."""
+    from refloss._registry import get
+
+    first, second = (i.name for i in get(loss).inputs)
     cotangent = fields.pop("cotangent", None)
     if cotangent is None:
         cotangent = cotangent_for(rng, np.shape(x), reduction)
-    return VectorCase(name, concern, comment, {"input": np.asarray(x, float), "target": np.asarray(y, float)},
+    return VectorCase(name, concern, comment, {first: np.asarray(x, float), second: np.asarray(y, float)},
                       reduction, cotangent=np.asarray(cotangent, float), **fields)

@@ -21,6 +21,19 @@ def _bce_with_logits(x: mpf, y: mpf, p: dict) -> mpf:
         return -(pos_weight * positive + negative)
 
 
+def _sigmoid_focal(x: mpf, y: mpf, p: dict) -> mpf:
+    # Lin et al. (2017): alpha_t (1 - p_t)^gamma CE with p_t = p y + (1 - p)(1 - y), alpha disabled when < 0
+    alpha, gamma = p["alpha"], p["gamma"]
+    with mpmath.workprec(mpmath.mp.prec + int(1.5 * abs(x)) + 64):
+        sigma = 1 / (1 + mpmath.exp(-x))
+        positive = y * mpmath.log(sigma) if y != 0 else mpf(0)
+        negative = (1 - y) * mpmath.log(1 - sigma) if y != 1 else mpf(0)
+        p_t = sigma * y + (1 - sigma) * (1 - y)
+        alpha_t = mpf(1) if alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
+        return alpha_t * (1 - p_t) ** gamma * -(positive + negative)
+
+
 ORACLES = {
     "binary_cross_entropy_with_logits": ElementwiseOracle(_bce_with_logits, mean_over_weights=False),
+    "sigmoid_focal_loss": ElementwiseOracle(_sigmoid_focal),
 }

@@ -49,19 +49,25 @@ def _snap(derivative: mpf) -> mpf:
     return mpmath.mpf(mpmath.nstr(derivative, _SNAP_DIGITS))
 
 
-def _partials(oracle: ElementwiseOracle, x: mpf, y: mpf, p: dict, nan_slope: mpf) -> dict[str, tuple[mpf, mpf]]:
-    """One-sided derivatives (left, right) of the element's loss w.r.t. x and y; equal where it is smooth."""
+def _partials(oracle: ElementwiseOracle, x: mpf, y: mpf, p: dict, nan_slope: mpf,
+              wrt: tuple[str, ...]) -> dict[str, tuple[mpf, mpf]]:
+    """One-sided derivatives (left, right) of the element's loss w.r.t. its first input x ("first") and second
+    input y ("second"); equal where the loss is smooth."""
     if mpmath.isnan(x) or mpmath.isnan(y) or mpmath.isnan(x - y):
-        return {"input": (nan_slope, nan_slope), "target": (-nan_slope, -nan_slope)}
+        return {"first": (nan_slope, nan_slope), "second": (-nan_slope, -nan_slope)}
     if mpmath.isinf(x) or mpmath.isinf(y):
         _, dx, dy = oracle.limits(x, y, p)
-        return {"input": (dx, dx), "target": (dy, dy)}
+        return {"first": (dx, dx), "second": (dy, dy)}
     distance = oracle.kink_distance(x, y, p)
     result = {}
     with mpmath.workdps(_DIFF_DIGITS):
-        for name, value in (("input", x), ("target", y)):
+        for name, value in (("first", x), ("second", y)):
+            if name not in wrt:  # a label: no derivative (stepping it could leave the formula's domain)
+                result[name] = (mpmath.nan, mpmath.nan)
+                continue
+
             def along(t: mpf, name: str = name) -> mpf:
-                return oracle.value(t, y, p) if name == "input" else oracle.value(x, t, p)
+                return oracle.value(t, y, p) if name == "first" else oracle.value(x, t, p)
 
             if distance == 0:
                 result[name] = (_snap(mpmath.diff(along, value, direction=-1)),
@@ -97,10 +103,15 @@ def _per_element(params: dict[str, Any], shape: tuple[int, ...]) -> list[dict[st
 
 
 def evaluate(oracle: ElementwiseOracle, inputs: dict[str, np.ndarray], params: dict[str, Any], reduction: str,
-             cotangent: np.ndarray, conventions: tuple[str, ...] = ()) -> Expectation:
-    """The exact value and gradients (w.r.t. input and target) of the loss at the case, under ``conventions``."""
+             cotangent: np.ndarray, conventions: tuple[str, ...] = (),
+             differentiable: tuple[str, ...] | None = None) -> Expectation:
+    """The exact value and gradients of the loss at the case, under ``conventions``.
+
+    ``inputs`` maps the loss's two input names, in order (``input``/``target``, or torchvision's
+    ``inputs``/``targets``), to arrays; the gradients are keyed by the same names.
+    """
     with mpmath.workdps(DIGITS):
-        x_array, y_array = inputs["input"], inputs["target"]
+        (first_name, x_array), (second_name, y_array) = inputs.items()
         shape = x_array.shape
         weight = params.get("weight")
         w = [mpf(float(v)) for v in np.broadcast_to(weight, shape).ravel()] if weight is not None \
@@ -110,7 +121,10 @@ def evaluate(oracle: ElementwiseOracle, inputs: dict[str, np.ndarray], params: d
         xs = [mpf(float(v)) for v in x_array.ravel()]
         ys = [mpf(float(v)) for v in y_array.ravel()]
         terms = [wi * _element_value(oracle, x, y, p) for wi, x, y, p in zip(w, xs, ys, element_params)]
-        partials = [_partials(oracle, x, y, p, nan_slope) for x, y, p in zip(xs, ys, element_params)]
+        names = (first_name, second_name)
+        wrt = tuple(key for key, name in zip(("first", "second"), names) if differentiable is None
+                    or name in differentiable)
+        partials = [_partials(oracle, x, y, p, nan_slope, wrt) for x, y, p in zip(xs, ys, element_params)]
 
         if reduction == "none":
             value = Tensor(shape, terms, scale=max([abs(t) for t in terms if mpmath.isfinite(t)], default=mpf(0)))
@@ -129,16 +143,16 @@ def evaluate(oracle: ElementwiseOracle, inputs: dict[str, np.ndarray], params: d
             factors = [(mpf(float(cotangent)) * wi / divisor) if divisor else mpmath.nan for wi in w]
 
         grads = {}
-        for name in ("input", "target"):
+        for name, key in ((first_name, "first"), (second_name, "second")):
             exact, lows, highs = [], [], []
             for factor, element in zip(factors, partials):
-                left, right = element[name]
+                left, right = element[key]
                 a, b = factor * left, factor * right
                 undefined = mpmath.isnan(a) or mpmath.isnan(b)
                 lows.append(mpmath.nan if undefined else min(a, b))
                 highs.append(mpmath.nan if undefined else max(a, b))
                 exact.append(a if a == b or undefined else (a + b) / 2)
-            ambiguous = any(e[name][0] != e[name][1] for e in partials)
+            ambiguous = any(e[key][0] != e[key][1] for e in partials)
             scale = max([abs(g) for g in exact if mpmath.isfinite(g)], default=mpf(0))
             grads[name] = Tensor(shape, exact, lows if ambiguous else None, highs if ambiguous else None, scale)
         return Expectation(value, grads)

@@ -1,6 +1,9 @@
-"""Classification losses: binary cross-entropy (on logits), ..."""
+"""Classification losses: binary cross-entropy on logits and the sigmoid focal loss (more to come)."""
 
 from refloss.losses.classification.bce_with_logits import binary_cross_entropy_with_logits
 from refloss.losses.classification.bce_with_logits import binary_cross_entropy_with_logits_vjp
+from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss
+from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss_vjp
 
-__all__ = ["binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_vjp"]
+__all__ = ["binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_vjp", "sigmoid_focal_loss",
+           "sigmoid_focal_loss_vjp"]

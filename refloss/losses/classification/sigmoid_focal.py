@@ -1,0 +1,155 @@
+"""Sigmoid focal loss (RetinaNet): binary cross-entropy down-weighted on well-classified elements."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+
+from refloss._checks import as_real_array, check_reduction, check_same_shape
+from refloss._reduction import reduce, reduce_vjp
+from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
+from refloss.losses.classification.bce_with_logits import _softplus
+
+__all__ = ["sigmoid_focal_loss", "sigmoid_focal_loss_vjp"]
+
+ALPHA = Param("alpha", 0.25, Interval(-math.inf, 1.0, high_closed=True),
+              "weight of the positive class in [0, 1]; a negative value (torchvision's -1) or None disables it",
+              grid=(0.5, -1.0))
+GAMMA = Param("gamma", 2.0, Interval(0.0, math.inf, low_closed=True),
+              "focusing exponent >= 0; 0 gives the (alpha-weighted) binary cross-entropy", grid=(0.0, 0.5),
+              sample=Interval(0.0, 5.0, True, True))
+
+
+def sigmoid_focal_loss(inputs: Any, targets: Any, *, reduction: str = "none", alpha: float | None = 0.25,
+                       gamma: float = 2.0) -> Any:
+    r"""Sigmoid focal loss with torchvision's parameters and defaults (``alpha=0.25, gamma=2, reduction="none"``).
+
+    Definition:
+        With :math:`p = \sigma(x)`, target :math:`y \in [0, 1]`, the cross-entropy
+        :math:`c = y\,\operatorname{softplus}(-x) + (1-y)\operatorname{softplus}(x)` (F1),
+        :math:`q = 1 - p_t = p\,(1 - y) + (1 - p)\,y` (F2) and :math:`\alpha_t = \alpha y + (1-\alpha)(1-y)`
+        (1 when alpha is disabled),
+
+        .. math::
+            \ell(x, y) = \alpha_t\, q^{\gamma}\, c  \qquad \text{(F3)}
+
+        For hard labels :math:`q = 1 - p_t` with :math:`p_t` the probability of the true class, the paper's
+        :math:`-\alpha_t (1 - p_t)^\gamma \log p_t`.
+
+    Gradient:
+        .. math::
+            \frac{\partial \ell}{\partial x} = \alpha_t\, q^{\gamma}\Bigl[(p - y)
+                - \gamma\,(2y - 1)\,\frac{p(1-p)}{q}\,c\Bigr]  \qquad \text{(F4)}
+
+        from :math:`\partial c/\partial x = p - y` and :math:`\partial q/\partial x = -(2y-1)\,p(1-p)`. The ratio
+        :math:`p(1-p)/q \le 1` replaces the factor :math:`q^{\gamma-1}` of the naive chain rule, which is infinite
+        where :math:`q = 0` and turns the gradient into NaN for :math:`0 < \gamma < 1`; here the gradient stays
+        finite (it is 0 there). ``targets`` are labels: no gradient is returned for them.
+        Derivation: ``docs/derivations/sigmoid_focal_loss.md``.
+
+    Conventions:
+        As ``torchvision.ops.sigmoid_focal_loss`` (whose reduction defaults to ``"none"``); ``alpha < 0`` or
+        ``None`` disables the class weight. With ``gamma = 0`` and alpha disabled the loss equals
+        :func:`binary_cross_entropy_with_logits`. ``targets`` must lie in [0, 1]; shapes must match. ``mean`` of an
+        empty input is NaN (torchvision: ``loss.mean()``). NaN propagates.
+
+    Shapes:
+        ``inputs``: ``(*)`` logits; ``targets``: the same shape. Output: ``(*)`` for ``none``, else a scalar.
+
+    Args:
+        inputs: Logits :math:`x`.
+        targets: Labels :math:`y`, 0 or 1 (soft values in [0, 1] are accepted for the value).
+        reduction: ``"none"`` (default), ``"mean"`` or ``"sum"``.
+        alpha: Positive-class weight in [0, 1], or negative / None to disable (default 0.25).
+        gamma: Focusing exponent :math:`\gamma \ge 0` (default 2).
+
+    Returns:
+        The loss in float64.
+
+    References:
+        Lin, T.-Y., Goyal, P., Girshick, R., He, K., Dollár, P. "Focal Loss for Dense Object Detection",
+        ICCV 2017: https://arxiv.org/abs/1708.02002.
+        torchvision ``torchvision.ops.sigmoid_focal_loss``:
+        https://docs.pytorch.org/vision/stable/generated/torchvision.ops.sigmoid_focal_loss.html
+
+    Examples:
+        >>> round(float(sigmoid_focal_loss([0.0], [1.0], alpha=None)[0]), 12)  # (1/2)^2 log 2
+        0.173286795139
+    """
+    x, y, alpha_t, gamma = _prepare(inputs, targets, reduction, alpha, gamma)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ce = y * _softplus(-x) + (1.0 - y) * _softplus(x)  # (F1)
+        p, one_minus_p = _sigmoid_pair(x)
+        q = p * (1.0 - y) + one_minus_p * y  # (F2)
+        return reduce(alpha_t * q ** gamma * ce, reduction)  # (F3)
+
+
+def sigmoid_focal_loss_vjp(grad_output: Any, inputs: Any, targets: Any, *, reduction: str = "none",
+                           alpha: float | None = 0.25, gamma: float = 2.0) -> tuple[np.ndarray, None]:
+    """Vector-Jacobian product of :func:`sigmoid_focal_loss` w.r.t. ``(inputs, targets)``; targets get None.
+
+    ``grad_output`` has the shape of the loss's output. See :func:`sigmoid_focal_loss`, "Gradient".
+    """
+    x, y, alpha_t, gamma = _prepare(inputs, targets, reduction, alpha, gamma)
+    g = reduce_vjp(grad_output, x.shape, reduction)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ce = y * _softplus(-x) + (1.0 - y) * _softplus(x)
+        p, one_minus_p = _sigmoid_pair(x)
+        q = p * (1.0 - y) + one_minus_p * y
+        # p (1 - p) / q <= 1; where q = 0 (saturated hard label) the product with q^gamma is 0 for gamma > 0 and
+        # is multiplied by gamma = 0 otherwise, so any finite value serves: take its limit for hard labels, 1.
+        ratio = np.where(q > 0, p * one_minus_p / np.where(q > 0, q, 1.0), 1.0)
+        # p - y written as p (1 - y) - (1 - p) y: for y = 1 and p = sigma(40) = 1 - 4e-18, p - y would cancel to 0
+        p_minus_y = p * (1.0 - y) - one_minus_p * y
+        grad = g * alpha_t * q ** gamma * (p_minus_y - gamma * (2.0 * y - 1.0) * ratio * ce)  # (F4)
+    return grad, None
+
+
+def _sigmoid_pair(x: Any) -> tuple[Any, Any]:
+    """sigma(x) and 1 - sigma(x) = sigma(-x), each without cancellation."""
+    e = anp.exp(anp.where(x >= 0, -x, x))
+    return anp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)), anp.where(x >= 0, e / (1.0 + e), 1.0 / (1.0 + e))
+
+
+def _prepare(inputs: Any, targets: Any, reduction: str, alpha: Any, gamma: Any) -> tuple:
+    x = as_real_array(inputs, "inputs")
+    y = as_real_array(targets, "targets")
+    check_same_shape(x, y, "inputs", "targets")
+    check_reduction(reduction)
+    values = y._value if hasattr(y, "_value") else y
+    outside = (values < 0) | (values > 1)
+    if np.any(outside):
+        raise ValueError(f"targets must be labels in [0, 1], got {float(values[outside].flat[0])!r}")
+    gamma = GAMMA.check(gamma)
+    if alpha is None:
+        return x, y, 1.0, gamma
+    alpha = ALPHA.check(alpha)
+    alpha_t = 1.0 if alpha < 0 else alpha * y + (1.0 - alpha) * (1.0 - y)
+    return x, y, alpha_t, gamma
+
+
+register(LossSpec(
+    name="sigmoid_focal_loss",
+    family="classification",
+    forward=sigmoid_focal_loss,
+    vjp=sigmoid_focal_loss_vjp,
+    inputs=(Input("inputs", "logits, any shape", sample=Interval(-8.0, 8.0, True, True)),
+            Input("targets", "labels 0 or 1 (or soft labels in [0, 1]), the same shape as inputs",
+                  domain=Interval(0.0, 1.0, True, True), sample=Interval(0.0, 1.0, True, True),
+                  differentiable=False)),
+    params=(ALPHA, GAMMA),
+    default_reduction="none",
+    smoothness="C-infinity in the logits for gamma > 0 wherever q > 0",
+    references=(
+        Reference("Lin et al. Focal Loss for Dense Object Detection. ICCV 2017", "https://arxiv.org/abs/1708.02002"),
+        Reference("torchvision, torchvision.ops.sigmoid_focal_loss",
+                  "https://docs.pytorch.org/vision/stable/generated/torchvision.ops.sigmoid_focal_loss.html"),
+    ),
+    equivalents=(
+        Equivalent("torchvision", "torchvision.ops.sigmoid_focal_loss", "alpha=-1 disables alpha"),
+        Equivalent("optax", "optax.losses.sigmoid_focal_loss", "elementwise; alpha=None disables alpha"),
+    ),
+))
