@@ -21,7 +21,8 @@ class ElementwiseOracle:
 
     ``kink_distance(x, y, p)`` is 0 exactly at a point where the loss is not differentiable (one-sided
     derivatives are then taken) and otherwise bounds the step of numerical differentiation; ``natural_scale``
-    is the size of the quantity the formula really depends on (|x - y| for a residual loss). ``limits(x, y, p)``
+    is the size of the quantity the formula really depends on (|x - y| for a residual loss; by default
+    max(|input|, 1)). ``limits(x, y, p)``
     returns (value, d/dx, d/dy) where an input is infinite, for losses whose cases include infinities.
     ``mean_over_weights``: a weighted ``mean`` divides by the weight sum (True) or by the element count.
     """

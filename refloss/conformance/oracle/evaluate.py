@@ -73,7 +73,10 @@ def _partials(oracle: ElementwiseOracle, x: mpf, y: mpf, p: dict, nan_slope: mpf
                 result[name] = (_snap(mpmath.diff(along, value, direction=-1)),
                                 _snap(mpmath.diff(along, value, direction=1)))
                 continue
-            scale = oracle.natural_scale(x, y, p) if oracle.natural_scale else abs(value)
+            # The scale on which the formula varies: declared by the oracle (|x - y| for a residual loss, whose
+            # tiny residuals are evaluated at a precision set by |d|), else max(|value|, 1): smooth functions of a
+            # logit vary on a scale of 1 near 0, and a step must stay representable next to a large input.
+            scale = oracle.natural_scale(x, y, p) if oracle.natural_scale else max(abs(value), mpf(1))
             # A step far below the distance to a kink (both points on one branch) and below the scale of what the
             # formula depends on (so that a formula evaluated at a precision set by that scale resolves it).
             step = min(distance, scale if scale != 0 else mpf(1)) * mpf(2) ** -150
