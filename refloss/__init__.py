@@ -16,6 +16,10 @@ from refloss.activations import softmax
 from refloss.activations import softmax_vjp
 from refloss.losses.classification import binary_cross_entropy_with_logits
 from refloss.losses.classification import binary_cross_entropy_with_logits_vjp
+from refloss.losses.classification import cross_entropy
+from refloss.losses.classification import cross_entropy_vjp
+from refloss.losses.classification import nll_loss
+from refloss.losses.classification import nll_loss_vjp
 from refloss.losses.classification import sigmoid_focal_loss
 from refloss.losses.classification import sigmoid_focal_loss_vjp
 from refloss.losses.regression import balanced_l1_loss
@@ -38,6 +42,8 @@ __all__ = [
     "balanced_l1_loss_vjp",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_vjp",
+    "cross_entropy",
+    "cross_entropy_vjp",
     "huber_loss",
     "huber_loss_vjp",
     "l1_loss",
@@ -50,6 +56,8 @@ __all__ = [
     "log_softmax_vjp",
     "mse_loss",
     "mse_loss_vjp",
+    "nll_loss",
+    "nll_loss_vjp",
     "one_hot",
     "registry",
     "sigmoid",

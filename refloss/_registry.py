@@ -77,15 +77,19 @@ class Input:
     domain: Interval = REALS
     sample: Interval = Interval(-3.0, 3.0, True, True)
     differentiable: bool = True
+    kind: str = "real"  # "real", or "int" for class indices in [0, size of the dimension named by classes)
+    classes: str | None = None
 
 
 @dataclass(frozen=True)
 class Param:
     """A keyword parameter of a loss.
 
-    ``kind`` is ``"scalar"`` for a number, ``"elementwise"`` for an optional array with the shape of the first
-    input (PyTorch's ``weight=`` of l1_loss), or ``"broadcast"`` for an optional array that broadcasts to the
-    first input (``pos_weight``, sampled with the shape of the input's last dimension). ``grid`` lists the values the gradient checker and the conformance cases use;
+    ``kind`` is ``"scalar"`` for a number, ``"integer"`` for an integer setting (``ignore_index``),
+    ``"elementwise"`` for an optional array with the shape of the first input (PyTorch's ``weight=`` of l1_loss),
+    ``"broadcast"`` for an optional array that broadcasts to the first input (``pos_weight``, sampled with the
+    shape of the input's last dimension), or ``"per_class"`` for an optional array of one entry per class (the
+    ``weight`` of cross_entropy; the class axis is dim 1, or dim 0 of a 1-D input). ``grid`` lists the values the gradient checker and the conformance cases use;
     ``sample``, if given, is the interval random tests draw from (for parameters whose valid combinations are
     narrower than their separate domains).
     """
@@ -160,6 +164,7 @@ class LossSpec:
     equivalents: tuple[Equivalent, ...] = ()
     reductions: tuple[str, ...] = REDUCTIONS
     default_reduction: str = "mean"
+    per_sample: bool = False  # the unreduced loss drops the class axis (dim 1; dim 0 of a 1-D input)
     derivation: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -170,6 +175,15 @@ class LossSpec:
     def summary(self) -> str:
         """The first line of the forward's docstring."""
         return (self.forward.__doc__ or "").strip().splitlines()[0]
+
+    def output_shape(self, input_shape: tuple[int, ...], reduction: str) -> tuple[int, ...]:
+        """The shape of the loss's output for a first input of ``input_shape``."""
+        if reduction != "none":
+            return ()
+        if self.per_sample:
+            class_axis = 1 if len(input_shape) > 1 else 0
+            return input_shape[:class_axis] + input_shape[class_axis + 1:]
+        return input_shape
 
     def param(self, name: str) -> Param:
         for p in self.params:

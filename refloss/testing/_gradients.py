@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 from autograd import make_vjp
 
-from refloss._reduction import output_shape
 from refloss._registry import LossSpec, get
 
 __all__ = [
@@ -115,7 +114,8 @@ def finite_difference_vjp(spec: LossSpec | str, case: Case) -> tuple[np.ndarray 
         grad = np.zeros_like(x)
         for index in np.ndindex(x.shape):
             step = _STEP * max(1.0, abs(x[index]))
-            shifted = [np.array(v, dtype=np.float64, copy=True) for v in case.inputs]
+            shifted = [np.array(v, copy=True) for v in case.inputs]  # keeps integer labels integer
+            shifted[i] = shifted[i].astype(np.float64)
             shifted[i][index] = x[index] + step
             upper = projected(shifted)
             shifted[i][index] = x[index] - step
@@ -190,9 +190,17 @@ def kink_distance(spec: LossSpec, case: Case) -> float:
     return min((float(np.min(d, initial=np.inf)) for d in distances), default=float("inf"))
 
 
+TENSOR_PARAM_KINDS = ("elementwise", "broadcast", "per_class")
+
+
 def tensor_param_shape(param: Any, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The shape random tests give a tensor parameter: the input's for "elementwise", its last dim for "broadcast"."""
-    return input_shape if param.kind == "elementwise" else input_shape[-1:]
+    """The shape random tests give a tensor parameter: the input's for "elementwise", its last dimension for
+    "broadcast", its class dimension (dim 1, or dim 0 of a 1-D input) for "per_class"."""
+    if param.kind == "elementwise":
+        return input_shape
+    if param.kind == "per_class":
+        return input_shape[1:2] if len(input_shape) > 1 else input_shape[:1]
+    return input_shape[-1:]
 
 
 def _resolve_shape(symbols: tuple[str, ...], sizes: dict[str, Any]) -> tuple[int, ...]:
@@ -225,9 +233,10 @@ def sample_case(spec: LossSpec | str, rng: np.random.Generator, *, leading_shape
         if isinstance(value, str) and value == "random":
             params[name] = rng.uniform(0.1, 2.0, size=tensor_param_shape(spec.param(name), first_shape))
     for _ in range(max_tries):
-        inputs = tuple(rng.uniform(inp.sample.low, inp.sample.high, size=_resolve_shape(inp.shape, sizes))
+        inputs = tuple(rng.integers(0, sizes[inp.classes], size=_resolve_shape(inp.shape, sizes)) if inp.kind == "int"
+                       else rng.uniform(inp.sample.low, inp.sample.high, size=_resolve_shape(inp.shape, sizes))
                        for inp in spec.inputs)
-        out_shape = output_shape(first_shape, reduction)
+        out_shape = spec.output_shape(first_shape, reduction)
         case = Case(inputs, params, reduction, rng.normal(size=out_shape) if out_shape else np.float64(rng.normal()))
         if not avoid_kinks or kink_distance(spec, case) >= margin:
             return case
@@ -244,7 +253,7 @@ def standard_cases(spec: LossSpec | str, seed: int = 0) -> list[Case]:
     rng = np.random.default_rng(seed)
     cases = [sample_case(spec, rng, leading_shape=shape, reduction=reduction)
              for shape in STANDARD_SHAPES for reduction in spec.reductions]
-    grids = [(p.name, p.grid if p.kind == "scalar" else (None, "random")) for p in spec.params]
+    grids = [(p.name, (None, "random") if p.kind in TENSOR_PARAM_KINDS else p.grid) for p in spec.params]
     grids = [(name, values) for name, values in grids if values]
     for combination in itertools.product(*(values for _, values in grids)):
         params = {name: value for (name, _), value in zip(grids, combination) if value is not None}

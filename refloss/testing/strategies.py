@@ -20,9 +20,8 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from refloss._reduction import output_shape
 from refloss._registry import LossSpec, Param, get
-from refloss.testing._gradients import Case, _resolve_shape, kink_distance, tensor_param_shape
+from refloss.testing._gradients import TENSOR_PARAM_KINDS, Case, _resolve_shape, kink_distance, tensor_param_shape
 
 __all__ = ["cases", "param_values"]
 
@@ -35,7 +34,9 @@ _COTANGENTS = st.just(0.0) | st.floats(0.01, 10.0) | st.floats(-10.0, -0.01)
 def param_values(param: Param, shape: tuple[int, ...]) -> st.SearchStrategy:
     """Valid values of one parameter: its grid and its domain for a scalar; None or an array for a weight."""
     domain = param.sample or param.domain
-    if param.kind in ("elementwise", "broadcast"):
+    if param.kind == "integer":
+        return st.just(param.default)
+    if param.kind in TENSOR_PARAM_KINDS:
         weights = hnp.arrays(np.float64, tensor_param_shape(param, shape),
                              elements=st.floats(max(domain.low, 0.0), 10.0))
         return st.none() | weights
@@ -52,6 +53,8 @@ def _cases(draw: Any, spec: LossSpec, reductions: tuple[str, ...], avoid_kinks: 
     sizes: dict[str, Any] = {s: draw(st.integers(1, max_side)) for s in symbols}
     sizes["..."] = draw(hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=max_side))
     inputs = tuple(
+        draw(hnp.arrays(np.int64, _resolve_shape(inp.shape, sizes), elements=st.integers(0, sizes[inp.classes] - 1)))
+        if inp.kind == "int" else
         draw(hnp.arrays(np.float64, _resolve_shape(inp.shape, sizes),
                         elements=st.floats(inp.sample.low, inp.sample.high)))
         for inp in spec.inputs
@@ -60,7 +63,7 @@ def _cases(draw: Any, spec: LossSpec, reductions: tuple[str, ...], avoid_kinks: 
     params = {p.name: draw(param_values(p, first_shape)) for p in spec.params}
     params = {name: value for name, value in params.items() if value is not None}
     reduction = draw(st.sampled_from(reductions))
-    grad_output = draw(hnp.arrays(np.float64, output_shape(first_shape, reduction), elements=_COTANGENTS))
+    grad_output = draw(hnp.arrays(np.float64, spec.output_shape(first_shape, reduction), elements=_COTANGENTS))
     case = Case(inputs, params, reduction, grad_output)
     if avoid_kinks:
         assume(kink_distance(spec, case) >= margin)

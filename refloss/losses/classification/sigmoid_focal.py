@@ -142,7 +142,7 @@ register(LossSpec(
                   differentiable=False)),
     params=(ALPHA, GAMMA),
     default_reduction="none",
-    smoothness="C-infinity in the logits for gamma > 0 wherever q > 0",
+    smoothness="C-infinity in the logits, for every gamma >= 0",
     references=(
         Reference("Lin et al. Focal Loss for Dense Object Detection. ICCV 2017", "https://arxiv.org/abs/1708.02002"),
         Reference("torchvision, torchvision.ops.sigmoid_focal_loss",
