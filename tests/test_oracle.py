@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import refloss
-from refloss.conformance.oracle import ORACLES
-from refloss.conformance.oracle.evaluate import evaluate
+from refloss.conformance.oracle import ORACLES, evaluate_oracle as evaluate
 from refloss.testing import relative_error
 from refloss.testing.strategies import cases
 

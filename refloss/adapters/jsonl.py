@@ -17,6 +17,7 @@ per line:
 
    Every tensor holds the IEEE bit patterns of its values *in the requested dtype* as lowercase hex, row-major
    (16 hex digits for float64, 8 for float32, 4 for float16 and bfloat16); scalar parameters are shape ``[]``.
+   Integer data (class indices, ``ignore_index``) comes as ``{"shape": [...], "ints": [...]}`` instead.
    Parameters not in ``params`` take the function's defaults (PyTorch's).
 
 3. The engine answers with one line, in the same dtype::
@@ -54,8 +55,12 @@ PROTOCOL = "lossvec-jsonl/1"
 
 
 def encode_tensor(array: np.ndarray, dtype: str) -> dict[str, Any]:
-    """A tensor in ``dtype``'s bit patterns (values must be exact in ``dtype``; the vectors guarantee it)."""
-    array = np.asarray(array, dtype=np.float64)
+    """A tensor in ``dtype``'s bit patterns (values must be exact in ``dtype``; the vectors guarantee it), or
+    JSON integers for integer data (class indices, ignore_index)."""
+    array = np.asarray(array)
+    if array.dtype.kind in "iu":
+        return {"shape": list(array.shape), "ints": [int(v) for v in array.ravel()]}
+    array = array.astype(np.float64)
     return {"shape": list(array.shape), "bits": [float_to_bits(float(v), dtype) for v in array.ravel()]}
 
 

@@ -46,7 +46,7 @@ class ModuleAdapter(Adapter):
         cast = _NUMPY_DTYPES[dtype]
         spec = get(loss)
         names = [i.name for i in spec.inputs]
-        positional = [np.asarray(inputs[n], dtype=cast) for n in names]
+        positional = [inputs[n] if inputs[n].dtype.kind == "i" else np.asarray(inputs[n], dtype=cast) for n in names]
         kwargs = {k: np.asarray(v, dtype=cast) if isinstance(v, np.ndarray) else v for k, v in params.items()}
         try:
             value = forward(*positional, reduction=reduction, **kwargs)

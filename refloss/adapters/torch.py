@@ -54,7 +54,8 @@ class TorchAdapter(Adapter):
         torch = self.torch
         spec = get(loss)
         torch_dtype = self.torch_dtypes[dtype]
-        tensors = {i.name: torch.tensor(inputs[i.name], dtype=torch_dtype, requires_grad=i.differentiable)
+        tensors = {i.name: torch.tensor(inputs[i.name], dtype=torch.long) if inputs[i.name].dtype.kind == "i"
+                   else torch.tensor(inputs[i.name], dtype=torch_dtype, requires_grad=i.differentiable)
                    for i in spec.inputs}
         kwargs = {name: torch.tensor(value, dtype=torch_dtype) if isinstance(value, np.ndarray) else value
                   for name, value in params.items()}
@@ -63,7 +64,7 @@ class TorchAdapter(Adapter):
                 # PyTorch warns, then broadcasts, on mismatched shapes: the broadcast is what a vector checks.
                 warnings.filterwarnings("ignore", "Using a target size", UserWarning)
                 loss_value = torch_function(loss)(*tensors.values(), reduction=reduction, **kwargs)
-        except (RuntimeError, ValueError, TypeError) as error:
+        except (RuntimeError, ValueError, TypeError, IndexError) as error:
             raise Rejected(None, f"{type(error).__name__}: {error}") from error
         wrt = [name for name, t in tensors.items() if t.requires_grad]
         grads = torch.autograd.grad(loss_value, [tensors[n] for n in wrt],

@@ -26,6 +26,7 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
+from refloss._registry import get
 from refloss.adapters.base import Adapter, Rejected, Result, Unsupported
 from refloss.conformance.encoding import bits_to_float
 from refloss.conformance.tolerance import compare, compare_interval
@@ -66,7 +67,10 @@ class VectorTest:
             if name == "reduction":
                 continue
             array = decode(value)
-            params[name] = float(array) if array.shape == () else array
+            if array.shape == ():
+                params[name] = int(array) if array.dtype.kind == "i" else float(array)
+            else:
+                params[name] = array
         return params
 
     def __str__(self) -> str:
@@ -153,7 +157,9 @@ class Report:
 # ---- decoding and comparison ------------------------------------------------------------------------------------
 
 def decode(tensor: dict[str, Any]) -> np.ndarray:
-    """A float64 array from a vector tensor (float64 bit patterns, row-major)."""
+    """An array from a vector tensor: int64 from "ints", float64 from "bits" (float64 patterns, row-major)."""
+    if "ints" in tensor:
+        return np.array(tensor["ints"], dtype=np.int64).reshape(tensor["shape"])
     values = [bits_to_float(b, "float64") for b in tensor["bits"]]
     return np.array(values, dtype=np.float64).reshape(tensor["shape"])
 
@@ -260,7 +266,8 @@ def _consistency(adapter: Adapter, test: VectorTest) -> list[str]:
             problems.append(f"{test}: a zero cotangent gives a non-zero gradient of {name}")
     if reduction == "sum":
         first_input = next(iter(inputs.values()))
-        elementwise = adapter.run(test.loss, inputs, params, "none", np.ones(np.shape(first_input)), "float64")
+        unreduced_shape = get(test.loss).output_shape(np.shape(first_input), "none")
+        elementwise = adapter.run(test.loss, inputs, params, "none", np.ones(unreduced_shape), "float64")
         if not np.isclose(np.sum(elementwise.value), first.value, rtol=1e-12, atol=1e-300):
             problems.append(f"{test}: reduction 'sum' differs from the sum of 'none'")
     return problems

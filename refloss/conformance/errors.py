@@ -14,6 +14,7 @@ CATEGORIES = {
     "invalid_reduction": "reduction is not one of none, mean, sum",
     "invalid_weight": "a weight is negative, not finite, or of the wrong shape",
     "invalid_target": "a target is outside its domain (a probability outside [0, 1])",
+    "label_out_of_range": "a class index is negative or not below the number of classes (and not ignore_index)",
 }
 
 
@@ -22,8 +23,12 @@ def classify(error: BaseException) -> str | None:
     message = str(error)
     if message.startswith(("weight ", "pos_weight ")):
         return "invalid_weight"
-    if message.startswith(("target must be probabilities", "targets must be labels")):
+    if message.startswith(("target must be probabilities", "targets must be labels", "probability target must lie")):
         return "invalid_target"
+    if message.startswith("target class indices must be in"):
+        return "label_out_of_range"
+    if "must have shape" in message or "must have the shape" in message:
+        return "shape_mismatch"
     if message.startswith("reduction "):
         return "invalid_reduction"
     if "must have the same shape as" in message:

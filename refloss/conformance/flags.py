@@ -47,6 +47,13 @@ FLAGS = {
     "InfInput": Flag("NONFINITE_INPUT", "An infinite input: the loss is inf and the gradient its limit."),
     "FocalSaturation": Flag("CANCELLATION", "Logits so confident that 1 - p_t rounds to 0: the chain rule through "
                             "(1 - p_t)^gamma multiplies inf by 0 for 0 < gamma < 1.", "a NaN gradient"),
+    "AllIgnored": Flag("IGNORE_INDEX", "Every target equals ignore_index: nothing is left, so mean is 0/0.",
+                       "an exception, 0, or NaN"),
+    "IgnoreIndex": Flag("IGNORE_INDEX", "Some targets equal ignore_index: they add nothing to the loss, the mean's "
+                        "denominator or the gradient.", "ignored samples counted in the mean"),
+    "ProbabilityTargets": Flag("BASIC", "Class probabilities instead of class indices (the mean then divides by the "
+                               "number of samples, weights not included)."),
+    "SingleClass": Flag("EMPTY", "C = 1: the softmax is 1 and the cross-entropy 0."),
     "HardTargets": Flag("BASIC", "Targets exactly 0 and 1, with confident logits of both signs: one of the two "
                         "log terms must vanish exactly.", "0 * log(0) = NaN"),
     "InvalidInput": Flag("INVALID_INPUT", "The call must raise an error of the given category."),

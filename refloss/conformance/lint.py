@@ -49,7 +49,7 @@ def _vector_problems(path: str, document: dict[str, Any], validator: Any, uids: 
             tensors = list(test["inputs"].values()) + [test["cotangent"]] + [
                 v for k, v in test["attributes"].items() if k != "reduction"]
             for tensor in tensors:
-                for bits in tensor["bits"]:
+                for bits in tensor.get("bits", []):
                     value = bits_to_float(bits, "float64")
                     for dtype in group["dtypes"]:
                         if not is_representable(value, dtype):

@@ -44,8 +44,10 @@ SCHEMA = {
     },
     "$defs": {
         "tensor": {
-            "type": "object", "additionalProperties": False, "required": ["shape", "bits"],
-            "properties": {"shape": _SHAPE, "bits": {"type": "array", "items": _HEX64}},
+            "type": "object", "additionalProperties": False, "required": ["shape"],
+            "properties": {"shape": _SHAPE, "bits": {"type": "array", "items": _HEX64},
+                           "ints": {"type": "array", "items": {"type": "integer"}}},
+            "oneOf": [{"required": ["bits"]}, {"required": ["ints"]}],
         },
         "expectedTensor": {
             "type": "object", "additionalProperties": False, "required": ["shape", "exact", "rounded", "scale"],

@@ -6,9 +6,9 @@ from typing import Iterator
 
 import numpy as np
 
-from refloss.conformance.cases import VectorCase, case_rng, cases_for, grid_values, two_input_case
+from refloss.conformance.cases import VectorCase, case_rng, cases_for, cotangent_for, grid_values, two_input_case
 
-__all__ = ["bce_with_logits_cases", "sigmoid_focal_cases"]
+__all__ = ["bce_with_logits_cases", "class_index_cases", "sigmoid_focal_cases"]
 
 _BCE = "binary_cross_entropy_with_logits"
 
@@ -137,3 +137,121 @@ def sigmoid_focal_cases(loss: str) -> Iterator[VectorCase]:
         yield two_input_case(loss, name, "invalid", comment, x, y, "mean", rng, cotangent=np.float64(1.0),
                              params=params, flags=("InvalidInput",) + (("ShapeMismatch",) if error ==
                                                                        "shape_mismatch" else ()), error=error)
+
+
+def _class_case(loss: str, name: str, concern: str, comment: str, x: np.ndarray, target: np.ndarray,
+                reduction: str, rng: np.random.Generator, **fields) -> VectorCase:
+    """A cross_entropy / nll_loss case; the cotangent has the per-sample shape (``none``) or is a scalar."""
+    class_axis = 1 if x.ndim > 1 else 0
+    sample_shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
+    cotangent = fields.pop("cotangent", None)
+    if cotangent is None:
+        cotangent = cotangent_for(rng, sample_shape, reduction)
+    return VectorCase(name, concern, comment, {"input": np.asarray(x, float), "target": np.asarray(target)},
+                      reduction, cotangent=np.asarray(cotangent, float), **fields)
+
+
+def _inputs(loss: str, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Logits on the grid for cross_entropy; log-probability-like grid values in [-8, 0] for nll_loss."""
+    return grid_values(rng, shape) if loss == "cross_entropy" else grid_values(rng, shape, low=-255, high=0)
+
+
+@cases_for("cross_entropy", "nll_loss")
+def class_index_cases(loss: str) -> Iterator[VectorCase]:
+    """PyTorch's semantics: shapes (N, C), (N, C, d1, d2) and (C,); class weights with a zero; ignore_index;
+    label smoothing with and without weights; all samples ignored; a single class; logits of 1e4; empty batches;
+    probability targets; NaN logits; and the calls that must raise."""
+    smoothing = loss == "cross_entropy"
+    shapes = {"NxC": (4, 3), "spatial": (2, 3, 2, 2), "unbatched": (5,)}
+    for shape_name, shape in shapes.items():
+        for reduction in ("none", "sum", "mean"):
+            name = f"{shape_name}_{reduction}"
+            rng = case_rng(loss, name)
+            classes = shape[1] if len(shape) > 1 else shape[0]
+            target = rng.integers(0, classes, size=shape[:1] + shape[2:] if len(shape) > 1 else ())
+            yield _class_case(loss, name, "basic", f"class indices, input shape {shape}", _inputs(loss, rng, shape),
+                              target, reduction, rng, flags=("Basic", "Reduction") + (("Shape",) if shape_name !=
+                                                                                      "NxC" else ()))
+    settings = {"weighted": {"weight": np.array([0.5, 0.0, 2.0, 1.0])},
+                "ignore_index": {"ignore_index": 2},
+                "default_ignore_index": {},
+                "weighted_ignore": {"weight": np.array([0.5, 1.0, 2.0, 1.0]), "ignore_index": 1}}
+    if smoothing:
+        settings.update({"smoothing": {"label_smoothing": 0.25},
+                         "smoothing_with_weights": {"label_smoothing": 0.25, "weight": np.array([0.5, 1.0, 2.0, 0.0])},
+                         "smoothing_weights_ignore": {"label_smoothing": 0.125, "ignore_index": 0,
+                                                      "weight": np.array([1.0, 0.5, 2.0, 1.0])}})
+    for setting, params in settings.items():
+        for reduction in ("none", "mean"):
+            name = f"{setting}_{reduction}"
+            rng = case_rng(loss, name)
+            target = rng.integers(0, 4, size=6)
+            target[1] = params.get("ignore_index", -100)  # one ignored sample in every setting
+            flags = ("ParameterGrid",) + (("Weighted",) if "weight" in params else ()) + ("IgnoreIndex",)
+            comment = f"{params or 'the default ignore_index -100'} with one ignored sample"
+            if setting == "smoothing_with_weights":
+                comment += "; PyTorch's result differs from smoothing the one-hot target and weighting it"
+            yield _class_case(loss, name, "basic", comment, _inputs(loss, rng, (6, 4)), target, reduction, rng,
+                              params=params, flags=flags)
+    rng = case_rng(loss, "zero_cotangent")
+    yield _class_case(loss, "zero_cotangent_none", "basic", "grad_output = 0 must give zero gradients",
+                      _inputs(loss, rng, (3, 4)), rng.integers(0, 4, size=3), "none", rng, cotangent=np.zeros(3),
+                      flags=("ZeroCotangent",))
+
+    rng = case_rng(loss, "edge")
+    for reduction in ("none", "sum", "mean"):
+        yield _class_case(loss, f"all_ignored_{reduction}", "edge", "every sample ignored: none 0, sum 0, mean 0/0",
+                          _inputs(loss, rng, (3, 4)), np.full(3, -100), reduction, rng,
+                          flags=("AllIgnored", "IgnoreIndex") + (("Convention",) if reduction == "mean" else ()),
+                          alternatives=("empty-mean-is-zero", "nan-mean-zero-gradient") if reduction == "mean"
+                          else ())
+    yield _class_case(loss, "zero_weight_classes_mean", "edge", "every target's class has weight 0: mean 0/0",
+                      _inputs(loss, rng, (3, 3)), np.array([1, 1, 1]), "mean", rng,
+                      params={"weight": np.array([1.0, 0.0, 2.0])}, flags=("WeightsSumToZero", "Convention"),
+                      alternatives=("empty-mean-is-zero", "nan-mean-zero-gradient"))
+    yield _class_case(loss, "single_class_none", "edge", "C = 1: log_softmax is 0, the loss 0" if smoothing else
+                      "C = 1", _inputs(loss, rng, (3, 1)), np.zeros(3, dtype=np.int64), "none", rng,
+                      flags=("SingleClass",))
+    if smoothing:
+        yield _class_case(loss, "logits_1e4_none", "edge", "logits of +-1e4 in one row: losses 0, 1e4 and 2e4",
+                          np.array([[1e4, -1e4, 0.0]] * 3), np.array([0, 2, 1]), "none", rng,
+                          dtypes=("float64", "float32"), flags=("HugeMagnitude",))
+    for reduction in ("none", "sum", "mean"):
+        yield _class_case(loss, f"empty_batch_{reduction}", "edge", "N = 0: none empty, sum 0, mean NaN",
+                          np.zeros((0, 3)), np.zeros(0, dtype=np.int64), reduction, rng,
+                          flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
+                          alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    if smoothing:
+        for params in ({}, {"label_smoothing": 0.25, "weight": np.array([0.5, 2.0, 1.0])}):
+            for reduction in ("none", "mean"):
+                name = f"probabilities{'_smoothing_weights' if params else ''}_{reduction}"
+                rng = case_rng(loss, name)
+                target = rng.integers(0, 9, size=(4, 3)) / 8
+                target[0] = [1.0, 0.0, 0.0]
+                yield _class_case(loss, name, "basic", f"probability targets (not normalised), {params or 'plain'}"
+                                  "; the mean divides by the number of samples", _inputs(loss, rng, (4, 3)), target,
+                                  reduction, rng, params=params, flags=("ProbabilityTargets",))
+    if smoothing:  # (nll_loss's gradient does not depend on its input, so a NaN input leaves it finite)
+        yield _class_case(loss, "nan_logit_none", "nonfinite", "a NaN in a row makes that row's loss and "
+                          "gradients NaN", np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), np.array([0, 2]), "none",
+                          rng, flags=("NaNInput",))
+
+    invalid = [
+        ("label_out_of_range", "class index 3 with C = 3", np.zeros((2, 3)), np.array([0, 3]), {}, "label_out_of_range"),
+        ("negative_label", "class index -1 that is not ignore_index", np.zeros((2, 3)), np.array([-1, 0]), {},
+         "label_out_of_range"),
+        ("target_shape_mismatch", "3 class indices for 2 samples", np.zeros((2, 3)), np.array([0, 1, 2]), {},
+         "shape_mismatch"),
+        ("negative_class_weight", "a negative class weight", np.zeros((2, 3)), np.array([0, 1]),
+         {"weight": np.array([1.0, -1.0, 1.0])}, "invalid_weight"),
+        ("class_weight_wrong_shape", "4 class weights for C = 3", np.zeros((2, 3)), np.array([0, 1]),
+         {"weight": np.ones(4)}, "invalid_weight"),
+    ]
+    if smoothing:
+        invalid.append(("probability_above_one", "a probability target of 1.5", np.zeros((2, 3)),
+                        np.array([[0.5, 1.5, 0.0], [1.0, 0.0, 0.0]]), {}, "invalid_target"))
+    for name, comment, x, target, params, error in invalid:
+        yield _class_case(loss, name, "invalid", comment, x, target, "mean", rng, cotangent=np.float64(1.0),
+                          params=params, flags=("InvalidInput",), error=error)
+    yield _class_case(loss, "unknown_reduction", "invalid", "reduction 'avg'", np.zeros((2, 3)), np.array([0, 1]),
+                      "avg", rng, cotangent=np.float64(1.0), flags=("InvalidInput",), error="invalid_reduction")

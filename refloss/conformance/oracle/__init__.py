@@ -5,8 +5,17 @@ derivatives numerically at high precision (``mpmath.diff``; one-sided at declare
 reductions exactly. Its results are what the golden vectors expect.
 """
 
-from refloss.conformance.oracle import classification, regression
+from refloss.conformance.oracle import classification, regression, tensor
 
-ORACLES = {**regression.ORACLES, **classification.ORACLES}
+ORACLES = {**regression.ORACLES, **classification.ORACLES, **tensor.ORACLES}
 
-__all__ = ["ORACLES"]
+__all__ = ["ORACLES", "evaluate_oracle"]
+
+
+def evaluate_oracle(oracle, *args, **kwargs):
+    """Evaluate any oracle: elementwise ones with the elementwise evaluator, per-sample ones with their own."""
+    from refloss.conformance.oracle.evaluate import evaluate
+
+    if isinstance(oracle, tensor.SampleOracle):
+        return tensor.evaluate_samples(oracle, *args, **kwargs)
+    return evaluate(oracle, *args, **kwargs)

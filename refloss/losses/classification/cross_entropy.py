@@ -67,7 +67,9 @@ def cross_entropy(input: Any, target: Any, *, reduction: str = "mean", weight: A
         ``torch.nn.functional.cross_entropy`` exactly: the weighted ``mean`` divides by the weights of the
         targets' classes, so the label-smoothing term is divided by that too (which is why PyTorch's result with
         class weights differs from smoothing the one-hot target first); all samples ignored gives ``mean`` = NaN
-        (0/0) and ``sum`` = 0; an empty batch gives NaN for ``mean``. Class indices must be integers in
+        (0/0) and ``sum`` = 0, and the gradient of that NaN mean is NaN (PyTorch returns NaN too but a zero
+        gradient: the vectors accept that as the named alternative ``nan-mean-zero-gradient``); an empty batch
+        gives NaN for ``mean``. Class indices must be integers in
         ``[0, C)`` or ``ignore_index``; probability targets must have the input's shape and lie in [0, 1] (PyTorch
         does not check); ``ignore_index`` only applies to class indices. Weights must be non-negative (PyTorch
         does not check). Stable for logits of any magnitude (±1e4). NaN propagates.
@@ -181,7 +183,8 @@ def nll_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = 
     x, coefficients, denominator, _ = _prepare(input, target, reduction, weight, ignore_index, 0.0, "nll_loss")
     class_axis = 1 if x.ndim > 1 else 0
     g = _per_sample_cotangent(grad_output, x, class_axis, reduction, denominator)
-    return -g * coefficients, None  # (C6)
+    with np.errstate(invalid="ignore"):  # NaN (0/0 mean) times a zero coefficient stays NaN, silently
+        return -g * coefficients, None  # (C6)
 
 
 # ---- shared helpers ---------------------------------------------------------------------------------------------
@@ -320,6 +323,7 @@ register(LossSpec(
     params=(CLASS_WEIGHT, IGNORE_INDEX),
     per_sample=True,
     smoothness="linear in the input",
+    derivation="docs/derivations/cross_entropy.md",  # one page derives both
     references=(Reference("PyTorch, torch.nn.functional.nll_loss",
                           "https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.nll_loss.html"),),
     equivalents=(Equivalent("torch", "torch.nn.functional.nll_loss"),),
