@@ -14,6 +14,8 @@ from refloss.activations import sigmoid
 from refloss.activations import sigmoid_vjp
 from refloss.activations import softmax
 from refloss.activations import softmax_vjp
+from refloss.losses.classification import binary_cross_entropy
+from refloss.losses.classification import binary_cross_entropy_vjp
 from refloss.losses.classification import binary_cross_entropy_with_logits
 from refloss.losses.classification import binary_cross_entropy_with_logits_vjp
 from refloss.losses.classification import cross_entropy
@@ -40,6 +42,8 @@ __version__ = "0.1.0"
 __all__ = [
     "balanced_l1_loss",
     "balanced_l1_loss_vjp",
+    "binary_cross_entropy",
+    "binary_cross_entropy_vjp",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_vjp",
     "cross_entropy",

@@ -23,7 +23,8 @@ def classify(error: BaseException) -> str | None:
     message = str(error)
     if message.startswith(("weight ", "pos_weight ")):
         return "invalid_weight"
-    if message.startswith(("target must be probabilities", "targets must be labels", "probability target must lie")):
+    if message.startswith(("target must be probabilities", "targets must be labels", "probability target must lie",
+                           "input must be probabilities")):
         return "invalid_target"
     if message.startswith("target class indices must be in"):
         return "label_out_of_range"

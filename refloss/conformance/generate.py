@@ -67,7 +67,7 @@ def _faithful_decimal(value: mpmath.mpf, dtypes: Iterable[str]) -> str:
     """
     for digits in (40, 50, 60, 80, 100, 120):
         text = decimal(value, digits)
-        with mpmath.workdps(digits + 10):
+        with mpmath.workdps(max(digits + 10, 80)):
             parsed = mpmath.mpf(text) if text not in ("nan",) else mpmath.nan
         if all(round_to(parsed, d) == round_to(value, d) or text == "nan" for d in dtypes):
             return text

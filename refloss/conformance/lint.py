@@ -67,7 +67,9 @@ def _vector_problems(path: str, document: dict[str, Any], validator: Any, uids: 
 def _mpf(text: str) -> Any:
     import mpmath
 
-    with mpmath.workdps(len(text) + 10):  # parse every digit written (faithful decimals can have up to 120)
+    # Parse every digit written (faithful decimals have up to 120), and never below 80 digits: a short decimal
+    # such as "8.4" is exact as written and must not be rounded to a few digits on parsing.
+    with mpmath.workdps(max(len(text) + 10, 80)):
         return mpmath.mpf(text)
 
 

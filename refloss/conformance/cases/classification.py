@@ -8,7 +8,7 @@ import numpy as np
 
 from refloss.conformance.cases import VectorCase, case_rng, cases_for, cotangent_for, grid_values, two_input_case
 
-__all__ = ["bce_with_logits_cases", "class_index_cases", "sigmoid_focal_cases"]
+__all__ = ["bce_probability_cases", "bce_with_logits_cases", "class_index_cases", "sigmoid_focal_cases"]
 
 _BCE = "binary_cross_entropy_with_logits"
 
@@ -208,7 +208,13 @@ def class_index_cases(loss: str) -> Iterator[VectorCase]:
     yield _class_case(loss, "zero_weight_classes_mean", "edge", "every target's class has weight 0: mean 0/0",
                       _inputs(loss, rng, (3, 3)), np.array([1, 1, 1]), "mean", rng,
                       params={"weight": np.array([1.0, 0.0, 2.0])}, flags=("WeightsSumToZero", "Convention"),
-                      alternatives=("empty-mean-is-zero", "nan-mean-zero-gradient"))
+                      alternatives=("empty-mean-is-zero",))
+    if smoothing:
+        yield _class_case(loss, "zero_weight_classes_smoothing_mean", "edge", "targets' classes all weighted 0, "
+                          "with label smoothing: still 0/0 = NaN (the smoothing term alone would be x/0)",
+                          _inputs(loss, rng, (3, 3)), np.array([1, 1, 1]), "mean", rng,
+                          params={"weight": np.array([1.0, 0.0, 2.0]), "label_smoothing": 0.25},
+                          flags=("WeightsSumToZero",))
     yield _class_case(loss, "single_class_none", "edge", "C = 1: log_softmax is 0, the loss 0" if smoothing else
                       "C = 1", _inputs(loss, rng, (3, 1)), np.zeros(3, dtype=np.int64), "none", rng,
                       flags=("SingleClass",))
@@ -255,3 +261,54 @@ def class_index_cases(loss: str) -> Iterator[VectorCase]:
                           params=params, flags=("InvalidInput",), error=error)
     yield _class_case(loss, "unknown_reduction", "invalid", "reduction 'avg'", np.zeros((2, 3)), np.array([0, 1]),
                       "avg", rng, cotangent=np.float64(1.0), flags=("InvalidInput",), error="invalid_reduction")
+
+
+@cases_for("binary_cross_entropy")
+def bce_probability_cases(loss: str) -> Iterator[VectorCase]:
+    """Probabilities on the grid; weights; p exactly 0 and 1 (the clamp at -100); p below PyTorch's 1e-12
+    gradient epsilon; empty; NaN; calls that must raise."""
+    for shape in [(), (6,), (2, 3)]:
+        for reduction in ("none", "sum", "mean"):
+            name = f"shape{'x'.join(map(str, shape)) or 'scalar'}_{reduction}"
+            rng = case_rng(loss, name)
+            p = rng.integers(1, 32, size=shape) / 32  # strictly inside (0, 1)
+            yield two_input_case(loss, name, "basic", f"probabilities and targets on the grid, shape {shape}", p,
+                                 _targets(rng, shape), reduction, rng,
+                                 flags=("Basic", "Reduction") + (("Shape",) if len(shape) != 1 else ()))
+    for reduction in ("none", "mean"):
+        name = f"weighted_{reduction}"
+        rng = case_rng(loss, name)
+        weight = grid_values(rng, (2, 4), low=0, high=64)
+        yield two_input_case(loss, name, "basic", "elementwise weight; the mean still divides by the count",
+                             rng.integers(1, 32, size=(2, 4)) / 32, _targets(rng, (2, 4)), reduction, rng,
+                             params={"weight": weight}, flags=("Weighted", "Reduction"))
+    rng = case_rng(loss, "edge")
+    yield two_input_case(loss, "probabilities_0_and_1_none", "edge", "p exactly 0 or 1: each log clamped at -100, "
+                         "so losses of 0 or 100 (or 100 y), and a clamped term adds no gradient",
+                         np.array([0.0, 0.0, 1.0, 1.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0, 1.0, 0.25, 0.75]), "none",
+                         rng, flags=("LogClamp", "Convention"))
+    # 2^-44 = 5.7e-14: p (1 - p) is below PyTorch's backward epsilon 1e-12 (exact in float32 and bfloat16, not
+    # float16); 2^-148: log p = -102.6 is clamped (exact in float32 as a subnormal).
+    yield two_input_case(loss, "below_torch_epsilon_none", "edge", "p = 2^-44: the true gradient 1/(1-p) for y = 0",
+                         np.array([2.0 ** -44, 2.0 ** -40]), np.array([0.0, 0.25]), "none", rng,
+                         dtypes=("float64", "float32", "bfloat16"), flags=("TinyMagnitude",))
+    yield two_input_case(loss, "clamped_tiny_probability_none", "edge", "p = 2^-148: log p = -102.6 is clamped",
+                         np.array([2.0 ** -148, 2.0 ** -148]), np.array([1.0, 0.0]), "none", rng,
+                         dtypes=("float64", "float32"), flags=("LogClamp", "Subnormal"))
+    for reduction in ("none", "sum", "mean"):
+        yield two_input_case(loss, f"empty_{reduction}", "edge", "no elements: sum 0, mean NaN", np.zeros(0),
+                             np.zeros(0), reduction, rng,
+                             flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
+                             alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield two_input_case(loss, "nan_none", "nonfinite", "a NaN probability gives a NaN loss and gradients",
+                         np.array([np.nan, 0.5]), np.array([1.0, 0.0]), "none", rng, flags=("NaNInput",))
+    for name, comment, p, y, params, error in [
+        ("column_vs_vector", "(3, 1) against (3,)", np.full((3, 1), 0.5), np.zeros(3), {}, "shape_mismatch"),
+        ("input_above_one", "a probability of 1.5", np.array([0.5, 1.5]), np.zeros(2), {}, "invalid_target"),
+        ("target_below_zero", "a target of -0.25", np.array([0.5, 0.5]), np.array([-0.25, 0.0]), {},
+         "invalid_target"),
+        ("negative_weight", "a negative weight", np.array([0.5, 0.5]), np.zeros(2), {"weight": np.array([1.0, -1.0])},
+         "invalid_weight"),
+    ]:
+        yield two_input_case(loss, name, "invalid", comment, p, y, "mean", rng, cotangent=np.float64(1.0),
+                             params=params, flags=("InvalidInput",), error=error)

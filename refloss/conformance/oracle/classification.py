@@ -33,7 +33,25 @@ def _sigmoid_focal(x: mpf, y: mpf, p: dict) -> mpf:
         return alpha_t * (1 - p_t) ** gamma * -(positive + negative)
 
 
+def _bce_probabilities(p: mpf, y: mpf, params: dict) -> mpf:
+    # PyTorch's documented formula: -[y max(log p, -100) + (1 - y) max(log(1 - p), -100)], 0 log 0 terms absent.
+    # Outside [0, 1] (where one-sided differences step) p is held at the bound: the loss has no values there.
+    p = min(max(p, mpf(0)), mpf(1))
+    floor = mpf(-100)
+    positive = y * max(mpmath.log(p), floor) if y != 0 else mpf(0)
+    negative = (1 - y) * max(mpmath.log(1 - p), floor) if y != 1 else mpf(0)
+    return -(positive + negative)
+
+
+def _bce_kink_distance(p: mpf, y: mpf, params: dict) -> mpf:
+    """0 at p = 0 or 1 (one-sided there) and at the clamp thresholds p = e^-100, 1 - p = e^-100."""
+    threshold = mpmath.exp(-100)
+    return min(abs(p), abs(1 - p), abs(p - threshold), abs(1 - p - threshold))
+
+
 ORACLES = {
     "binary_cross_entropy_with_logits": ElementwiseOracle(_bce_with_logits, mean_over_weights=False),
     "sigmoid_focal_loss": ElementwiseOracle(_sigmoid_focal),
+    "binary_cross_entropy": ElementwiseOracle(_bce_probabilities, kink_distance=_bce_kink_distance,
+                                              mean_over_weights=False),
 }

@@ -1,5 +1,7 @@
 """Classification losses: binary cross-entropy on logits and the sigmoid focal loss (more to come)."""
 
+from refloss.losses.classification.bce import binary_cross_entropy
+from refloss.losses.classification.bce import binary_cross_entropy_vjp
 from refloss.losses.classification.bce_with_logits import binary_cross_entropy_with_logits
 from refloss.losses.classification.bce_with_logits import binary_cross_entropy_with_logits_vjp
 from refloss.losses.classification.cross_entropy import cross_entropy
@@ -9,5 +11,5 @@ from refloss.losses.classification.cross_entropy import nll_loss_vjp
 from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss
 from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss_vjp
 
-__all__ = ["binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_vjp", "cross_entropy",
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_vjp", "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_vjp", "cross_entropy",
            "cross_entropy_vjp", "nll_loss", "nll_loss_vjp", "sigmoid_focal_loss", "sigmoid_focal_loss_vjp"]

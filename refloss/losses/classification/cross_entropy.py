@@ -103,7 +103,8 @@ def cross_entropy(input: Any, target: Any, *, reduction: str = "mean", weight: A
     x, coefficients, denominator, _ = _prepare(input, target, reduction, weight, ignore_index, label_smoothing,
                                                "cross_entropy")
     class_axis = 1 if np.ndim(_value(x)) > 1 else 0
-    return _reduce(-anp.sum(coefficients * log_softmax(x, class_axis), axis=class_axis), reduction, denominator)
+    # 0.0 - sum rather than -sum: a zero loss is +0.0, as in PyTorch, not -0.0
+    return _reduce(0.0 - anp.sum(coefficients * log_softmax(x, class_axis), axis=class_axis), reduction, denominator)
 
 
 def cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", weight: Any = None,
@@ -116,14 +117,14 @@ def cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduction: s
     x, coefficients, denominator, probabilities = _prepare(input, target, reduction, weight, ignore_index,
                                                            label_smoothing, "cross_entropy")
     class_axis = 1 if x.ndim > 1 else 0
-    g = _per_sample_cotangent(grad_output, x, class_axis, reduction, denominator)
-    with np.errstate(invalid="ignore"):
+    g, divisor = _per_sample_cotangent(grad_output, x, class_axis, reduction, denominator)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # 0/0 means propagate NaN silently
         grad_input = g * (softmax(x, class_axis) * np.sum(coefficients, axis=class_axis, keepdims=True)
-                          - coefficients)  # (C4)
+                          - coefficients) / divisor  # (C4)
         grad_target = None
         if probabilities:
             class_weight = _class_weight(weight, x.shape[class_axis], x.ndim, class_axis)
-            grad_target = -g * (1.0 - label_smoothing) * class_weight * log_softmax(x, class_axis)  # (C5)
+            grad_target = -g * (1.0 - label_smoothing) * class_weight * log_softmax(x, class_axis) / divisor  # (C5)
     return grad_input, grad_target
 
 
@@ -171,7 +172,7 @@ def nll_loss(input: Any, target: Any, *, reduction: str = "mean", weight: Any = 
     """
     x, coefficients, denominator, _ = _prepare(input, target, reduction, weight, ignore_index, 0.0, "nll_loss")
     class_axis = 1 if np.ndim(_value(x)) > 1 else 0
-    return _reduce(-anp.sum(coefficients * x, axis=class_axis), reduction, denominator)
+    return _reduce(0.0 - anp.sum(coefficients * x, axis=class_axis), reduction, denominator)
 
 
 def nll_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", weight: Any = None,
@@ -182,9 +183,9 @@ def nll_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = 
     """
     x, coefficients, denominator, _ = _prepare(input, target, reduction, weight, ignore_index, 0.0, "nll_loss")
     class_axis = 1 if x.ndim > 1 else 0
-    g = _per_sample_cotangent(grad_output, x, class_axis, reduction, denominator)
-    with np.errstate(invalid="ignore"):  # NaN (0/0 mean) times a zero coefficient stays NaN, silently
-        return -g * coefficients, None  # (C6)
+    g, divisor = _per_sample_cotangent(grad_output, x, class_axis, reduction, denominator)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # 0/0 means propagate NaN silently
+        return 0.0 - g * coefficients / divisor, None  # (C6)
 
 
 # ---- shared helpers ---------------------------------------------------------------------------------------------
@@ -205,20 +206,23 @@ def _reduce(per_sample: Any, reduction: str, denominator: float) -> Any:
     total = anp.sum(per_sample)
     if reduction == "sum":
         return total
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return total / np.float64(denominator)  # (C3) 0/0 = NaN when every sample is ignored, as PyTorch
+    if denominator == 0:
+        # The mean over nothing is NaN, as PyTorch's (even with label smoothing, whose term alone would be x/0)
+        return total * np.nan
+    with np.errstate(over="ignore"):
+        return total / np.float64(denominator)  # (C3)
 
 
 def _per_sample_cotangent(grad_output: Any, x: np.ndarray, class_axis: int, reduction: str,
-                          denominator: float) -> np.ndarray:
-    """Each sample's cotangent, shaped to broadcast along the class axis."""
+                          denominator: float) -> tuple[np.ndarray, float]:
+    """Each sample's cotangent, shaped to broadcast along the class axis, and the divisor to apply last (D for
+    ``mean``, else 1): dividing the finished gradient, not the cotangent, keeps w / D finite for a tiny D."""
     sample_shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
     g = check_grad_output(grad_output, sample_shape if reduction == "none" else ())
-    g = np.broadcast_to(g, sample_shape)
-    if reduction == "mean":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = g / np.float64(denominator)
-    return np.expand_dims(g, class_axis)
+    g = np.expand_dims(np.broadcast_to(g, sample_shape), class_axis)
+    if reduction == "mean" and denominator == 0:
+        return g * np.nan, np.float64(1.0)  # the gradient of the NaN mean over nothing is NaN
+    return g, (np.float64(denominator) if reduction == "mean" else np.float64(1.0))
 
 
 def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index: Any, label_smoothing: Any,
@@ -252,7 +256,7 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
     if target_values.dtype.kind != "f":
         raise TypeError(f"target must be integer class indices or float probabilities, got dtype "
                         f"{target_values.dtype}")
-    if ignore_index != -100:
+    if ignore_index >= 0:  # PyTorch's own test: a negative ignore_index is tolerated with probabilities
         raise ValueError(f"ignore_index applies to class-index targets only; got ignore_index={ignore_index} with "
                          "probability targets")
     t = target if isinstance(target, Box) else target_values.astype(np.float64)

@@ -1,0 +1,148 @@
+"""Binary cross-entropy on probabilities, with PyTorch's clamp of each log term at -100."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+
+from refloss._checks import as_real_array, check_broadcast_weight, check_reduction, check_same_shape, shape_of
+from refloss._reduction import reduce, reduce_vjp
+from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
+
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_vjp"]
+
+LOG_FLOOR = -100.0  # PyTorch clamps log(p) and log(1 - p) at -100 (p below e^-100 ~ 3.7e-44)
+_UNIT = Interval(0.0, 1.0, True, True)
+WEIGHT = Param("weight", None, Interval(0.0, math.inf, low_closed=True),
+               "optional non-negative weight broadcast to input (a constant); 'mean' divides by the count",
+               kind="elementwise")
+
+
+def binary_cross_entropy(input: Any, target: Any, *, reduction: str = "mean", weight: Any = None) -> Any:
+    r"""Binary cross-entropy between probabilities ``input`` and targets, as ``torch.nn.functional.binary_cross_entropy``.
+
+    Definition:
+        With probability :math:`p \in [0, 1]`, target :math:`y \in [0, 1]` and weight :math:`w`,
+
+        .. math::
+            \ell(p, y) = -w\,\bigl[y\,\max(\log p, -100) + (1 - y)\max(\log(1 - p), -100)\bigr]  \qquad \text{(P1)}
+
+        The clamp at -100 is PyTorch's: it makes :math:`p = 0` or :math:`1` give a finite loss of 100 instead of
+        :math:`\infty`. ``mean`` divides by the number of elements.
+
+    Gradient:
+        The derivative of (P1), where each log term is not clamped:
+
+        .. math::
+            \frac{\partial \ell}{\partial p} = w\Bigl[-\frac{y}{p} + \frac{1 - y}{1 - p}\Bigr]
+            = w\,\frac{p - y}{p\,(1 - p)}, \qquad
+            \frac{\partial \ell}{\partial y} = -w\bigl[\max(\log p, -100) - \max(\log(1-p), -100)\bigr]
+            \qquad \text{(P2, P3)}
+
+        A clamped term is constant, so it contributes 0 (and :math:`0 \cdot \frac{1}{0}` terms, such as
+        :math:`(1-y)/(1-p)` at :math:`y = p = 1`, are 0). Derivation: ``docs/derivations/binary_cross_entropy.md``.
+
+    Conventions:
+        The value is PyTorch's exactly. The gradient is the true derivative of that value, which differs from
+        PyTorch's backward in two places (both named alternatives in the golden vectors): PyTorch computes
+        :math:`w(p - y)/\max(p(1-p), 10^{-12})`, so where :math:`p(1-p) < 10^{-12}` its gradient is too small (at
+        :math:`p = 10^{-13}, y = 0` it returns 0.1 instead of 1) and at a clamp it is :math:`\mp 10^{12}` instead
+        of 0; and its target gradient ignores the clamp (:math:`\pm\infty` at :math:`p \in \{0, 1\}`). ``input``
+        and ``target`` must lie in [0, 1] (PyTorch checks both too) and have the same shape. ``weight`` broadcasts
+        to ``input``, non-negative. Keras clips :math:`p` to :math:`[10^{-7}, 1 - 10^{-7}]` instead: see
+        ``docs/derivations/binary_cross_entropy.md``. ``mean`` of an empty input is NaN. NaN propagates.
+
+    Shapes:
+        ``input``: ``(*)``; ``target``: the same shape; ``weight``: broadcastable to ``(*)``. Output: ``(*)`` for
+        ``none``, a scalar otherwise.
+
+    Args:
+        input: Probabilities :math:`p \in [0, 1]`.
+        target: Targets :math:`y \in [0, 1]` (soft labels allowed; differentiable).
+        reduction: ``"none"``, ``"mean"`` (default) or ``"sum"``.
+        weight: Optional non-negative rescaling weight.
+
+    Returns:
+        The loss in float64.
+
+    References:
+        PyTorch ``torch.nn.functional.binary_cross_entropy``:
+        https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy.html
+
+    Examples:
+        >>> float(binary_cross_entropy([0.0], [1.0]))  # clamped: -max(log 0, -100)
+        100.0
+    """
+    p, y, weight = _prepare(input, target, reduction, weight)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p, log_q = _clamped_logs(p)
+        return reduce(-(y * log_p + (1.0 - y) * log_q), reduction, weight, mean_over_weights=False)  # (P1)
+
+
+def binary_cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
+                             weight: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Vector-Jacobian product of :func:`binary_cross_entropy` w.r.t. ``(input, target)``.
+
+    ``grad_output`` has the shape of the loss's output. See :func:`binary_cross_entropy`, "Gradient".
+    """
+    p, y, weight = _prepare(input, target, reduction, weight)
+    g = reduce_vjp(grad_output, p.shape, reduction, None if weight is None else np.broadcast_to(weight, p.shape),
+                   mean_over_weights=False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p, log_q = _clamped_logs(p)
+        # (P2) term by term: -y/p where log p is not clamped, (1-y)/(1-p) where log(1-p) is not; 0 * (1/0) -> 0
+        positive = np.where((log_p > LOG_FLOOR) & (y != 0), y / p, 0.0)
+        negative = np.where((log_q > LOG_FLOOR) & (y != 1), (1.0 - y) / (1.0 - p), 0.0)
+        grad_input = g * np.where(np.isnan(p), np.nan, negative - positive)  # a NaN p propagates
+        grad_target = -g * (log_p - log_q)  # (P3)
+    return grad_input, grad_target
+
+
+def _clamped_logs(p: Any) -> tuple[Any, Any]:
+    """max(log p, -100) and max(log(1 - p), -100) (1 - p is exact for p >= 1/2)."""
+    return anp.maximum(anp.log(p), LOG_FLOOR), anp.maximum(anp.log(1.0 - p), LOG_FLOOR)
+
+
+def _prepare(input: Any, target: Any, reduction: str, weight: Any) -> tuple:
+    p = as_real_array(input, "input")
+    y = as_real_array(target, "target")
+    check_same_shape(p, y, "input", "target")
+    check_reduction(reduction)
+    for name, array in (("input", p), ("target", y)):
+        values = array._value if hasattr(array, "_value") else array
+        outside = (values < 0) | (values > 1)
+        if np.any(outside):
+            raise ValueError(f"{name} must be probabilities in [0, 1], got {float(values[outside].flat[0])!r}")
+    return p, y, check_broadcast_weight(weight, "weight", shape_of(p))
+
+
+def _clamp_distance(input: Any, target: Any, **_: Any) -> Any:
+    """How far p is from where a log term starts to be clamped (p = e^-100 or 1 - p = e^-100) or from 0 and 1."""
+    threshold = math.exp(LOG_FLOOR)
+    p = np.asarray(input, dtype=np.float64)
+    return np.minimum(np.abs(p - threshold), np.abs((1.0 - p) - threshold))
+
+
+register(LossSpec(
+    name="binary_cross_entropy",
+    family="classification",
+    forward=binary_cross_entropy,
+    vjp=binary_cross_entropy_vjp,
+    inputs=(Input("input", "probabilities in [0, 1], any shape", domain=_UNIT, sample=Interval(0.02, 0.98, True, True)),
+            Input("target", "probabilities in [0, 1], the same shape", domain=_UNIT, sample=_UNIT)),
+    params=(WEIGHT,),
+    smoothness="C-infinity for p in (e^-100, 1 - e^-100); constant terms beyond the clamp",
+    kinks=(Kink("p = e^-100 or 1 - p = e^-100, where a log term meets its clamp at -100",
+                "the clamped term's derivative is 0 (the clamped value is constant); PyTorch's backward gives "
+                "(p - y) / max(p (1 - p), 1e-12) instead", _clamp_distance),),
+    references=(Reference("PyTorch, torch.nn.functional.binary_cross_entropy",
+                          "https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy.html"),),
+    equivalents=(
+        Equivalent("torch", "torch.nn.functional.binary_cross_entropy"),
+        Equivalent("keras", "keras.losses.BinaryCrossentropy()", "clips p to [1e-7, 1 - 1e-7] instead of clamping "
+                   "the logs; averages over the last axis first"),
+    ),
+))
