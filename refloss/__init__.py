@@ -20,10 +20,14 @@ from refloss.losses.classification import binary_cross_entropy_with_logits
 from refloss.losses.classification import binary_cross_entropy_with_logits_vjp
 from refloss.losses.classification import cross_entropy
 from refloss.losses.classification import cross_entropy_vjp
+from refloss.losses.classification import hinge_loss
+from refloss.losses.classification import hinge_loss_vjp
 from refloss.losses.classification import nll_loss
 from refloss.losses.classification import nll_loss_vjp
 from refloss.losses.classification import sigmoid_focal_loss
 from refloss.losses.classification import sigmoid_focal_loss_vjp
+from refloss.losses.classification import squared_hinge_loss
+from refloss.losses.classification import squared_hinge_loss_vjp
 from refloss.losses.regression import balanced_l1_loss
 from refloss.losses.regression import balanced_l1_loss_vjp
 from refloss.losses.regression import huber_loss
@@ -48,6 +52,8 @@ __all__ = [
     "binary_cross_entropy_with_logits_vjp",
     "cross_entropy",
     "cross_entropy_vjp",
+    "hinge_loss",
+    "hinge_loss_vjp",
     "huber_loss",
     "huber_loss_vjp",
     "l1_loss",
@@ -72,4 +78,6 @@ __all__ = [
     "smooth_l1_loss_vjp",
     "softmax",
     "softmax_vjp",
+    "squared_hinge_loss",
+    "squared_hinge_loss_vjp",
 ]

@@ -79,6 +79,7 @@ class Input:
     differentiable: bool = True
     kind: str = "real"  # "real", or "int" for class indices in [0, size of the dimension named by classes)
     classes: str | None = None
+    choices: tuple[float, ...] = ()  # discrete values (labels -1/+1): samplers draw among them
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class Kink:
     convention: str
     distance: Callable[..., Any]
     order: int = 1  # 1: the first derivative jumps here; 2: only the second derivative jumps
+    autograd_agrees: bool = True  # whether autograd's derivative of the forward gives the same value here
 
 
 @dataclass(frozen=True)

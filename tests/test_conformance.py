@@ -128,7 +128,8 @@ def test_jax_passes_except_its_recorded_deviations():
     assert counts["xpass"] == 0
     assert {o.uid for o in report.outcomes if o.status == "xfail"} == set(expectations)
     assert {o.loss for o in report.outcomes} == {"mse_loss", "huber_loss", "log_cosh_loss",
-                                                 "binary_cross_entropy_with_logits", "sigmoid_focal_loss"}
+                                                 "binary_cross_entropy_with_logits", "sigmoid_focal_loss",
+                                                 "hinge_loss"}
     assert all(o.status == "skip" for o in report.outcomes if "weight" in o.name or o.name == "unknown_reduction")
     assert all(o.status != "skip" for o in report.outcomes if o.loss == "log_cosh_loss" and "weight" not in o.name
                and o.name != "unknown_reduction")

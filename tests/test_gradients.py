@@ -23,8 +23,11 @@ def test_standard_cases_match_autograd_and_finite_differences(name):
 @pytest.mark.parametrize("name", NAMES)
 @given(data=st.data())
 def test_random_cases_match_autograd(name, data):
-    # Kinks allowed: autograd's conventions (|x|' = 0 at 0, the strict-branch where()) must equal ours.
-    assert_vjp_matches_autograd(name, data.draw(cases(name)))
+    # Kinks allowed where autograd's conventions (|x|' = 0 at 0, the strict-branch where()) equal ours; a loss
+    # whose kink convention differs (hinge: 0 at the margin, autograd's maximum gives half) is kept away from it.
+    spec = refloss.registry.get(name)
+    differs = any(not kink.autograd_agrees for kink in spec.kinks)
+    assert_vjp_matches_autograd(name, data.draw(cases(name, avoid_kinks=differs)))
 
 
 @pytest.mark.parametrize("name", NAMES)

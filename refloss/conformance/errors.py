@@ -24,7 +24,7 @@ def classify(error: BaseException) -> str | None:
     if message.startswith(("weight ", "pos_weight ")):
         return "invalid_weight"
     if message.startswith(("target must be probabilities", "targets must be labels", "probability target must lie",
-                           "input must be probabilities")):
+                           "input must be probabilities", "target must hold labels")):
         return "invalid_target"
     if message.startswith("target class indices must be in"):
         return "label_out_of_range"

@@ -56,6 +56,8 @@ FLAGS = {
     "SingleClass": Flag("EMPTY", "C = 1: the softmax is 1 and the cross-entropy 0."),
     "LogClamp": Flag("CONVENTION", "A probability of 0 or 1 (or below e^-100): PyTorch clamps each log term at "
                      "-100, so the loss is finite and a clamped term is constant.", "inf, NaN, or a gradient of 1e12"),
+    "ZeroOneLabels": Flag("CONVENTION", "Hinge labels given as 0/1 instead of -1/+1: 0 means -1 (Keras's rule).",
+                          "a zero label treated as 0, so its loss is always 1"),
     "HardTargets": Flag("BASIC", "Targets exactly 0 and 1, with confident logits of both signs: one of the two "
                         "log terms must vanish exactly.", "0 * log(0) = NaN"),
     "InvalidInput": Flag("INVALID_INPUT", "The call must raise an error of the given category."),

@@ -233,14 +233,21 @@ def sample_case(spec: LossSpec | str, rng: np.random.Generator, *, leading_shape
         if isinstance(value, str) and value == "random":
             params[name] = rng.uniform(0.1, 2.0, size=tensor_param_shape(spec.param(name), first_shape))
     for _ in range(max_tries):
-        inputs = tuple(rng.integers(0, sizes[inp.classes], size=_resolve_shape(inp.shape, sizes)) if inp.kind == "int"
-                       else rng.uniform(inp.sample.low, inp.sample.high, size=_resolve_shape(inp.shape, sizes))
-                       for inp in spec.inputs)
+        inputs = tuple(_draw_input(rng, inp, _resolve_shape(inp.shape, sizes), sizes) for inp in spec.inputs)
         out_shape = spec.output_shape(first_shape, reduction)
         case = Case(inputs, params, reduction, rng.normal(size=out_shape) if out_shape else np.float64(rng.normal()))
         if not avoid_kinks or kink_distance(spec, case) >= margin:
             return case
     raise RuntimeError(f"could not draw a case for {spec.name} at least {margin} away from its kinks")
+
+
+def _draw_input(rng: np.random.Generator, inp: Any, shape: tuple[int, ...], sizes: dict[str, Any]) -> np.ndarray:
+    """Class indices, a choice among discrete values, or uniform values from the input's sample interval."""
+    if inp.kind == "int":
+        return rng.integers(0, sizes[inp.classes], size=shape)
+    if inp.choices:
+        return rng.choice(np.array(inp.choices, dtype=np.float64), size=shape)
+    return rng.uniform(inp.sample.low, inp.sample.high, size=shape)
 
 
 def standard_cases(spec: LossSpec | str, seed: int = 0) -> list[Case]:

@@ -55,6 +55,8 @@ def _cases(draw: Any, spec: LossSpec, reductions: tuple[str, ...], avoid_kinks: 
     inputs = tuple(
         draw(hnp.arrays(np.int64, _resolve_shape(inp.shape, sizes), elements=st.integers(0, sizes[inp.classes] - 1)))
         if inp.kind == "int" else
+        draw(hnp.arrays(np.float64, _resolve_shape(inp.shape, sizes), elements=st.sampled_from(inp.choices)))
+        if inp.choices else
         draw(hnp.arrays(np.float64, _resolve_shape(inp.shape, sizes),
                         elements=st.floats(inp.sample.low, inp.sample.high)))
         for inp in spec.inputs

@@ -8,7 +8,7 @@ import numpy as np
 
 from refloss.conformance.cases import VectorCase, case_rng, cases_for, cotangent_for, grid_values, two_input_case
 
-__all__ = ["bce_probability_cases", "bce_with_logits_cases", "class_index_cases", "sigmoid_focal_cases"]
+__all__ = ["bce_probability_cases", "hinge_cases", "bce_with_logits_cases", "class_index_cases", "sigmoid_focal_cases"]
 
 _BCE = "binary_cross_entropy_with_logits"
 
@@ -312,3 +312,39 @@ def bce_probability_cases(loss: str) -> Iterator[VectorCase]:
     ]:
         yield two_input_case(loss, name, "invalid", comment, p, y, "mean", rng, cotangent=np.float64(1.0),
                              params=params, flags=("InvalidInput",), error=error)
+
+
+@cases_for("hinge_loss", "squared_hinge_loss")
+def hinge_cases(loss: str) -> Iterator[VectorCase]:
+    """Labels -1/+1 and 0/1; scores exactly at the margin; empty; NaN; calls that must raise."""
+    for shape in [(), (6,), (2, 3)]:
+        for reduction in ("none", "sum", "mean"):
+            name = f"shape{'x'.join(map(str, shape)) or 'scalar'}_{reduction}"
+            rng = case_rng(loss, name)
+            labels = rng.choice(np.array([-1.0, 1.0]), size=shape)
+            yield two_input_case(loss, name, "basic", f"labels -1/+1, scores on the grid, shape {shape}",
+                                 grid_values(rng, shape, low=-96, high=96), labels, reduction, rng,
+                                 flags=("Basic", "Reduction") + (("Shape",) if len(shape) != 1 else ()))
+    rng = case_rng(loss, "zero_one_labels")
+    yield two_input_case(loss, "zero_one_labels_none", "basic", "labels 0/1 mean -1/+1 (as Keras)",
+                         np.array([0.5, -0.5, 2.0, -2.0]), np.array([0.0, 0.0, 1.0, 1.0]), "none", rng,
+                         flags=("ZeroOneLabels",))
+    rng = case_rng(loss, "edge")
+    yield two_input_case(loss, "at_margin_none", "edge", "y x = 1 exactly: the hinge's kink (any subgradient "
+                         "between -y and 0 is accepted)", np.array([1.0, -1.0, 0.5]), np.array([1.0, -1.0, 1.0]),
+                         "none", rng, flags=("AtKink",))
+    for reduction in ("none", "sum", "mean"):
+        yield two_input_case(loss, f"empty_{reduction}", "edge", "no elements: sum 0, mean NaN", np.zeros(0),
+                             np.zeros(0), reduction, rng,
+                             flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
+                             alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield two_input_case(loss, "nan_none", "nonfinite", "a NaN score gives a NaN loss and gradient",
+                         np.array([np.nan, 0.5]), np.array([1.0, -1.0]), "none", rng, flags=("NaNInput",))
+    for name, comment, x, y, error in [
+        ("column_vs_vector", "(3, 1) against (3,)", np.zeros((3, 1)), np.ones(3), "shape_mismatch"),
+        ("label_one_half", "a label of 0.5", np.zeros(2), np.array([0.5, 1.0]), "invalid_target"),
+        ("labels_minus_one_and_zero", "-1 together with 0: neither convention", np.zeros(2), np.array([-1.0, 0.0]),
+         "invalid_target"),
+    ]:
+        yield two_input_case(loss, name, "invalid", comment, x, y, "mean", rng, cotangent=np.float64(1.0),
+                             flags=("InvalidInput",), error=error)

@@ -49,9 +49,27 @@ def _bce_kink_distance(p: mpf, y: mpf, params: dict) -> mpf:
     return min(abs(p), abs(1 - p), abs(p - threshold), abs(1 - p - threshold))
 
 
+def _hinge_label(y: mpf) -> mpf:
+    return mpf(-1) if y == 0 else y  # {0, 1} labels mean {-1, +1}
+
+
+def _hinge(x: mpf, y: mpf, params: dict) -> mpf:
+    return max(mpf(0), 1 - _hinge_label(y) * x)  # Cortes & Vapnik: max(0, 1 - y f(x))
+
+
+def _squared_hinge(x: mpf, y: mpf, params: dict) -> mpf:
+    return max(mpf(0), 1 - _hinge_label(y) * x) ** 2
+
+
+def _margin_distance(x: mpf, y: mpf, params: dict) -> mpf:
+    return abs(1 - _hinge_label(y) * x)
+
+
 ORACLES = {
     "binary_cross_entropy_with_logits": ElementwiseOracle(_bce_with_logits, mean_over_weights=False),
     "sigmoid_focal_loss": ElementwiseOracle(_sigmoid_focal),
     "binary_cross_entropy": ElementwiseOracle(_bce_probabilities, kink_distance=_bce_kink_distance,
                                               mean_over_weights=False),
+    "hinge_loss": ElementwiseOracle(_hinge, kink_distance=_margin_distance),
+    "squared_hinge_loss": ElementwiseOracle(_squared_hinge, kink_distance=_margin_distance),
 }
