@@ -22,6 +22,8 @@ from refloss.losses.classification import cross_entropy
 from refloss.losses.classification import cross_entropy_vjp
 from refloss.losses.classification import hinge_loss
 from refloss.losses.classification import hinge_loss_vjp
+from refloss.losses.classification import multi_margin_loss
+from refloss.losses.classification import multi_margin_loss_vjp
 from refloss.losses.classification import nll_loss
 from refloss.losses.classification import nll_loss_vjp
 from refloss.losses.classification import sigmoid_focal_loss
@@ -66,6 +68,8 @@ __all__ = [
     "log_softmax_vjp",
     "mse_loss",
     "mse_loss_vjp",
+    "multi_margin_loss",
+    "multi_margin_loss_vjp",
     "nll_loss",
     "nll_loss_vjp",
     "one_hot",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from refloss._registry import REGISTRY, get
-from refloss.adapters.base import Adapter, Rejected, Result
+from refloss.adapters.base import Adapter, Rejected, Result, Unsupported
 
 __all__ = ["TorchAdapter", "available"]
 
@@ -64,6 +64,8 @@ class TorchAdapter(Adapter):
                 # PyTorch warns, then broadcasts, on mismatched shapes: the broadcast is what a vector checks.
                 warnings.filterwarnings("ignore", "Using a target size", UserWarning)
                 loss_value = torch_function(loss)(*tensors.values(), reduction=reduction, **kwargs)
+        except NotImplementedError as error:  # e.g. a CPU kernel without float16/bfloat16 support
+            raise Unsupported(f"{type(error).__name__}: {error}") from error
         except (RuntimeError, ValueError, TypeError, IndexError) as error:
             raise Rejected(None, f"{type(error).__name__}: {error}") from error
         wrt = [name for name, t in tensors.items() if t.requires_grad]

@@ -34,6 +34,7 @@ def classify(error: BaseException) -> str | None:
         return "invalid_reduction"
     if "must have the same shape as" in message:
         return "shape_mismatch"
-    if " must be in " in message or " must be a real number" in message or " must be below " in message:
+    if (" must be in " in message or " must be a real number" in message or " must be below " in message
+            or message.startswith("p must be")):
         return "invalid_parameter"
     return None

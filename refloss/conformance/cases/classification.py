@@ -8,7 +8,7 @@ import numpy as np
 
 from refloss.conformance.cases import VectorCase, case_rng, cases_for, cotangent_for, grid_values, two_input_case
 
-__all__ = ["bce_probability_cases", "hinge_cases", "bce_with_logits_cases", "class_index_cases", "sigmoid_focal_cases"]
+__all__ = ["bce_probability_cases", "hinge_cases", "multi_margin_cases", "bce_with_logits_cases", "class_index_cases", "sigmoid_focal_cases"]
 
 _BCE = "binary_cross_entropy_with_logits"
 
@@ -348,3 +348,45 @@ def hinge_cases(loss: str) -> Iterator[VectorCase]:
     ]:
         yield two_input_case(loss, name, "invalid", comment, x, y, "mean", rng, cotangent=np.float64(1.0),
                              flags=("InvalidInput",), error=error)
+
+
+def _margin_scores(rng: np.random.Generator, shape: tuple[int, ...], labels: np.ndarray) -> np.ndarray:
+    """Scores n/16 with the target's score shifted by 1/32: no margin is met exactly (z = 0), where PyTorch's
+    strict z > 0 picks one side of the kink; every value has at most 8 significant bits."""
+    scores = rng.integers(-100, 101, size=shape) / 16
+    return scores + (labels[..., None] == np.arange(shape[-1])) / 32
+
+
+@cases_for("multi_margin_loss")
+def multi_margin_cases(loss: str) -> Iterator[VectorCase]:
+    """p = 1 and 2, margins, class weights, unbatched input, empty batch, NaN, calls that must raise."""
+    for params in ({}, {"p": 2}, {"margin": 0.5}, {"margin": 2.0, "p": 2}, {"weight": np.array([0.5, 2.0, 1.0, 0.0])}):
+        for reduction in ("none", "sum", "mean"):
+            name = "_".join(f"{k}{v if k != 'weight' else ''}" for k, v in params.items()) or "defaults"
+            name = f"{name}_{reduction}"
+            rng = case_rng(loss, name)
+            labels = rng.integers(0, 4, size=5)
+            yield _class_case(loss, name, "basic", f"{params or 'p = 1, margin 1'}, 5 samples of 4 classes",
+                              _margin_scores(rng, (5, 4), labels), labels, reduction, rng, params=params,
+                              flags=("Basic", "Reduction") + (("ParameterGrid",) if params else ()))
+    rng = case_rng(loss, "edge")
+    label = np.array(2)
+    yield _class_case(loss, "unbatched_none", "edge", "input (C,), target ()", _margin_scores(rng, (3,), label),
+                      label, "none", rng, flags=("Shape",))
+    for reduction in ("none", "sum", "mean"):
+        yield _class_case(loss, f"empty_batch_{reduction}", "edge", "N = 0: sum 0, mean NaN", np.zeros((0, 3)),
+                          np.zeros(0, dtype=np.int64), reduction, rng,
+                          flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
+                          alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield _class_case(loss, "nan_score_none", "nonfinite", "a NaN score makes its sample's loss NaN",
+                      np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), np.array([0, 2]), "none", rng,
+                      flags=("NaNInput",))
+    for name, comment, x, target, params, error in [
+        ("label_out_of_range", "class index 3 with C = 3", np.zeros((2, 3)), np.array([0, 3]), {}, "label_out_of_range"),
+        ("p_three", "p = 3 (PyTorch supports 1 and 2)", np.zeros((2, 3)), np.array([0, 1]), {"p": 3},
+         "invalid_parameter"),
+        ("negative_class_weight", "a negative class weight", np.zeros((2, 3)), np.array([0, 1]),
+         {"weight": np.array([1.0, -1.0, 1.0])}, "invalid_weight"),
+    ]:
+        yield _class_case(loss, name, "invalid", comment, x, target, "mean", rng, cotangent=np.float64(1.0),
+                          params=params, flags=("InvalidInput",), error=error)

@@ -79,9 +79,27 @@ def _cross_entropy_terms(logp: np.ndarray, target: np.ndarray, params: dict) -> 
     return losses, moved.shape[:-1], denominator
 
 
+def _multi_margin_terms(x: np.ndarray, target: np.ndarray, params: dict) -> tuple[list, tuple[int, ...], Any]:
+    """Weston & Watkins / PyTorch: w_y / C * sum_{i != y} max(0, margin - x_y + x_i)^p per sample; mean over N."""
+    classes = x.shape[-1]
+    weight = params.get("weight")
+    w = [mpf(float(v)) for v in weight] if weight is not None else [mpf(1)] * classes
+    margin, power = mpf(float(params.get("margin", 1.0))), int(params.get("p", 1))
+    losses = []
+    for index in np.ndindex(x.shape[:-1]):
+        row, label = x[index], int(target[index])
+        if any(mpmath.isnan(v) for v in row):
+            losses.append(mpmath.nan)  # (Python's max would silently drop a NaN)
+            continue
+        losses.append(w[label] / classes * mpmath.fsum(max(mpf(0), margin - row[label] + row[i]) ** power
+                                                       for i in range(classes) if i != label))
+    return losses, x.shape[:-1], mpf(len(losses))
+
+
 ORACLES = {
     "cross_entropy": SampleOracle(lambda x, t, p: _cross_entropy_terms(_log_softmax_rows(x), t, p)),
     "nll_loss": SampleOracle(lambda x, t, p: _cross_entropy_terms(x, t, p)),
+    "multi_margin_loss": SampleOracle(_multi_margin_terms),
 }
 
 
