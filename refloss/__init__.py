@@ -28,6 +28,8 @@ from refloss.losses.classification import nll_loss
 from refloss.losses.classification import nll_loss_vjp
 from refloss.losses.classification import sigmoid_focal_loss
 from refloss.losses.classification import sigmoid_focal_loss_vjp
+from refloss.losses.classification import softmax_focal_loss
+from refloss.losses.classification import softmax_focal_loss_vjp
 from refloss.losses.classification import squared_hinge_loss
 from refloss.losses.classification import squared_hinge_loss_vjp
 from refloss.losses.regression import balanced_l1_loss
@@ -81,6 +83,8 @@ __all__ = [
     "smooth_l1_loss",
     "smooth_l1_loss_vjp",
     "softmax",
+    "softmax_focal_loss",
+    "softmax_focal_loss_vjp",
     "softmax_vjp",
     "squared_hinge_loss",
     "squared_hinge_loss_vjp",

@@ -16,6 +16,7 @@ import numpy as np
 from refloss._checks import as_real_array, check_grad_output
 
 __all__ = [
+    "softmax_complement",
     "log_sigmoid",
     "log_sigmoid_vjp",
     "log_softmax",
@@ -89,8 +90,9 @@ def _check_dim(dim: Any, ndim: int) -> int:
 def log_softmax(input: Any, dim: int) -> Any:
     r"""Log-softmax along ``dim``: :math:`x_i - \log\sum_j e^{x_j}`.
 
-    Computed as :math:`(x_i - m) - \log\sum_j e^{x_j - m}` with :math:`m = \max_j x_j` (A5), so every exponent is
-    :math:`\le 0`: stable for logits of any magnitude. Gradient: :math:`g_i - \operatorname{softmax}(x)_i
+    Computed as :math:`(x_i - m) - \operatorname{log1p}\sum_{j \ne a} e^{x_j - m}` with :math:`m = x_a = \max_j
+    x_j` (A5): every exponent is :math:`\le 0`, so it is stable for logits of any magnitude, and a confident
+    row keeps its tiny log-probabilities (:math:`-8.5 \times 10^{-18}` for logits :math:`[0, 40, 0]`). Gradient: :math:`g_i - \operatorname{softmax}(x)_i
     \sum_j g_j` (A6). ``dim`` is required, as it should be in PyTorch (whose implicit choice is deprecated).
     A 0-d input is treated as one class (the result is 0).
     """
@@ -98,8 +100,15 @@ def log_softmax(input: Any, dim: int) -> Any:
     axis = _check_dim(dim, x.ndim)
     if x.ndim == 0:
         return x - x
-    shifted = x - anp.max(x, axis=axis, keepdims=True)
-    return shifted - anp.log(anp.sum(anp.exp(shifted), axis=axis, keepdims=True))  # (A5)
+    # Shift by one maximal entry x_a, chosen once (the first maximum): log sum exp(x - x_a) = log1p(sum over
+    # j != a), since x_a's own term is exactly 1; adding the others to 1 first would round a confident row's
+    # 1 + 1e-18 to 1 and its log-probability to 0. Writing x_a as a selection (not anp.max) makes the expression
+    # an identity in x, so autograd also differentiates it exactly at ties. (A5)
+    first_max = np.expand_dims(np.argmax(_value_of(x), axis=axis), axis) == np.expand_dims(
+        np.arange(np.shape(x)[axis]), tuple(i for i in range(np.ndim(x)) if i != axis))
+    shifted = x - anp.sum(anp.where(first_max, x, 0.0), axis=axis, keepdims=True)
+    others = anp.sum(anp.where(first_max, 0.0, anp.exp(shifted)), axis=axis, keepdims=True)
+    return shifted - anp.log1p(others)
 
 
 def log_softmax_vjp(grad_output: Any, input: Any, dim: int) -> np.ndarray:
@@ -110,6 +119,28 @@ def log_softmax_vjp(grad_output: Any, input: Any, dim: int) -> np.ndarray:
     if x.ndim == 0:
         return np.zeros_like(x)
     return g - softmax(x, axis) * np.sum(g, axis=axis, keepdims=True)
+
+
+def _value_of(x: Any) -> np.ndarray:
+    return x._value if hasattr(x, "_value") else x
+
+
+def softmax_complement(input: Any, dim: int) -> np.ndarray:
+    """1 - softmax(input) along ``dim``, without cancellation: sum over j != k of exp(x_j - m) / Z.
+
+    For a confident row (logits [0, 40, 0]) 1 - softmax is 8.5e-18 at the dominant class, which 1 - 0.99999...
+    would round to 0. Used by the cross-entropy and focal VJPs (a plain-NumPy helper: no autograd).
+    """
+    x = np.asarray(as_real_array(input, "input"))
+    axis = _check_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return np.zeros_like(x)
+    first_max = np.expand_dims(np.argmax(x, axis=axis), axis) == np.expand_dims(
+        np.arange(x.shape[axis]), tuple(i for i in range(x.ndim) if i != axis))
+    e = np.exp(x - np.sum(np.where(first_max, x, 0.0), axis=axis, keepdims=True))  # 1 at the maximum
+    others = np.sum(np.where(first_max, 0.0, e), axis=axis, keepdims=True)  # sum over j != a
+    # sum over j != k: others itself for k = a; 1 + others - e_k (no cancellation: 1 dominates) otherwise
+    return np.where(first_max, others, 1.0 + others - e) / (1.0 + others)
 
 
 def softmax(input: Any, dim: int) -> Any:

@@ -21,7 +21,7 @@ CATEGORIES = {
 def classify(error: BaseException) -> str | None:
     """The category of one of refloss's own ``ValueError``/``TypeError`` messages (None if unrecognised)."""
     message = str(error)
-    if message.startswith(("weight ", "pos_weight ")):
+    if message.startswith(("weight ", "pos_weight ", "alpha must have shape", "alpha must be finite")):
         return "invalid_weight"
     if message.startswith(("target must be probabilities", "targets must be labels", "probability target must lie",
                            "input must be probabilities", "target must hold labels")):

@@ -8,7 +8,7 @@ import numpy as np
 
 from refloss.conformance.cases import VectorCase, case_rng, cases_for, cotangent_for, grid_values, two_input_case
 
-__all__ = ["bce_probability_cases", "hinge_cases", "multi_margin_cases", "bce_with_logits_cases", "class_index_cases", "sigmoid_focal_cases"]
+__all__ = ["bce_probability_cases", "hinge_cases", "multi_margin_cases", "softmax_focal_cases", "bce_with_logits_cases", "class_index_cases", "sigmoid_focal_cases"]
 
 _BCE = "binary_cross_entropy_with_logits"
 
@@ -387,6 +387,48 @@ def multi_margin_cases(loss: str) -> Iterator[VectorCase]:
          "invalid_parameter"),
         ("negative_class_weight", "a negative class weight", np.zeros((2, 3)), np.array([0, 1]),
          {"weight": np.array([1.0, -1.0, 1.0])}, "invalid_weight"),
+    ]:
+        yield _class_case(loss, name, "invalid", comment, x, target, "mean", rng, cotangent=np.float64(1.0),
+                          params=params, flags=("InvalidInput",), error=error)
+
+
+@cases_for("softmax_focal_loss")
+def softmax_focal_cases(loss: str) -> Iterator[VectorCase]:
+    """Shapes, per-class alpha, gamma 0 and 0.5, saturated logits (1 - p_y = 0), empty, NaN, calls that raise."""
+    for shape_name, shape in {"NxC": (4, 3), "spatial": (2, 3, 2), "unbatched": (4,)}.items():
+        for reduction in ("none", "sum", "mean"):
+            name = f"{shape_name}_{reduction}"
+            rng = case_rng(loss, name)
+            classes = shape[1] if len(shape) > 1 else shape[0]
+            target = rng.integers(0, classes, size=shape[:1] + shape[2:] if len(shape) > 1 else ())
+            yield _class_case(loss, name, "basic", f"gamma 2, input shape {shape}", grid_values(rng, shape), target,
+                              reduction, rng, flags=("Basic", "Reduction") + (("Shape",) if shape_name != "NxC"
+                                                                               else ()))
+    for params in ({"alpha": np.array([0.25, 1.0, 0.0])}, {"gamma": 0.0}, {"gamma": 0.5},
+                   {"gamma": 0.5, "alpha": np.array([0.5, 0.75, 2.0])}):
+        name = "_".join(k for k in params) + ("" if "gamma" not in params else f"{params['gamma']:g}")
+        rng = case_rng(loss, name)
+        yield _class_case(loss, f"{name}_none", "basic", f"{params}", grid_values(rng, (5, 3)),
+                          rng.integers(0, 3, size=5), "none", rng, params=params, flags=("ParameterGrid",))
+    rng = case_rng(loss, "edge")
+    for gamma in (0.5, 2.0):
+        yield _class_case(loss, f"saturated_gamma{gamma:g}_none", "edge", "the target's logit 1e4 above the others: "
+                          "1 - p_y = 0, the gradient is 0 (naive code: NaN for gamma < 1)",
+                          np.array([[1e4, 0.0, -1e4], [0.0, 40.0, 0.0]]), np.array([0, 1]), "none", rng,
+                          params={"gamma": gamma}, dtypes=("float64", "float32"), flags=("FocalSaturation",))
+    for reduction in ("none", "sum", "mean"):
+        yield _class_case(loss, f"empty_batch_{reduction}", "edge", "N = 0: sum 0, mean NaN", np.zeros((0, 3)),
+                          np.zeros(0, dtype=np.int64), reduction, rng,
+                          flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
+                          alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield _class_case(loss, "nan_logit_none", "nonfinite", "a NaN logit makes its row NaN",
+                      np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), np.array([0, 2]), "none", rng,
+                      flags=("NaNInput",))
+    for name, comment, x, target, params, error in [
+        ("label_out_of_range", "class index 3 with C = 3", np.zeros((2, 3)), np.array([0, 3]), {}, "label_out_of_range"),
+        ("gamma_negative", "gamma = -1", np.zeros((2, 3)), np.array([0, 1]), {"gamma": -1.0}, "invalid_parameter"),
+        ("alpha_wrong_shape", "2 alphas for C = 3", np.zeros((2, 3)), np.array([0, 1]),
+         {"alpha": np.array([1.0, 1.0])}, "invalid_weight"),
     ]:
         yield _class_case(loss, name, "invalid", comment, x, target, "mean", rng, cotangent=np.float64(1.0),
                           params=params, flags=("InvalidInput",), error=error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mpmath
 from mpmath import mpf
 
-from refloss.conformance.oracle.elementwise import ElementwiseOracle
+from refloss.conformance.oracle.elementwise import ElementwiseOracle, enough_precision
 
 __all__ = ["ORACLES"]
 
@@ -39,7 +39,8 @@ def _bce_probabilities(p: mpf, y: mpf, params: dict) -> mpf:
     p = min(max(p, mpf(0)), mpf(1))
     floor = mpf(-100)
     positive = y * max(mpmath.log(p), floor) if y != 0 else mpf(0)
-    negative = (1 - y) * max(mpmath.log(1 - p), floor) if y != 1 else mpf(0)
+    with enough_precision(p):  # log(1 - p) for tiny p
+        negative = (1 - y) * max(mpmath.log(1 - p), floor) if y != 1 else mpf(0)
     return -(positive + negative)
 
 

@@ -96,10 +96,31 @@ def _multi_margin_terms(x: np.ndarray, target: np.ndarray, params: dict) -> tupl
     return losses, x.shape[:-1], mpf(len(losses))
 
 
+def _softmax_focal_terms(x: np.ndarray, target: np.ndarray, params: dict) -> tuple[list, tuple[int, ...], Any]:
+    """Lin et al. on the softmax: -alpha_y (1 - p_y)^gamma log p_y per sample; mean over the samples."""
+    logp = _log_softmax_rows(x)
+    axis = _class_axis(x)
+    alpha = params.get("alpha")
+    gamma = mpf(float(params.get("gamma", 2.0)))
+    moved = np.moveaxis(logp, axis, -1)
+    losses = []
+    for index in np.ndindex(moved.shape[:-1]):
+        label = int(target[index])
+        log_p = moved[index][label]
+        a = mpf(float(alpha[label])) if alpha is not None else mpf(1)
+        if not mpmath.isfinite(log_p):
+            losses.append(mpmath.nan if mpmath.isnan(log_p) else -a * log_p)
+            continue
+        with mpmath.workprec(mpmath.mp.prec + 64 + max(0, -2 * int(mpmath.frexp(log_p)[1]) if log_p else 0)):
+            losses.append(-a * (1 - mpmath.exp(log_p)) ** gamma * log_p if log_p != 0 else mpf(0))
+    return losses, moved.shape[:-1], mpf(len(losses))
+
+
 ORACLES = {
     "cross_entropy": SampleOracle(lambda x, t, p: _cross_entropy_terms(_log_softmax_rows(x), t, p)),
     "nll_loss": SampleOracle(lambda x, t, p: _cross_entropy_terms(x, t, p)),
     "multi_margin_loss": SampleOracle(_multi_margin_terms),
+    "softmax_focal_loss": SampleOracle(_softmax_focal_terms),
 }
 
 

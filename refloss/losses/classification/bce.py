@@ -46,7 +46,8 @@ def binary_cross_entropy(input: Any, target: Any, *, reduction: str = "mean", we
         :math:`(1-y)/(1-p)` at :math:`y = p = 1`, are 0). Derivation: ``docs/derivations/binary_cross_entropy.md``.
 
     Conventions:
-        The value is PyTorch's exactly. The gradient is the true derivative of that value, which differs from
+        The value is PyTorch's formula, computed the same way (``log1p(-p)`` for the second term). The gradient is
+        the true derivative of that value, which differs from
         PyTorch's backward in two places (both named alternatives in the golden vectors): PyTorch computes
         :math:`w(p - y)/\max(p(1-p), 10^{-12})`, so where :math:`p(1-p) < 10^{-12}` its gradient is too small (at
         :math:`p = 10^{-13}, y = 0` it returns 0.1 instead of 1) and at a clamp it is :math:`\mp 10^{12}` instead
@@ -93,17 +94,23 @@ def binary_cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduc
                    mean_over_weights=False)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_p, log_q = _clamped_logs(p)
-        # (P2) term by term: -y/p where log p is not clamped, (1-y)/(1-p) where log(1-p) is not; 0 * (1/0) -> 0
+        # (P2): where neither log is clamped, the combined (p - y) / (p (1 - p)), which keeps its relative
+        # accuracy as p approaches y (the separate terms nearly cancel there); otherwise term by term, a clamped
+        # term contributing 0, and 0 * (1/0) taken as 0 for y = 0 or 1.
+        unclamped = (log_p > LOG_FLOOR) & (log_q > LOG_FLOOR)
+        combined = (p - y) / (p * (1.0 - p))
         positive = np.where((log_p > LOG_FLOOR) & (y != 0), y / p, 0.0)
         negative = np.where((log_q > LOG_FLOOR) & (y != 1), (1.0 - y) / (1.0 - p), 0.0)
-        grad_input = g * np.where(np.isnan(p), np.nan, negative - positive)  # a NaN p propagates
+        slope = np.where(unclamped, combined, negative - positive)
+        grad_input = g * np.where(np.isnan(p), np.nan, slope)  # a NaN p propagates
         grad_target = -g * (log_p - log_q)  # (P3)
     return grad_input, grad_target
 
 
 def _clamped_logs(p: Any) -> tuple[Any, Any]:
-    """max(log p, -100) and max(log(1 - p), -100) (1 - p is exact for p >= 1/2)."""
-    return anp.maximum(anp.log(p), LOG_FLOOR), anp.maximum(anp.log(1.0 - p), LOG_FLOOR)
+    """max(log p, -100) and max(log1p(-p), -100), as PyTorch computes them (log1p keeps log(1 - p) exact for
+    small p, where 1 - p would round: log(1 - 1e-17) would be -0.0 instead of -1e-17)."""
+    return anp.maximum(anp.log(p), LOG_FLOOR), anp.maximum(anp.log1p(-p), LOG_FLOOR)
 
 
 def _prepare(input: Any, target: Any, reduction: str, weight: Any) -> tuple:

@@ -25,7 +25,7 @@ from autograd.tracer import Box
 
 from refloss._checks import as_real_array, check_grad_output, check_reduction, shape_of
 from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
-from refloss.activations import log_softmax, softmax
+from refloss.activations import log_softmax, softmax, softmax_complement
 
 __all__ = ["cross_entropy", "cross_entropy_vjp", "nll_loss", "nll_loss_vjp"]
 
@@ -119,8 +119,11 @@ def cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduction: s
     class_axis = 1 if x.ndim > 1 else 0
     g, divisor = _per_sample_cotangent(grad_output, x, class_axis, reduction, denominator)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # 0/0 means propagate NaN silently
-        grad_input = g * (softmax(x, class_axis) * np.sum(coefficients, axis=class_axis, keepdims=True)
-                          - coefficients) / divisor  # (C4)
+        # (C4) as p_k sum_{c != k} V_c - V_k (1 - p_k): the same value as p_k sum V - V_k, but 1 - p_k comes from
+        # softmax_complement, so a confident row keeps its tiny gradient (8.5e-18 rather than 0)
+        others_v = np.sum(coefficients, axis=class_axis, keepdims=True) - coefficients
+        grad_input = g * (softmax(x, class_axis) * others_v - coefficients * softmax_complement(x, class_axis)) \
+            / divisor
         grad_target = None
         if probabilities:
             class_weight = _class_weight(weight, x.shape[class_axis], x.ndim, class_axis)

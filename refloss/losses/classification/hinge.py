@@ -119,8 +119,9 @@ def squared_hinge_loss(input: Any, target: Any, *, reduction: str = "mean") -> A
         4.25
     """
     x, y = _prepare(input, target, reduction)
-    margin = anp.maximum(0.0, 1.0 - y * x)
-    return reduce(margin * margin, reduction)  # (H4)
+    with np.errstate(over="ignore"):  # a violation above 1.3e154 squares to inf, silently, as in every framework
+        margin = anp.maximum(0.0, 1.0 - y * x)
+        return reduce(margin * margin, reduction)  # (H4)
 
 
 def squared_hinge_loss_vjp(grad_output: Any, input: Any, target: Any, *,
@@ -131,8 +132,8 @@ def squared_hinge_loss_vjp(grad_output: Any, input: Any, target: Any, *,
     """
     x, y = _prepare(input, target, reduction)
     g = reduce_vjp(grad_output, x.shape, reduction)
-    with np.errstate(invalid="ignore"):
-        return g * -2.0 * y * np.maximum(0.0, 1.0 - y * x), None  # (H5)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return g * (0.0 - 2.0 * y * np.maximum(0.0, 1.0 - y * x)), None  # (H5); 0.0 - keeps zeros +0.0
 
 
 def _prepare(input: Any, target: Any, reduction: str) -> tuple[Any, np.ndarray]:
@@ -184,7 +185,9 @@ register(LossSpec(
     params=(),
     smoothness="C1 (the second derivative jumps at the margin y x = 1)",
     kinks=(Kink("y x = 1 (the margin)", "the gradient is continuous there (0)", _margin_distance, order=2),),
-    references=_REFERENCES,
-    equivalents=(Equivalent("keras", "keras.losses.SquaredHinge", "averages over the last axis first"),),
+    references=_REFERENCES + (Reference("Rennie, Srebro. Loss Functions for Preference Levels. IJCAI 2005 Workshop",
+                                        "https://home.ttic.edu/~nati/Publications/RennieSrebroIJCAI05.pdf"),),
+    equivalents=(Equivalent("keras", "keras.losses.SquaredHinge",
+                            "averages over the last axis first; maps 0/1 labels to -1/+1"),),
     derivation="docs/derivations/hinge_loss.md",
 ))

@@ -72,7 +72,7 @@ def multi_margin_loss(input: Any, target: Any, *, reduction: str = "mean", p: in
         https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.multi_margin_loss.html
 
     Examples:
-        >>> float(multi_margin_loss([[0.1, 0.2, 0.4, 0.8]], np.array([3])))  # (0.3 + 0.4 + 0.6) / 4
+        >>> round(float(multi_margin_loss([[0.1, 0.2, 0.4, 0.8]], np.array([3]))), 12)  # (0.3 + 0.4 + 0.6) / 4
         0.325
     """
     x, one_hot, target_weight, power, margin, classes = _prepare(input, target, reduction, p, margin, weight)
@@ -114,7 +114,8 @@ def multi_margin_loss_vjp(grad_output: Any, input: Any, target: Any, *, reductio
 
 def _margins(x: Any, one_hot: np.ndarray, margin: float, class_axis: int) -> Any:
     """z_i = margin - x_y + x_i (M1)."""
-    target_score = anp.sum(x * one_hot, axis=class_axis, keepdims=True)
+    # a selection with where, not x * one_hot: an infinite score elsewhere in the row must not make inf * 0 = NaN
+    target_score = anp.sum(anp.where(one_hot == 1, x, 0.0), axis=class_axis, keepdims=True)
     return margin - target_score + x
 
 
@@ -152,7 +153,7 @@ def _prepare(input: Any, target: Any, reduction: str, p: Any, margin: Any, weigh
 def _margin_distance(input: Any, target: Any, *, margin: float = 1.0, **_: Any) -> Any:
     x = np.asarray(input, dtype=np.float64)
     one_hot = (np.asarray(target)[..., None] == np.arange(x.shape[-1]))
-    z = margin - np.sum(x * one_hot, axis=-1, keepdims=True) + x
+    z = margin - np.sum(np.where(one_hot, x, 0.0), axis=-1, keepdims=True) + x
     return np.where(one_hot, np.inf, np.abs(z))
 
 
