@@ -70,8 +70,8 @@ def softmax_focal_loss(input: Any, target: Any, *, reduction: str = "mean", alph
         Lin, T.-Y. et al. "Focal Loss for Dense Object Detection", ICCV 2017: https://arxiv.org/abs/1708.02002
 
     Examples:
-        >>> round(float(softmax_focal_loss([[0.0, 0.0]], np.array([0]))), 12)  # (1/2)^2 log 2
-        0.173286795139
+        >>> round(float(softmax_focal_loss([[0.0, 0.0]], np.array([0]))), 10)  # (1/2)^2 log 2
+        0.1732867951
     """
     x, labels, alpha_y, gamma = _prepare(input, target, reduction, alpha, gamma)
     class_axis = 1 if np.ndim(_value(x)) > 1 else 0
