@@ -143,3 +143,120 @@ class TestSigmoidFocalLoss:
             with pytest.raises(error) as info:
                 call()
             assert message in str(info.value)
+
+
+class TestBinaryCrossEntropy:
+    def test_values_and_the_clamp(self):
+        # p = 1/2: log 2 for any y; p = 0 or 1 against the wrong label: the log is clamped at -100
+        np.testing.assert_allclose(refloss.binary_cross_entropy([0.5, 0.5], [0.0, 1.0], reduction="none"),
+                                   [math.log(2)] * 2, rtol=1e-15)
+        np.testing.assert_array_equal(refloss.binary_cross_entropy([0.0, 1.0, 0.0, 1.0], [1.0, 0.0, 0.0, 1.0],
+                                                                   reduction="none"), [100.0, 100.0, 0.0, 0.0])
+
+    def test_gradient_is_the_derivative_of_the_value(self):
+        # (p - y) / (p (1 - p)) at p = 3/4, y = 1: -1/4 / (3/16) = -4/3; target: -(log p - log(1 - p)) = -log 3
+        gp, gy = refloss.binary_cross_entropy_vjp(1.0, [0.75], [1.0], reduction="sum")
+        assert gp[0] == pytest.approx(-4 / 3, rel=1e-15) and gy[0] == pytest.approx(-math.log(3), rel=1e-15)
+        # a clamped term is constant: p = 0, y = 1 has gradient 0 (PyTorch: -1e12)
+        assert refloss.binary_cross_entropy_vjp(1.0, [0.0], [1.0], reduction="sum")[0][0] == 0.0
+        # below PyTorch's 1e-12 epsilon the true derivative 1 / (1 - p) ~ 1 survives (PyTorch gives 0.1)
+        assert refloss.binary_cross_entropy_vjp(1.0, [1e-13], [0.0], reduction="sum")[0][0] == pytest.approx(1.0)
+
+    def test_accurate_for_tiny_probabilities_and_near_p_equal_y(self):
+        assert refloss.binary_cross_entropy([1e-17], [0.0]) == pytest.approx(1e-17, rel=1e-15)  # -log1p(-p)
+        gp, _ = refloss.binary_cross_entropy_vjp(1.0, [0.3 + 1e-12], [0.3], reduction="sum")
+        assert gp[0] == pytest.approx(1e-12 / (0.3 * 0.7), rel=1e-3)  # (p - y) / (p (1 - p)), no cancellation
+
+    @pytest.mark.parametrize("kwargs, message", [
+        ({"input": [0.5, 1.5]}, "input must be probabilities in [0, 1], got 1.5"),
+        ({"target": [0.5, -0.5]}, "target must be probabilities in [0, 1], got -0.5"),
+        ({"weight": [1.0, -1.0]}, "weight must be non-negative"),
+    ])
+    def test_bad_input(self, kwargs, message):
+        arguments = {"input": [0.5, 0.5], "target": [0.0, 1.0], **kwargs}
+        with pytest.raises(ValueError) as info:
+            refloss.binary_cross_entropy(**arguments)
+        assert message in str(info.value)
+
+    def test_matches_torch_away_from_its_epsilon(self):
+        torch = pytest.importorskip("torch")
+        rng = np.random.default_rng(4)
+        p, y, w = rng.uniform(0.01, 0.99, size=7), rng.uniform(0, 1, size=7), rng.uniform(0, 2, size=7)
+        pt, yt = torch.tensor(p, requires_grad=True), torch.tensor(y, requires_grad=True)
+        out = torch.nn.functional.binary_cross_entropy(pt, yt, weight=torch.tensor(w))
+        gp, gy = torch.autograd.grad(out, (pt, yt))
+        ours = refloss.binary_cross_entropy_vjp(1.0, p, y, weight=w)
+        assert refloss.binary_cross_entropy(p, y, weight=w) == pytest.approx(out.item(), rel=1e-14)
+        np.testing.assert_allclose(ours[0], gp.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours[1], gy.numpy(), rtol=1e-12)
+
+
+class TestHinge:
+    def test_values_and_gradients(self):
+        x, y = np.array([0.5, 2.0, -1.0]), np.array([1.0, 1.0, 1.0])
+        np.testing.assert_array_equal(refloss.hinge_loss(x, y, reduction="none"), [0.5, 0.0, 2.0])  # max(0, 1 - yx)
+        np.testing.assert_array_equal(refloss.hinge_loss_vjp(np.ones(3), x, y, reduction="none")[0], [-1.0, 0.0, -1.0])
+        np.testing.assert_array_equal(refloss.squared_hinge_loss(x, y, reduction="none"), [0.25, 0.0, 4.0])
+        np.testing.assert_array_equal(refloss.squared_hinge_loss_vjp(np.ones(3), x, y, reduction="none")[0],
+                                      [-1.0, 0.0, -4.0])  # -2 y max(0, 1 - yx)
+
+    def test_zero_one_labels_mean_minus_one_plus_one(self):
+        x = np.array([0.5, -0.5])
+        np.testing.assert_array_equal(refloss.hinge_loss(x, [0.0, 1.0], reduction="none"),
+                                      refloss.hinge_loss(x, [-1.0, 1.0], reduction="none"))
+
+    def test_zero_gradient_at_the_margin(self):
+        assert refloss.hinge_loss_vjp(1.0, [1.0], [1.0], reduction="sum")[0][0] == 0.0
+
+    @pytest.mark.parametrize("target", [[0.5, 1.0], [-1.0, 0.0], [2.0, 1.0]])
+    def test_bad_labels(self, target):
+        with pytest.raises(ValueError, match="target must hold labels all in"):
+            refloss.hinge_loss([0.0, 1.0], target)
+
+
+class TestMultiMargin:
+    def test_value_and_gradient(self):
+        x = np.array([[0.1, 0.2, 0.4, 0.8]])
+        # z = 1 - 0.8 + [0.1, 0.2, 0.4] = [0.3, 0.4, 0.6], all active: sum / C = 1.3 / 4
+        assert refloss.multi_margin_loss(x, np.array([3])) == pytest.approx(0.325, rel=1e-15)
+        grad, labels = refloss.multi_margin_loss_vjp(1.0, x, np.array([3]))
+        np.testing.assert_allclose(grad, [[0.25, 0.25, 0.25, -0.75]], rtol=1e-15)  # 1/C each, -3/C for the target
+        assert labels is None
+
+    def test_matches_torch_including_a_score_exactly_at_the_margin(self):
+        torch = pytest.importorskip("torch")
+        x = np.array([[0.0, 1.0, 0.5], [2.0, -1.0, 0.25]])  # row 0: z_0 = 1 - 1 + 0 = 0 exactly
+        t = np.array([1, 0])
+        for p, kwargs in [(1, {}), (2, {"margin": 0.5}), (1, {"weight": np.array([1.0, 3.0, 0.5])})]:
+            xt = torch.tensor(x, requires_grad=True)
+            kw = {k: torch.tensor(v) for k, v in kwargs.items() if isinstance(v, np.ndarray)}
+            kw.update({k: v for k, v in kwargs.items() if not isinstance(v, np.ndarray)})
+            out = torch.nn.functional.multi_margin_loss(xt, torch.tensor(t), p=p, reduction="sum", **kw)
+            (grad,) = torch.autograd.grad(out, xt)
+            assert refloss.multi_margin_loss(x, t, p=p, reduction="sum", **kwargs) == pytest.approx(out.item())
+            np.testing.assert_allclose(refloss.multi_margin_loss_vjp(1.0, x, t, p=p, reduction="sum", **kwargs)[0],
+                                       grad.numpy(), rtol=1e-14)
+
+    @pytest.mark.parametrize("kwargs, message", [({"p": 3}, "p must be 1 or 2"), ({"target": np.array([0, 5])},
+                                                                                   "target class indices must be in")])
+    def test_bad_input(self, kwargs, message):
+        arguments = {"input": np.zeros((2, 3)), "target": np.array([0, 1]), **kwargs}
+        with pytest.raises(ValueError, match=message):
+            refloss.multi_margin_loss(**arguments)
+
+
+class TestSoftmaxFocal:
+    def test_gamma_zero_is_the_alpha_weighted_log_loss_per_sample(self):
+        rng = np.random.default_rng(2)
+        x, t, alpha = rng.normal(size=(5, 3)), rng.integers(0, 3, size=5), np.array([0.5, 1.0, 2.0])
+        per_sample = refloss.softmax_focal_loss(x, t, alpha=alpha, gamma=0.0, reduction="none")
+        ce = refloss.cross_entropy(x, t, weight=alpha, reduction="none")  # -w_y log p_y per sample
+        np.testing.assert_allclose(per_sample, ce, rtol=1e-14)
+
+    def test_confident_rows_keep_tiny_losses_and_finite_gradients(self):
+        x, t = np.array([[0.0, 40.0, 0.0], [1e4, 0.0, -1e4]]), np.array([1, 0])
+        loss = refloss.softmax_focal_loss(x, t, gamma=0.5, reduction="none")
+        q = 2 * math.exp(-40) / (1 + 2 * math.exp(-40))  # 1 - p_y
+        assert loss[0] == pytest.approx(q ** 0.5 * -math.log1p(-q), rel=1e-12) and loss[1] == 0.0
+        grad, _ = refloss.softmax_focal_loss_vjp(np.ones(2), x, t, gamma=0.5, reduction="none")
+        assert np.all(np.isfinite(grad)) and np.all(grad[1] == 0.0)
