@@ -208,6 +208,19 @@ def _focal_naive_chain_rule(g, inputs, targets, *, reduction="none", alpha=0.25,
     return scale * grad, None
 
 
+def _ce_mean_over_samples(input, target, *, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0):
+    # a common porting bug: the weighted mean divided by the number of samples instead of sum(w[y])
+    per_sample = refloss.cross_entropy(input, target, reduction="none", weight=weight, ignore_index=ignore_index,
+                                       label_smoothing=label_smoothing)
+    return {"none": per_sample, "sum": np.sum(per_sample)}.get(reduction, np.mean(per_sample))
+
+
+def _ce_gradient_without_softmax_term(g, input, target, **kwargs):
+    # p - onehot with the softmax term dropped: only -onehot survives
+    return refloss.nll_loss_vjp(g, refloss.log_softmax(input, 1 if np.ndim(input) > 1 else 0), target,
+                                **{k: v for k, v in kwargs.items() if k != "label_smoothing"})
+
+
 MUTANTS = {
     "smooth_l1_branch_at_wrong_place": ("smooth_l1_loss", _smooth_l1_branch_at_twice_beta, None),
     "mean_computed_as_sum": ("huber_loss", _mean_computed_as_sum, None),
@@ -220,6 +233,8 @@ MUTANTS = {
     "bce_target_gradient_with_wrong_sign": ("binary_cross_entropy_with_logits", None,
                                             _bce_target_gradient_with_wrong_sign),
     "focal_naive_chain_rule": ("sigmoid_focal_loss", None, _focal_naive_chain_rule),
+    "cross_entropy_mean_over_samples": ("cross_entropy", _ce_mean_over_samples, None),
+    "cross_entropy_gradient_without_softmax": ("cross_entropy", None, _ce_gradient_without_softmax_term),
 }
 
 
