@@ -104,8 +104,7 @@ def log_softmax(input: Any, dim: int) -> Any:
     # j != a), since x_a's own term is exactly 1; adding the others to 1 first would round a confident row's
     # 1 + 1e-18 to 1 and its log-probability to 0. Writing x_a as a selection (not anp.max) makes the expression
     # an identity in x, so autograd also differentiates it exactly at ties. (A5)
-    first_max = np.expand_dims(np.argmax(_value_of(x), axis=axis), axis) == np.expand_dims(
-        np.arange(np.shape(x)[axis]), tuple(i for i in range(np.ndim(x)) if i != axis))
+    first_max = _first_maximum(_value_of(x), axis)
     shifted = x - anp.sum(anp.where(first_max, x, 0.0), axis=axis, keepdims=True)
     others = anp.sum(anp.where(first_max, 0.0, anp.exp(shifted)), axis=axis, keepdims=True)
     return shifted - anp.log1p(others)
@@ -119,6 +118,12 @@ def log_softmax_vjp(grad_output: Any, input: Any, dim: int) -> np.ndarray:
     if x.ndim == 0:
         return np.zeros_like(x)
     return g - softmax(x, axis) * np.sum(g, axis=axis, keepdims=True)
+
+
+def _first_maximum(x: np.ndarray, axis: int) -> np.ndarray:
+    """A boolean mask marking one maximal entry (the first) along ``axis``."""
+    return np.expand_dims(np.argmax(x, axis=axis), axis) == np.expand_dims(
+        np.arange(np.shape(x)[axis]), tuple(i for i in range(np.ndim(x)) if i != axis))
 
 
 def _value_of(x: Any) -> np.ndarray:
@@ -135,8 +140,7 @@ def softmax_complement(input: Any, dim: int) -> np.ndarray:
     axis = _check_dim(dim, x.ndim)
     if x.ndim == 0:
         return np.zeros_like(x)
-    first_max = np.expand_dims(np.argmax(x, axis=axis), axis) == np.expand_dims(
-        np.arange(x.shape[axis]), tuple(i for i in range(x.ndim) if i != axis))
+    first_max = _first_maximum(x, axis)
     e = np.exp(x - np.sum(np.where(first_max, x, 0.0), axis=axis, keepdims=True))  # 1 at the maximum
     others = np.sum(np.where(first_max, 0.0, e), axis=axis, keepdims=True)  # sum over j != a
     # sum over j != k: others itself for k = a; 1 + others - e_k (no cancellation: 1 dominates) otherwise

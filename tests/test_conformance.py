@@ -110,7 +110,8 @@ def test_torch_passes_except_its_recorded_deviations():
     assert not report.failed, validator.format_table(report)
     counts = report.counts()
     assert counts["xpass"] == 0  # every recorded deviation still happens
-    assert {o.uid for o in report.outcomes if o.status == "xfail"} == set(expectations)
+    deterministic = {uid for uid, entry in expectations.items() if not entry.get("nondeterministic")}
+    assert deterministic <= {o.uid for o in report.outcomes if o.status == "xfail"} <= set(expectations)
     assert {o.dtype for o in report.outcomes} == {"float64", "float32", "bfloat16", "float16"}
     # PyTorch takes the documented alternative for the gradient of |d| at a NaN residual.
     assert any(o.status == "acceptable:sign-of-nan-is-zero" for o in report.outcomes)

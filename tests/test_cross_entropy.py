@@ -126,7 +126,7 @@ def test_probability_target_gradient_matches_autograd():
     (lambda: CE([[0.0, 1.0]], np.array([0, 1])), ValueError, "target of class indices must have shape (1,)"),
     (lambda: CE([[0.0, 1.0]], np.array([0]), weight=[1.0, -1.0]), ValueError, "weight must be non-negative"),
     (lambda: CE([[0.0, 1.0]], np.array([0]), weight=[1.0]), ValueError, "weight must have shape (C,) = (2,)"),
-    (lambda: CE([[0.0, 1.0]], np.array([[0.5, 1.5]])), ValueError, "probability target must lie in [0, 1], got 1.5"),
+    (lambda: CE([[0.0, 1.0]], np.array([[0.5, 1.5]])), ValueError, "target must be probabilities in [0, 1], got 1.5"),
     (lambda: CE([[0.0, 1.0]], np.array([[0.5, 0.5, 0.0]])), ValueError, "probability target must have the shape"),
     (lambda: CE([[0.0, 1.0]], np.array([[0.5, 0.5]]), ignore_index=0), ValueError, "ignore_index applies to"),
     (lambda: CE([[0.0, 1.0]], np.array([[0.5, 0.5]]), ignore_index=-5) + 1, None, None),  # tolerated, as PyTorch

@@ -21,7 +21,8 @@ CATEGORIES = {
 def classify(error: BaseException) -> str | None:
     """The category of one of refloss's own ``ValueError``/``TypeError`` messages (None if unrecognised)."""
     message = str(error)
-    if message.startswith(("weight ", "pos_weight ", "alpha must have shape", "alpha must be finite")):
+    if message.startswith(("weight ", "pos_weight ", "alpha must have shape", "alpha must be finite",
+                           "alpha must be non-negative")):
         return "invalid_weight"
     if message.startswith(("target must be probabilities", "targets must be labels", "probability target must lie",
                            "input must be probabilities", "target must hold labels")):

@@ -10,6 +10,7 @@ import numpy as np
 
 from refloss._checks import as_real_array, check_broadcast_weight, check_reduction, check_same_shape, shape_of
 from refloss._reduction import reduce, reduce_vjp
+from refloss.losses.classification._labels import check_unit_interval
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_vjp"]
@@ -118,11 +119,8 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any) -> tuple:
     y = as_real_array(target, "target")
     check_same_shape(p, y, "input", "target")
     check_reduction(reduction)
-    for name, array in (("input", p), ("target", y)):
-        values = array._value if hasattr(array, "_value") else array
-        outside = (values < 0) | (values > 1)
-        if np.any(outside):
-            raise ValueError(f"{name} must be probabilities in [0, 1], got {float(values[outside].flat[0])!r}")
+    check_unit_interval(p, "input", "probabilities")
+    check_unit_interval(y, "target", "probabilities")
     return p, y, check_broadcast_weight(weight, "weight", shape_of(p))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from refloss._checks import as_real_array, check_broadcast_weight, check_reduction, check_same_shape, shape_of
 from refloss._reduction import reduce, reduce_vjp
+from refloss.losses.classification._labels import check_unit_interval
 from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
 
 __all__ = ["binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_vjp"]
@@ -115,10 +116,7 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, pos_weight: A
     target = as_real_array(target, "target")
     check_same_shape(input, target, "input", "target")
     check_reduction(reduction)
-    values = target._value if hasattr(target, "_value") else target
-    outside = (values < 0) | (values > 1)
-    if np.any(outside):
-        raise ValueError(f"target must be probabilities in [0, 1], got {float(values[outside].flat[0])!r}")
+    check_unit_interval(target, "target", "probabilities")
     shape = shape_of(input)
     weight = check_broadcast_weight(weight, "weight", shape)
     return input, target, weight, check_broadcast_weight(pos_weight, "pos_weight", shape)

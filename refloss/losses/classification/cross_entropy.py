@@ -26,6 +26,7 @@ from autograd.tracer import Box
 from refloss._checks import as_real_array, check_grad_output, check_reduction, shape_of
 from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, softmax, softmax_complement
+from refloss.losses.classification._labels import check_class_indices, check_class_weight, check_unit_interval
 
 __all__ = ["cross_entropy", "cross_entropy_vjp", "nll_loss", "nll_loss_vjp"]
 
@@ -241,14 +242,7 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
         raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}")
     label_smoothing = LABEL_SMOOTHING.check(label_smoothing)
-    if weight is not None:
-        weight = as_real_array(weight, "weight")
-        if weight.shape != (classes,):
-            raise ValueError(f"weight must have shape (C,) = ({classes},), one entry per class, got {weight.shape}")
-        if not np.all(np.isfinite(weight)):
-            raise ValueError("weight must be finite, got NaN or Inf")
-        if np.any(weight < 0):
-            raise ValueError(f"weight must be non-negative, got minimum {float(weight.min())!r}")
+    weight = check_class_weight(weight, "weight", classes)
     class_weight = _class_weight(weight, classes, len(shape), class_axis)
     target_values = np.asarray(_value(target))
     if target_values.dtype.kind in "iu":
@@ -265,9 +259,7 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
     t = target if isinstance(target, Box) else target_values.astype(np.float64)
     if target_values.shape != shape:
         raise ValueError(f"probability target must have the shape of input {shape}, got {target_values.shape}")
-    outside = (target_values < 0) | (target_values > 1)
-    if np.any(outside):
-        raise ValueError(f"probability target must lie in [0, 1], got {float(target_values[outside].flat[0])!r}")
+    check_unit_interval(target_values, "target", "probabilities")
     coefficients = class_weight * ((1.0 - label_smoothing) * t + label_smoothing / classes)  # (C2)
     samples = int(np.prod(shape)) // classes if classes else 0
     return x, coefficients, float(samples), True
@@ -275,15 +267,8 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
 
 def _index_coefficients(labels: np.ndarray, shape: tuple[int, ...], class_axis: int, classes: int,
                         class_weight: np.ndarray, ignore_index: int, label_smoothing: float) -> tuple[np.ndarray, float]:
-    expected = shape[:class_axis] + shape[class_axis + 1:]
-    if labels.shape != expected:
-        raise ValueError(f"target of class indices must have shape {expected} for input of shape {shape}, got "
-                         f"{labels.shape}")
+    check_class_indices(labels, shape, class_axis, ignore_index)
     ignored = labels == ignore_index
-    invalid = ~ignored & ((labels < 0) | (labels >= classes))
-    if np.any(invalid):
-        raise ValueError(f"target class indices must be in [0, {classes}) or ignore_index={ignore_index}, got "
-                         f"{int(labels[invalid].flat[0])}")
     safe = np.where(ignored, 0, labels)
     one_hot = np.moveaxis(safe[..., None] == np.arange(classes), -1, class_axis).astype(np.float64)
     target_weight = np.sum(one_hot * class_weight, axis=class_axis, keepdims=True)  # w[y_n]

@@ -10,6 +10,7 @@ import numpy as np
 
 from refloss._checks import as_real_array, check_grad_output, check_reduction, shape_of
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
+from refloss.losses.classification._labels import check_class_indices, check_class_weight
 from refloss.losses.classification.cross_entropy import CLASS_WEIGHT, _class_weight, _value
 
 __all__ = ["multi_margin_loss", "multi_margin_loss_vjp"]
@@ -129,21 +130,8 @@ def _prepare(input: Any, target: Any, reduction: str, p: Any, margin: Any, weigh
         raise ValueError(f"p must be 1 or 2 (as in PyTorch), got {p!r}")
     margin = MARGIN.check(margin)
     classes = shape[-1]
-    labels = np.asarray(target)
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"target must be an array of integer class indices, got dtype {labels.dtype}")
-    if labels.shape != shape[:-1]:
-        raise ValueError(f"target of class indices must have shape {shape[:-1]} for input of shape {shape}, got "
-                         f"{labels.shape}")
-    invalid = (labels < 0) | (labels >= classes)
-    if np.any(invalid):
-        raise ValueError(f"target class indices must be in [0, {classes}), got {int(labels[invalid].flat[0])}")
-    if weight is not None:
-        weight = as_real_array(weight, "weight")
-        if weight.shape != (classes,):
-            raise ValueError(f"weight must have shape (C,) = ({classes},), one entry per class, got {weight.shape}")
-        if not np.all(np.isfinite(weight)) or np.any(weight < 0):
-            raise ValueError("weight must be finite and non-negative")
+    labels = check_class_indices(target, shape, len(shape) - 1)
+    weight = check_class_weight(weight, "weight", classes)
     one_hot = (labels[..., None] == np.arange(classes)).astype(np.float64)
     class_weight = _class_weight(weight, classes, 1, 0)
     target_weight = np.sum(one_hot * class_weight, axis=-1)  # w_y per sample

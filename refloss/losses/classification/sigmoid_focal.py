@@ -10,6 +10,7 @@ import numpy as np
 
 from refloss._checks import as_real_array, check_reduction, check_same_shape
 from refloss._reduction import reduce, reduce_vjp
+from refloss.losses.classification._labels import check_unit_interval
 from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
 from refloss.losses.classification.bce_with_logits import _softplus
 
@@ -119,10 +120,7 @@ def _prepare(inputs: Any, targets: Any, reduction: str, alpha: Any, gamma: Any) 
     y = as_real_array(targets, "targets")
     check_same_shape(x, y, "inputs", "targets")
     check_reduction(reduction)
-    values = y._value if hasattr(y, "_value") else y
-    outside = (values < 0) | (values > 1)
-    if np.any(outside):
-        raise ValueError(f"targets must be labels in [0, 1], got {float(values[outside].flat[0])!r}")
+    check_unit_interval(y, "targets", "labels")
     gamma = GAMMA.check(gamma)
     if alpha is None:
         return x, y, 1.0, gamma

@@ -11,6 +11,7 @@ import numpy as np
 from refloss._checks import as_real_array, check_grad_output, check_reduction, shape_of
 from refloss._registry import Input, Interval, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, softmax, softmax_complement
+from refloss.losses.classification._labels import check_class_indices, check_class_weight
 from refloss.losses.classification.cross_entropy import _class_weight, _value
 
 __all__ = ["softmax_focal_loss", "softmax_focal_loss_vjp"]
@@ -131,22 +132,8 @@ def _prepare(input: Any, target: Any, reduction: str, alpha: Any, gamma: Any) ->
     class_axis = 1 if len(shape) > 1 else 0
     classes = shape[class_axis]
     gamma = GAMMA.check(gamma)
-    labels = np.asarray(target)
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"target must be an array of integer class indices, got dtype {labels.dtype}")
-    expected = shape[:class_axis] + shape[class_axis + 1:]
-    if labels.shape != expected:
-        raise ValueError(f"target of class indices must have shape {expected} for input of shape {shape}, got "
-                         f"{labels.shape}")
-    invalid = (labels < 0) | (labels >= classes)
-    if np.any(invalid):
-        raise ValueError(f"target class indices must be in [0, {classes}), got {int(labels[invalid].flat[0])}")
-    if alpha is not None:
-        alpha = as_real_array(alpha, "alpha")
-        if alpha.shape != (classes,):
-            raise ValueError(f"alpha must have shape (C,) = ({classes},), one entry per class, got {alpha.shape}")
-        if not np.all(np.isfinite(alpha)) or np.any(alpha < 0):
-            raise ValueError("alpha must be finite and non-negative")
+    labels = check_class_indices(target, shape, class_axis)
+    alpha = check_class_weight(alpha, "alpha", classes)
     weights = _class_weight(alpha, classes, 1, 0)
     alpha_y = weights[labels] if labels.size else np.zeros(labels.shape)
     return x, labels, alpha_y, gamma

@@ -1,0 +1,53 @@
+"""Validation shared by the classification losses: probabilities, class indices and per-class weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from refloss._checks import as_real_array
+
+__all__ = ["check_class_indices", "check_class_weight", "check_unit_interval"]
+
+
+def check_unit_interval(values: Any, name: str, what: str) -> None:
+    """Raise ``ValueError`` naming the first value of ``values`` outside [0, 1] (NaN passes: it propagates)."""
+    values = np.asarray(values._value if hasattr(values, "_value") else values)
+    outside = (values < 0) | (values > 1)
+    if np.any(outside):
+        raise ValueError(f"{name} must be {what} in [0, 1], got {float(values[outside].flat[0])!r}")
+
+
+def check_class_indices(target: Any, input_shape: tuple[int, ...], class_axis: int,
+                        ignore_index: int | None = None) -> np.ndarray:
+    """Integer class indices shaped like the input without its class axis, each in [0, C) or ``ignore_index``."""
+    labels = np.asarray(target)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"target must be an array of integer class indices, got dtype {labels.dtype}")
+    expected = input_shape[:class_axis] + input_shape[class_axis + 1:]
+    if labels.shape != expected:
+        raise ValueError(f"target of class indices must have shape {expected} for input of shape {input_shape}, "
+                         f"got {labels.shape}")
+    classes = input_shape[class_axis]
+    invalid = (labels < 0) | (labels >= classes)
+    if ignore_index is not None:
+        invalid &= labels != ignore_index
+    if np.any(invalid):
+        allowed = f"[0, {classes})" + (f" or ignore_index={ignore_index}" if ignore_index is not None else "")
+        raise ValueError(f"target class indices must be in {allowed}, got {int(labels[invalid].flat[0])}")
+    return labels
+
+
+def check_class_weight(weight: Any, name: str, classes: int) -> np.ndarray | None:
+    """An optional weight per class: shape (C,), finite, non-negative."""
+    if weight is None:
+        return None
+    weight = as_real_array(weight, name)
+    if weight.shape != (classes,):
+        raise ValueError(f"{name} must have shape (C,) = ({classes},), one entry per class, got {weight.shape}")
+    if not np.all(np.isfinite(weight)):
+        raise ValueError(f"{name} must be finite, got NaN or Inf")
+    if np.any(weight < 0):
+        raise ValueError(f"{name} must be non-negative, got minimum {float(weight.min())!r}")
+    return weight
