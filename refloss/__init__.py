@@ -15,6 +15,8 @@ from refloss.activations import sigmoid_vjp
 from refloss.activations import softmax
 from refloss.activations import softmax_vjp
 from refloss.losses.classification import binary_cross_entropy
+from refloss.losses.classification import binary_cross_entropy_keras
+from refloss.losses.classification import binary_cross_entropy_keras_vjp
 from refloss.losses.classification import binary_cross_entropy_vjp
 from refloss.losses.classification import binary_cross_entropy_with_logits
 from refloss.losses.classification import binary_cross_entropy_with_logits_vjp
@@ -51,6 +53,8 @@ __all__ = [
     "balanced_l1_loss",
     "balanced_l1_loss_vjp",
     "binary_cross_entropy",
+    "binary_cross_entropy_keras",
+    "binary_cross_entropy_keras_vjp",
     "binary_cross_entropy_vjp",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_vjp",

@@ -260,3 +260,29 @@ class TestSoftmaxFocal:
         assert loss[0] == pytest.approx(q ** 0.5 * -math.log1p(-q), rel=1e-12) and loss[1] == 0.0
         grad, _ = refloss.softmax_focal_loss_vjp(np.ones(2), x, t, gamma=0.5, reduction="none")
         assert np.all(np.isfinite(grad)) and np.all(grad[1] == 0.0)
+
+
+class TestBinaryCrossEntropyKeras:
+    def test_clip_instead_of_clamp(self):
+        # -log(1e-7) = 16.118 where PyTorch's clamp gives 100 (Keras, keras.losses.binary_crossentropy)
+        values = refloss.binary_cross_entropy_keras([0.0, 1.0, 0.5], [1.0, 0.0, 1.0], reduction="none")
+        np.testing.assert_allclose(values, [-math.log(1e-7), -math.log1p(-(1 - 1e-7)), math.log(2)], rtol=1e-9)
+        assert values[0] == pytest.approx(16.11809565095832, rel=1e-12)
+
+    def test_no_gradient_in_p_beyond_the_clip(self):
+        gp, gy = refloss.binary_cross_entropy_keras_vjp(np.ones(3), [0.0, 1.0, 0.75], [1.0, 0.0, 1.0],
+                                                        reduction="none")
+        np.testing.assert_allclose(gp, [0.0, 0.0, -4 / 3], rtol=1e-12)
+        assert np.all(np.isfinite(gy))
+
+    def test_bad_epsilon(self):
+        with pytest.raises(ValueError, match="epsilon must be in"):
+            refloss.binary_cross_entropy_keras([0.5], [1.0], epsilon=0.75)
+
+
+def test_cross_entropy_ignores_a_class_masked_with_minus_infinity():
+    # PyTorch: logits [-inf, 0, 0] with target 1 give log 2 and gradient (0, -1/2, 1/2); 0 * -inf must not leak
+    x, t = np.array([[-np.inf, 0.0, 0.0]]), np.array([1])
+    assert refloss.cross_entropy(x, t) == pytest.approx(math.log(2), rel=1e-15)
+    np.testing.assert_allclose(refloss.cross_entropy_vjp(1.0, x, t)[0], [[0.0, -0.5, 0.5]], rtol=1e-15)
+    assert refloss.softmax_focal_loss(x, t) == pytest.approx(0.25 * math.log(2), rel=1e-15)

@@ -237,6 +237,11 @@ def class_index_cases(loss: str) -> Iterator[VectorCase]:
                 yield _class_case(loss, name, "basic", f"probability targets (not normalised), {params or 'plain'}"
                                   "; the mean divides by the number of samples", _inputs(loss, rng, (4, 3)), target,
                                   reduction, rng, params=params, flags=("ProbabilityTargets",))
+    if smoothing:
+        yield _class_case(loss, "masked_logit_none", "nonfinite", "a -inf logit masks a class that is not the target: "
+                          "it adds nothing (log 2 for [-inf, 0, 0] and target 1), no NaN",
+                          np.array([[-np.inf, 0.0, 0.0], [0.5, -np.inf, 2.0]]), np.array([1, 2]), "none", rng,
+                          flags=("InfInput",))
     if smoothing:  # (nll_loss's gradient does not depend on its input, so a NaN input leaves it finite)
         yield _class_case(loss, "nan_logit_none", "nonfinite", "a NaN in a row makes that row's loss and "
                           "gradients NaN", np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), np.array([0, 2]), "none",
@@ -263,7 +268,7 @@ def class_index_cases(loss: str) -> Iterator[VectorCase]:
                       "avg", rng, cotangent=np.float64(1.0), flags=("InvalidInput",), error="invalid_reduction")
 
 
-@cases_for("binary_cross_entropy")
+@cases_for("binary_cross_entropy", "binary_cross_entropy_keras")
 def bce_probability_cases(loss: str) -> Iterator[VectorCase]:
     """Probabilities on the grid; weights; p exactly 0 and 1 (the clamp at -100); p below PyTorch's 1e-12
     gradient epsilon; empty; NaN; calls that must raise."""
@@ -275,13 +280,16 @@ def bce_probability_cases(loss: str) -> Iterator[VectorCase]:
             yield two_input_case(loss, name, "basic", f"probabilities and targets on the grid, shape {shape}", p,
                                  _targets(rng, shape), reduction, rng,
                                  flags=("Basic", "Reduction") + (("Shape",) if len(shape) != 1 else ()))
-    for reduction in ("none", "mean"):
+    for reduction in ("none", "mean") if loss == "binary_cross_entropy" else ():  # Keras's takes no weight
         name = f"weighted_{reduction}"
         rng = case_rng(loss, name)
         weight = grid_values(rng, (2, 4), low=0, high=64)
         yield two_input_case(loss, name, "basic", "elementwise weight; the mean still divides by the count",
                              rng.integers(1, 32, size=(2, 4)) / 32, _targets(rng, (2, 4)), reduction, rng,
                              params={"weight": weight}, flags=("Weighted", "Reduction"))
+    if loss == "binary_cross_entropy_keras":
+        yield from _keras_bce_cases(loss)
+        return
     rng = case_rng(loss, "edge")
     yield two_input_case(loss, "probabilities_0_and_1_none", "edge", "p exactly 0 or 1: each log clamped at -100, "
                          "so losses of 0 or 100 (or 100 y), and a clamped term adds no gradient",
@@ -432,3 +440,28 @@ def softmax_focal_cases(loss: str) -> Iterator[VectorCase]:
     ]:
         yield _class_case(loss, name, "invalid", comment, x, target, "mean", rng, cotangent=np.float64(1.0),
                           params=params, flags=("InvalidInput",), error=error)
+
+
+def _keras_bce_cases(loss: str) -> Iterator[VectorCase]:
+    """Keras's clip: p = 0 and 1 give -log(1e-7) = 16.118 and no gradient in p; epsilon = 1e-3; must-raise."""
+    rng = case_rng(loss, "edge")
+    yield two_input_case(loss, "probabilities_0_and_1_none", "edge", "p exactly 0 or 1 is clipped to 1e-7 or "
+                         "1 - 1e-7: losses 16.118 or about 1e-7, no gradient in p", np.array([0.0, 0.0, 1.0, 1.0, 0.0]),
+                         np.array([1.0, 0.0, 0.0, 1.0, 0.25]), "none", rng, flags=("Convention",))
+    yield two_input_case(loss, "epsilon_1e-3_none", "basic", "a wider clip, epsilon = 1e-3",
+                         np.array([0.0, 2.0 ** -12, 0.5, 1.0]), np.array([1.0, 1.0, 0.0, 0.0]), "none", rng,
+                         params={"epsilon": 1e-3}, dtypes=("float64",), flags=("ParameterGrid",))
+    for reduction in ("none", "sum", "mean"):
+        yield two_input_case(loss, f"empty_{reduction}", "edge", "no elements: sum 0, mean NaN", np.zeros(0),
+                             np.zeros(0), reduction, rng,
+                             flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
+                             alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield two_input_case(loss, "nan_none", "nonfinite", "a NaN probability gives a NaN loss and gradients",
+                         np.array([np.nan, 0.5]), np.array([1.0, 0.0]), "none", rng, flags=("NaNInput",))
+    for name, comment, p, y, params, error in [
+        ("input_above_one", "a probability of 1.5", np.array([0.5, 1.5]), np.zeros(2), {}, "invalid_target"),
+        ("epsilon_too_large", "epsilon = 0.75 leaves no interval", np.array([0.5, 0.5]), np.zeros(2),
+         {"epsilon": 0.75}, "invalid_parameter"),
+    ]:
+        yield two_input_case(loss, name, "invalid", comment, p, y, "mean", rng, cotangent=np.float64(1.0),
+                             params=params, flags=("InvalidInput",), error=error)

@@ -66,11 +66,25 @@ def _margin_distance(x: mpf, y: mpf, params: dict) -> mpf:
     return abs(1 - _hinge_label(y) * x)
 
 
+def _bce_keras(p: mpf, y: mpf, params: dict) -> mpf:
+    # Keras: clip p to [eps, 1 - eps] with 1 - eps as Keras computes it in float64, then plain logs
+    eps = params.get("epsilon", mpf(1e-7))
+    upper = mpf(1.0 - float(eps))
+    clipped = min(max(p, eps), upper)
+    return -(y * mpmath.log(clipped) + (1 - y) * mpmath.log(1 - clipped))
+
+
+def _keras_clip_distance(p: mpf, y: mpf, params: dict) -> mpf:
+    eps = params.get("epsilon", mpf(1e-7))
+    return min(abs(p - eps), abs(p - mpf(1.0 - float(eps))))
+
+
 ORACLES = {
     "binary_cross_entropy_with_logits": ElementwiseOracle(_bce_with_logits, mean_over_weights=False),
     "sigmoid_focal_loss": ElementwiseOracle(_sigmoid_focal),
     "binary_cross_entropy": ElementwiseOracle(_bce_probabilities, kink_distance=_bce_kink_distance,
                                               mean_over_weights=False),
+    "binary_cross_entropy_keras": ElementwiseOracle(_bce_keras, kink_distance=_keras_clip_distance),
     "hinge_loss": ElementwiseOracle(_hinge, kink_distance=_margin_distance),
     "squared_hinge_loss": ElementwiseOracle(_squared_hinge, kink_distance=_margin_distance),
 }

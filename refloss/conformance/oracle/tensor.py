@@ -66,8 +66,10 @@ def _cross_entropy_terms(logp: np.ndarray, target: np.ndarray, params: dict) -> 
                 losses.append(mpf(0))
                 continue
             row = moved[index]
-            smooth = -mpmath.fsum(w[c] * row[c] for c in range(classes)) / classes
-            losses.append((1 - eps) * -w[label] * row[label] + eps * smooth)
+            loss = (1 - eps) * -w[label] * row[label]
+            if eps != 0:  # (without smoothing, a masked class's log p = -inf must not enter as 0 * -inf)
+                loss += eps * -mpmath.fsum(w[c] * row[c] for c in range(classes)) / classes
+            losses.append(loss)
             denominator += w[label]
     else:
         t = np.moveaxis(target, axis, -1)
@@ -154,6 +156,9 @@ def evaluate_samples(oracle: SampleOracle, inputs: dict[str, np.ndarray], params
         for k, xk in enumerate(flat):
             if mpmath.isnan(xk) or any(mpmath.isnan(f) for f, ok in zip(factors, finite) if ok):
                 grads.append(mpmath.nan)
+                continue
+            if xk == -mpmath.inf:  # a masked class: its softmax probability is exactly 0, and so is its derivative
+                grads.append(mpf(0))
                 continue
 
             def contracted(t: mpf, k: int = k) -> mpf:

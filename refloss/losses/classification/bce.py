@@ -13,7 +13,8 @@ from refloss._reduction import reduce, reduce_vjp
 from refloss.losses.classification._labels import check_unit_interval
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
 
-__all__ = ["binary_cross_entropy", "binary_cross_entropy_vjp"]
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_keras", "binary_cross_entropy_keras_vjp",
+           "binary_cross_entropy_vjp"]
 
 LOG_FLOOR = -100.0  # PyTorch clamps log(p) and log(1 - p) at -100 (p below e^-100 ~ 3.7e-44)
 _UNIT = Interval(0.0, 1.0, True, True)
@@ -150,4 +151,105 @@ register(LossSpec(
         Equivalent("keras", "keras.losses.BinaryCrossentropy()", "clips p to [1e-7, 1 - 1e-7] instead of clamping "
                    "the logs; averages over the last axis first"),
     ),
+))
+
+
+KERAS_EPSILON = Param("epsilon", 1e-7, Interval(0.0, 0.5), "Keras clips p to [epsilon, 1 - epsilon] "
+                      "(keras.backend.epsilon() = 1e-7)", grid=(1e-3,))
+
+
+def binary_cross_entropy_keras(input: Any, target: Any, *, reduction: str = "mean", epsilon: float = 1e-7) -> Any:
+    r"""Binary cross-entropy on probabilities with Keras's convention: clip p, then take plain logs.
+
+    Definition:
+        With :math:`\hat p = \operatorname{clip}(p, \varepsilon, 1 - \varepsilon)` (K1),
+
+        .. math::
+            \ell(p, y) = -\bigl[y \log \hat p + (1 - y) \log(1 - \hat p)\bigr]  \qquad \text{(K2)}
+
+        elementwise, then the reduction (Keras's ``binary_crossentropy`` first averages over the last axis; here
+        the reduction is refloss's ``none``/``mean``/``sum`` over all elements).
+
+    Gradient:
+        .. math::
+            \frac{\partial \ell}{\partial p} = \Bigl[-\frac{y}{\hat p} + \frac{1-y}{1-\hat p}\Bigr]
+                [\varepsilon \le p \le 1 - \varepsilon], \qquad
+            \frac{\partial \ell}{\partial y} = -\bigl[\log \hat p - \log(1 - \hat p)\bigr]  \qquad \text{(K3, K4)}
+
+        Outside the clip the loss is constant in :math:`p`; at the bounds the gradient passes (TensorFlow's
+        ``clip_by_value`` rule). Derivation: ``docs/derivations/binary_cross_entropy.md``.
+
+    Conventions:
+        Keras 3 (``keras.losses.binary_crossentropy`` with ``from_logits=False``): ``p = 0, y = 1`` gives
+        :math:`-\log 10^{-7} = 16.118` where PyTorch's :func:`binary_cross_entropy` gives 100. In float32 the upper
+        bound :math:`1 - 10^{-7}` rounds to 0.99999988, so Keras gives 15.942 for ``p = 1, y = 0`` there; this
+        reference computes in float64. ``input`` and ``target`` must lie in [0, 1]; shapes must match. ``mean``
+        of an empty input is NaN. NaN propagates.
+
+    Shapes:
+        ``input``: ``(*)``; ``target``: the same shape. Output: ``(*)`` for ``none``, a scalar otherwise.
+
+    Args:
+        input: Probabilities :math:`p \in [0, 1]`.
+        target: Targets :math:`y \in [0, 1]` (differentiable).
+        reduction: ``"none"``, ``"mean"`` (default) or ``"sum"``.
+        epsilon: The clip :math:`\varepsilon \in (0, 1/2)` (default 1e-7, Keras's).
+
+    Returns:
+        The loss in float64.
+
+    References:
+        Keras ``keras.losses.BinaryCrossentropy``:
+        https://keras.io/api/losses/probabilistic_losses/#binarycrossentropy-class
+
+    Examples:
+        >>> round(float(binary_cross_entropy_keras([0.0], [1.0])), 6)  # -log(1e-7)
+        16.118096
+    """
+    p, y, _ = _prepare(input, target, reduction, None)
+    epsilon = KERAS_EPSILON.check(epsilon)
+    with np.errstate(invalid="ignore"):
+        clipped = anp.clip(p, epsilon, 1.0 - epsilon)  # (K1)
+        return reduce(-(y * anp.log(clipped) + (1.0 - y) * anp.log1p(-clipped)), reduction)  # (K2)
+
+
+def binary_cross_entropy_keras_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
+                                   epsilon: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+    """Vector-Jacobian product of :func:`binary_cross_entropy_keras` w.r.t. ``(input, target)``.
+
+    ``grad_output`` has the shape of the loss's output. See :func:`binary_cross_entropy_keras`, "Gradient".
+    """
+    p, y, _ = _prepare(input, target, reduction, None)
+    epsilon = KERAS_EPSILON.check(epsilon)
+    g = reduce_vjp(grad_output, p.shape, reduction)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        clipped = np.clip(p, epsilon, 1.0 - epsilon)
+        inside = (p >= epsilon) & (p <= 1.0 - epsilon)
+        slope = np.where(inside, (clipped - y) / (clipped * (1.0 - clipped)), 0.0)  # (K3)
+        grad_input = g * np.where(np.isnan(p), np.nan, slope)
+        grad_target = -g * (np.log(clipped) - np.log1p(-clipped))  # (K4)
+    return grad_input, grad_target
+
+
+def _keras_clip_distance(input: Any, target: Any, *, epsilon: float = 1e-7, **_: Any) -> Any:
+    p = np.asarray(input, dtype=np.float64)
+    return np.minimum(np.abs(p - epsilon), np.abs(p - (1.0 - epsilon)))
+
+
+register(LossSpec(
+    name="binary_cross_entropy_keras",
+    family="classification",
+    forward=binary_cross_entropy_keras,
+    vjp=binary_cross_entropy_keras_vjp,
+    inputs=(Input("input", "probabilities in [0, 1], any shape", domain=_UNIT, sample=Interval(0.02, 0.98, True, True)),
+            Input("target", "probabilities in [0, 1], the same shape", domain=_UNIT, sample=_UNIT)),
+    params=(KERAS_EPSILON,),
+    smoothness="C-infinity inside [epsilon, 1 - epsilon]; constant in p outside",
+    kinks=(Kink("p = epsilon or p = 1 - epsilon (the clip)", "the gradient passes at the bound (TensorFlow's "
+                "clip_by_value); 0 beyond it", _keras_clip_distance, autograd_agrees=False),),
+    references=(Reference("Keras, keras.losses.BinaryCrossentropy",
+                          "https://keras.io/api/losses/probabilistic_losses/#binarycrossentropy-class"),),
+    equivalents=(Equivalent("keras", "keras.losses.binary_crossentropy(from_logits=False)",
+                            "averages over the last axis first"),),
+    derivation="docs/derivations/binary_cross_entropy.md",
 ))

@@ -105,7 +105,8 @@ def cross_entropy(input: Any, target: Any, *, reduction: str = "mean", weight: A
                                                "cross_entropy")
     class_axis = 1 if np.ndim(_value(x)) > 1 else 0
     # 0.0 - sum rather than -sum: a zero loss is +0.0, as in PyTorch, not -0.0
-    return _reduce(0.0 - anp.sum(coefficients * log_softmax(x, class_axis), axis=class_axis), reduction, denominator)
+    return _reduce(0.0 - anp.sum(_weighted(coefficients, log_softmax(x, class_axis)), axis=class_axis), reduction,
+                   denominator)
 
 
 def cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", weight: Any = None,
@@ -176,7 +177,7 @@ def nll_loss(input: Any, target: Any, *, reduction: str = "mean", weight: Any = 
     """
     x, coefficients, denominator, _ = _prepare(input, target, reduction, weight, ignore_index, 0.0, "nll_loss")
     class_axis = 1 if np.ndim(_value(x)) > 1 else 0
-    return _reduce(0.0 - anp.sum(coefficients * x, axis=class_axis), reduction, denominator)
+    return _reduce(0.0 - anp.sum(_weighted(coefficients, x), axis=class_axis), reduction, denominator)
 
 
 def nll_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", weight: Any = None,
@@ -196,6 +197,13 @@ def nll_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = 
 
 def _value(x: Any) -> Any:
     return x._value if isinstance(x, Box) else x
+
+
+def _weighted(coefficients: Any, log_p: Any) -> Any:
+    """V * log p, with 0 wherever V is 0: a class masked with a -inf logit (log p = -inf) must add nothing, not
+    0 * -inf = NaN (PyTorch gives log 2 for logits [-inf, 0, 0] and target 1)."""
+    with np.errstate(invalid="ignore"):
+        return anp.where(coefficients != 0, coefficients * log_p, 0.0)
 
 
 def _class_weight(weight: np.ndarray | None, classes: int, ndim: int, class_axis: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from refloss._checks import as_real_array, check_grad_output, check_reduction, s
 from refloss._registry import Input, Interval, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, softmax, softmax_complement
 from refloss.losses.classification._labels import check_class_indices, check_class_weight
-from refloss.losses.classification.cross_entropy import _class_weight, _value
+from refloss.losses.classification.cross_entropy import _class_weight, _value, _weighted
 
 __all__ = ["softmax_focal_loss", "softmax_focal_loss_vjp"]
 
@@ -49,8 +49,8 @@ def softmax_focal_loss(input: Any, target: Any, *, reduction: str = "mean", alph
         indices get no gradient. Derivation: ``docs/derivations/softmax_focal_loss.md``.
 
     Conventions:
-        Lin et al.'s focal loss applied to the softmax (as in mmdetection's and kornia's multi-class focal
-        losses), with ``alpha`` a weight per class rather than a scalar. Not in PyTorch or torchvision. The class
+        Lin et al.'s focal loss applied to the softmax (as mmcv's ``softmax_focal_loss`` and kornia's
+        ``focal_loss``), with ``alpha`` a weight per class. Not in PyTorch or torchvision. The class
         axis is dim 1 (dim 0 of a 1-D input). ``mean`` of an empty batch is NaN. NaN propagates.
 
     Shapes:
@@ -77,7 +77,7 @@ def softmax_focal_loss(input: Any, target: Any, *, reduction: str = "mean", alph
     x, labels, alpha_y, gamma = _prepare(input, target, reduction, alpha, gamma)
     class_axis = 1 if np.ndim(_value(x)) > 1 else 0
     one_hot = _one_hot(labels, shape_of(x)[class_axis], class_axis)
-    log_p = anp.sum(log_softmax(x, class_axis) * one_hot, axis=class_axis)  # (S1)
+    log_p = anp.sum(_weighted(one_hot, log_softmax(x, class_axis)), axis=class_axis)  # (S1), -inf elsewhere is fine
     q = -anp.expm1(log_p)  # (S2)
     # q^gamma through a double where: at q = 0 autograd's derivative of q**gamma would be inf * 0 = NaN, while
     # the loss's true derivative there is 0 (see the VJP), which this form gives autograd too.
@@ -108,7 +108,7 @@ def softmax_focal_loss_vjp(grad_output: Any, input: Any, target: Any, *, reducti
         if reduction == "mean":
             g = g / np.float64(labels.size)
         p = softmax(x, class_axis)
-        log_p = np.sum(log_softmax(x, class_axis) * one_hot, axis=class_axis)
+        log_p = np.sum(_weighted(one_hot, log_softmax(x, class_axis)), axis=class_axis)
         p_y = np.exp(log_p)
         q = -np.expm1(log_p)
         ratio = np.where(q > 0, log_p / np.where(q > 0, q, 1.0), -1.0)  # log p / (1 - p) -> -1 as p -> 1
