@@ -13,7 +13,7 @@ from autograd.tracer import Box
 
 from refloss._registry import REDUCTIONS
 
-__all__ = ["as_real_array", "check_broadcast_weight", "check_grad_output", "check_reduction", "check_same_shape", "check_weight"]
+__all__ = ["as_real_array", "check_broadcast_weight", "check_finite_non_negative", "check_grad_output", "check_reduction", "check_same_shape", "check_weight"]
 
 # dtype kinds accepted as real data: signed and unsigned integers and floats. Booleans, complex numbers,
 # strings and objects are rejected rather than silently coerced.
@@ -88,6 +88,11 @@ def check_broadcast_weight(weight: Any, name: str, shape: tuple[int, ...]) -> np
         broadcast = None
     if broadcast != shape:
         raise ValueError(f"{name} must broadcast to the input shape {shape}, got shape {weight.shape}")
+    return check_finite_non_negative(weight, name)
+
+
+def check_finite_non_negative(weight: np.ndarray, name: str) -> np.ndarray:
+    """Raise ``ValueError`` unless every entry of ``weight`` is finite and >= 0; return ``weight``."""
     if not np.all(np.isfinite(weight)):
         raise ValueError(f"{name} must be finite, got NaN or Inf")
     if np.any(weight < 0):

@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["ALL_DTYPES", "FLOAT64_ONLY", "VectorCase", "case_rng", "cases_for", "cotangent_for", "grid_values",
+__all__ = ["ALL_DTYPES", "FLOAT64_ONLY", "VectorCase", "case_rng", "cases_for", "cotangent_for", "empty_cases", "grid_values",
            "two_input_case"]
 
 # Inputs of an all-dtype case are exactly representable in each of these; float64-only cases hold magnitudes
@@ -98,3 +98,13 @@ def two_input_case(loss: str, name: str, concern: str, comment: str, x: np.ndarr
         cotangent = cotangent_for(rng, np.shape(x), reduction)
     return VectorCase(name, concern, comment, {first: np.asarray(x, float), second: np.asarray(y, float)},
                       reduction, cotangent=np.asarray(cotangent, float), **fields)
+
+
+def empty_cases(make: Callable[..., VectorCase], loss: str, rng: np.random.Generator, x: np.ndarray, y: np.ndarray,
+                name: str = "empty") -> Iterator[VectorCase]:
+    """No elements under each reduction: ``none`` is empty, ``sum`` is 0, ``mean`` is NaN (PyTorch) or 0 (Keras,
+    mmdetection 3.x: the acceptable alternative)."""
+    for reduction in ("none", "sum", "mean"):
+        yield make(loss, f"{name}_{reduction}", "edge", f"no elements (input shape {np.shape(x)}): sum 0, mean NaN",
+                   x, y, reduction, rng, flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
+                   alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())

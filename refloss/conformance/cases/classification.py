@@ -6,7 +6,8 @@ from typing import Iterator
 
 import numpy as np
 
-from refloss.conformance.cases import VectorCase, case_rng, cases_for, cotangent_for, grid_values, two_input_case
+from refloss.conformance.cases import (VectorCase, case_rng, cases_for, cotangent_for, empty_cases, grid_values,
+                                      two_input_case)
 
 __all__ = ["bce_probability_cases", "hinge_cases", "multi_margin_cases", "softmax_focal_cases", "bce_with_logits_cases", "class_index_cases", "sigmoid_focal_cases"]
 
@@ -57,11 +58,7 @@ def bce_with_logits_cases(loss: str) -> Iterator[VectorCase]:
                          dtypes=("float64", "float32"), flags=("HugeMagnitude",))
     yield two_input_case(loss, "single_element_mean", "edge", "mean over one element", np.array([1.75]),
                          np.array([0.25]), "mean", rng, flags=("SingleElement", "Reduction"))
-    for reduction in ("none", "sum", "mean"):
-        yield two_input_case(loss, f"empty_{reduction}", "edge", "no elements: sum 0, mean NaN", np.zeros(0),
-                             np.zeros(0), reduction, rng,
-                             flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
-                             alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield from empty_cases(two_input_case, loss, rng, np.zeros(0), np.zeros(0))
 
     yield two_input_case(loss, "nan_none", "nonfinite", "a NaN logit gives a NaN loss and NaN gradients",
                          np.array([np.nan, 1.0, np.nan]), np.array([1.0, 0.5, 0.0]), "none", rng,
@@ -121,11 +118,7 @@ def sigmoid_focal_cases(loss: str) -> Iterator[VectorCase]:
     yield two_input_case(loss, "hard_targets_none", "edge", "confident right and wrong logits",
                          np.array([8.0, -8.0, 8.0, -8.0, 0.0]), np.array([1.0, 0.0, 0.0, 1.0, 1.0]), "none", rng,
                          flags=("HardTargets",))
-    for reduction in ("none", "sum", "mean"):
-        yield two_input_case(loss, f"empty_{reduction}", "edge", "no elements: sum 0, mean NaN", np.zeros(0),
-                             np.zeros(0), reduction, rng,
-                             flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
-                             alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield from empty_cases(two_input_case, loss, rng, np.zeros(0), np.zeros(0))
     yield two_input_case(loss, "nan_none", "nonfinite", "a NaN logit gives a NaN loss and gradient",
                          np.array([np.nan, 1.0]), np.array([1.0, 0.0]), "none", rng, flags=("NaNInput",))
     for name, comment, x, y, params, error in [
@@ -222,11 +215,7 @@ def class_index_cases(loss: str) -> Iterator[VectorCase]:
         yield _class_case(loss, "logits_1e4_none", "edge", "logits of +-1e4 in one row: losses 0, 1e4 and 2e4",
                           np.array([[1e4, -1e4, 0.0]] * 3), np.array([0, 2, 1]), "none", rng,
                           dtypes=("float64", "float32"), flags=("HugeMagnitude",))
-    for reduction in ("none", "sum", "mean"):
-        yield _class_case(loss, f"empty_batch_{reduction}", "edge", "N = 0: none empty, sum 0, mean NaN",
-                          np.zeros((0, 3)), np.zeros(0, dtype=np.int64), reduction, rng,
-                          flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
-                          alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield from empty_cases(_class_case, loss, rng, np.zeros((0, 3)), np.zeros(0, dtype=np.int64), "empty_batch")
     if smoothing:
         for params in ({}, {"label_smoothing": 0.25, "weight": np.array([0.5, 2.0, 1.0])}):
             for reduction in ("none", "mean"):
@@ -303,11 +292,7 @@ def bce_probability_cases(loss: str) -> Iterator[VectorCase]:
     yield two_input_case(loss, "clamped_tiny_probability_none", "edge", "p = 2^-148: log p = -102.6 is clamped",
                          np.array([2.0 ** -148, 2.0 ** -148]), np.array([1.0, 0.0]), "none", rng,
                          dtypes=("float64", "float32"), flags=("LogClamp", "Subnormal"))
-    for reduction in ("none", "sum", "mean"):
-        yield two_input_case(loss, f"empty_{reduction}", "edge", "no elements: sum 0, mean NaN", np.zeros(0),
-                             np.zeros(0), reduction, rng,
-                             flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
-                             alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield from empty_cases(two_input_case, loss, rng, np.zeros(0), np.zeros(0))
     yield two_input_case(loss, "nan_none", "nonfinite", "a NaN probability gives a NaN loss and gradients",
                          np.array([np.nan, 0.5]), np.array([1.0, 0.0]), "none", rng, flags=("NaNInput",))
     for name, comment, p, y, params, error in [
@@ -341,11 +326,7 @@ def hinge_cases(loss: str) -> Iterator[VectorCase]:
     yield two_input_case(loss, "at_margin_none", "edge", "y x = 1 exactly: the hinge's kink (any subgradient "
                          "between -y and 0 is accepted)", np.array([1.0, -1.0, 0.5]), np.array([1.0, -1.0, 1.0]),
                          "none", rng, flags=("AtKink",))
-    for reduction in ("none", "sum", "mean"):
-        yield two_input_case(loss, f"empty_{reduction}", "edge", "no elements: sum 0, mean NaN", np.zeros(0),
-                             np.zeros(0), reduction, rng,
-                             flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
-                             alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield from empty_cases(two_input_case, loss, rng, np.zeros(0), np.zeros(0))
     yield two_input_case(loss, "nan_none", "nonfinite", "a NaN score gives a NaN loss and gradient",
                          np.array([np.nan, 0.5]), np.array([1.0, -1.0]), "none", rng, flags=("NaNInput",))
     for name, comment, x, y, error in [
@@ -381,11 +362,7 @@ def multi_margin_cases(loss: str) -> Iterator[VectorCase]:
     label = np.array(2)
     yield _class_case(loss, "unbatched_none", "edge", "input (C,), target ()", _margin_scores(rng, (3,), label),
                       label, "none", rng, flags=("Shape",))
-    for reduction in ("none", "sum", "mean"):
-        yield _class_case(loss, f"empty_batch_{reduction}", "edge", "N = 0: sum 0, mean NaN", np.zeros((0, 3)),
-                          np.zeros(0, dtype=np.int64), reduction, rng,
-                          flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
-                          alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield from empty_cases(_class_case, loss, rng, np.zeros((0, 3)), np.zeros(0, dtype=np.int64), "empty_batch")
     yield _class_case(loss, "nan_score_none", "nonfinite", "a NaN score makes its sample's loss NaN",
                       np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), np.array([0, 2]), "none", rng,
                       flags=("NaNInput",))
@@ -424,11 +401,7 @@ def softmax_focal_cases(loss: str) -> Iterator[VectorCase]:
                           "1 - p_y = 0, the gradient is 0 (naive code: NaN for gamma < 1)",
                           np.array([[1e4, 0.0, -1e4], [0.0, 40.0, 0.0]]), np.array([0, 1]), "none", rng,
                           params={"gamma": gamma}, dtypes=("float64", "float32"), flags=("FocalSaturation",))
-    for reduction in ("none", "sum", "mean"):
-        yield _class_case(loss, f"empty_batch_{reduction}", "edge", "N = 0: sum 0, mean NaN", np.zeros((0, 3)),
-                          np.zeros(0, dtype=np.int64), reduction, rng,
-                          flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
-                          alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield from empty_cases(_class_case, loss, rng, np.zeros((0, 3)), np.zeros(0, dtype=np.int64), "empty_batch")
     yield _class_case(loss, "nan_logit_none", "nonfinite", "a NaN logit makes its row NaN",
                       np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), np.array([0, 2]), "none", rng,
                       flags=("NaNInput",))
@@ -451,11 +424,7 @@ def _keras_bce_cases(loss: str) -> Iterator[VectorCase]:
     yield two_input_case(loss, "epsilon_1e-3_none", "basic", "a wider clip, epsilon = 1e-3",
                          np.array([0.0, 2.0 ** -12, 0.5, 1.0]), np.array([1.0, 1.0, 0.0, 0.0]), "none", rng,
                          params={"epsilon": 1e-3}, dtypes=("float64",), flags=("ParameterGrid",))
-    for reduction in ("none", "sum", "mean"):
-        yield two_input_case(loss, f"empty_{reduction}", "edge", "no elements: sum 0, mean NaN", np.zeros(0),
-                             np.zeros(0), reduction, rng,
-                             flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
-                             alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+    yield from empty_cases(two_input_case, loss, rng, np.zeros(0), np.zeros(0))
     yield two_input_case(loss, "nan_none", "nonfinite", "a NaN probability gives a NaN loss and gradients",
                          np.array([np.nan, 0.5]), np.array([1.0, 0.0]), "none", rng, flags=("NaNInput",))
     for name, comment, p, y, params, error in [

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from refloss._checks import as_real_array
+from refloss._checks import as_real_array, check_finite_non_negative
 
 __all__ = ["check_class_indices", "check_class_weight", "check_unit_interval"]
 
@@ -46,8 +46,4 @@ def check_class_weight(weight: Any, name: str, classes: int) -> np.ndarray | Non
     weight = as_real_array(weight, name)
     if weight.shape != (classes,):
         raise ValueError(f"{name} must have shape (C,) = ({classes},), one entry per class, got {weight.shape}")
-    if not np.all(np.isfinite(weight)):
-        raise ValueError(f"{name} must be finite, got NaN or Inf")
-    if np.any(weight < 0):
-        raise ValueError(f"{name} must be non-negative, got minimum {float(weight.min())!r}")
-    return weight
+    return check_finite_non_negative(weight, name)

@@ -9,6 +9,7 @@ import autograd.numpy as anp
 import numpy as np
 
 from refloss._checks import as_real_array, check_grad_output, check_reduction, shape_of
+from refloss._reduction import reduce
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
 from refloss.losses.classification._labels import check_class_indices, check_class_weight
 from refloss.losses.classification.cross_entropy import CLASS_WEIGHT, _class_weight, _value
@@ -81,13 +82,7 @@ def multi_margin_loss(input: Any, target: Any, *, reduction: str = "mean", p: in
     z = _margins(x, one_hot, margin, class_axis)
     violation = anp.maximum(0.0, z) * (1.0 - one_hot)  # the target's own term is excluded
     per_sample = target_weight / classes * anp.sum(violation ** power, axis=class_axis)  # (M2)
-    if reduction == "none":
-        return per_sample
-    total = anp.sum(per_sample)
-    if reduction == "sum":
-        return total
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return total / np.float64(np.size(_value(per_sample)))
+    return reduce(per_sample, reduction)  # mean over the samples
 
 
 def multi_margin_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", p: int = 1,

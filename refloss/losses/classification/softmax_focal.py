@@ -9,6 +9,7 @@ import autograd.numpy as anp
 import numpy as np
 
 from refloss._checks import as_real_array, check_grad_output, check_reduction, shape_of
+from refloss._reduction import reduce
 from refloss._registry import Input, Interval, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, softmax, softmax_complement
 from refloss.losses.classification._labels import check_class_indices, check_class_weight
@@ -84,13 +85,7 @@ def softmax_focal_loss(input: Any, target: Any, *, reduction: str = "mean", alph
     q_safe = anp.where(q > 0, q, 1.0)
     focus = anp.where(q > 0, q_safe ** gamma, 0.0 ** gamma)
     per_sample = 0.0 - alpha_y * focus * log_p  # (S3); 0.0 - keeps a zero loss +0.0
-    if reduction == "none":
-        return per_sample
-    total = anp.sum(per_sample)
-    if reduction == "sum":
-        return total
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return total / np.float64(np.size(labels))
+    return reduce(per_sample, reduction)  # mean over the samples
 
 
 def softmax_focal_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", alpha: Any = None,
