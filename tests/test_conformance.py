@@ -312,3 +312,37 @@ def test_cli_check_through_the_jsonl_protocol_subprocess():
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "huber_loss" in result.stdout and "0 failed" in result.stdout
+
+
+def test_torch_adapter_uses_torchvision_ops_when_installed(tmp_path, monkeypatch):
+    # No CPU build of torchvision installs here, so a stand-in package provides torchvision.ops.sigmoid_focal_loss,
+    # written from torchvision's documented formula. This checks the adapter's mapping (names, alpha=-1, the
+    # default reduction 'none'), not torchvision itself.
+    pytest.importorskip("torch")
+    package = tmp_path / "torchvision"
+    package.mkdir()
+    (package / "__init__.py").write_text("from torchvision import ops\n")
+    (package / "ops.py").write_text(
+        "import torch\n"
+        "def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction='none'):\n"
+        "    p = torch.sigmoid(inputs)\n"
+        "    ce = torch.nn.functional.binary_cross_entropy_with_logits(inputs, targets, reduction='none')\n"
+        "    p_t = p * targets + (1 - p) * (1 - targets)\n"
+        "    loss = ce * ((1 - p_t) ** gamma)\n"
+        "    if alpha >= 0:\n"
+        "        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss\n"
+        "    return {'none': loss, 'mean': loss.mean(), 'sum': loss.sum()}[reduction]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from refloss.adapters.torch import TorchAdapter
+
+    adapter = TorchAdapter()
+    assert adapter.supports("sigmoid_focal_loss")
+    report = validator.check(adapter, SUITE, only=["sigmoid_focal_loss"], dtypes=["float64"], consistency=False)
+    failed = {o.name for o in report.outcomes if o.failed}
+    # torchvision's formula computes 1 - p_t as 1 - sigmoid(x), which is 0 at x = 40 (true 4e-18): the saturated
+    # vectors fail (gradient NaN for gamma = 0.5, values 0 instead of ~1e-35 for gamma = 2); and it checks no
+    # labels or parameters. A mismatched shape is rejected by binary_cross_entropy_with_logits inside it.
+    assert failed == {"saturated_gamma0.5", "saturated_gamma2", "targets_above_one", "gamma_negative",
+                      "alpha_above_one"}, validator.format_table(report)
+    sys.modules.pop("torchvision", None)
+    sys.modules.pop("torchvision.ops", None)

@@ -1,7 +1,10 @@
 """The ``torch`` adapter: a registered loss's PyTorch equivalent, gradients through ``torch.autograd``.
 
 The equivalent is the ``Equivalent("torch", ...)`` entry of the loss's registry record (a dotted path such as
-``torch.nn.functional.huber_loss``). PyTorch is imported lazily; ``available()`` says whether it is installed.
+``torch.nn.functional.huber_loss``), or its ``Equivalent("torchvision", ...)`` entry when torchvision is installed
+(``torchvision.ops.sigmoid_focal_loss``; no CPU build of torchvision installs on this project's machines, so that
+path is exercised by the tests with a stand-in module only). PyTorch is imported lazily; ``available()`` says
+whether it is installed.
 Computation happens in the requested dtype (float64, float32, bfloat16 or float16) on the CPU.
 """
 
@@ -27,13 +30,30 @@ def available() -> bool:
     return True
 
 
-def torch_function(loss: str) -> Any | None:
-    """The PyTorch callable registered as ``loss``'s equivalent, or None."""
-    for equivalent in get(loss).equivalents:
-        if equivalent.framework == "torch":
-            module, _, attribute = equivalent.call.rpartition(".")
-            return getattr(importlib.import_module(module), attribute)
+def _torchvision_available() -> bool:
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _equivalent(loss: str) -> Any | None:
+    """The registry's torch.nn.functional equivalent of ``loss``, else its torchvision.ops one if installed."""
+    for framework in ("torch", "torchvision"):
+        for equivalent in get(loss).equivalents:
+            if equivalent.framework == framework and (framework == "torch" or _torchvision_available()):
+                return equivalent
     return None
+
+
+def torch_function(loss: str) -> Any | None:
+    """The PyTorch (or torchvision) callable registered as ``loss``'s equivalent, or None."""
+    equivalent = _equivalent(loss)
+    if equivalent is None:
+        return None
+    module, _, attribute = equivalent.call.rpartition(".")
+    return getattr(importlib.import_module(module), attribute)
 
 
 class TorchAdapter(Adapter):
@@ -48,7 +68,7 @@ class TorchAdapter(Adapter):
                              "float16": torch.float16}
 
     def supports(self, loss: str) -> bool:
-        return loss in REGISTRY and any(e.framework == "torch" for e in get(loss).equivalents)
+        return loss in REGISTRY and _equivalent(loss) is not None
 
     def run(self, loss, inputs, params, reduction, cotangent, dtype) -> Result:
         torch = self.torch
