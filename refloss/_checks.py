@@ -13,7 +13,16 @@ from autograd.tracer import Box
 
 from refloss._registry import REDUCTIONS
 
-__all__ = ["as_real_array", "check_broadcast_weight", "check_finite_non_negative", "check_grad_output", "check_reduction", "check_same_shape", "check_weight"]
+__all__ = [
+    "as_matching_pair",
+    "as_real_array",
+    "check_broadcast_weight",
+    "check_finite_non_negative",
+    "check_grad_output",
+    "check_reduction",
+    "check_same_shape",
+    "check_weight",
+]
 
 # dtype kinds accepted as real data: signed and unsigned integers and floats. Booleans, complex numbers,
 # strings and objects are rejected rather than silently coerced.
@@ -50,6 +59,16 @@ def check_same_shape(first: Any, second: Any, first_name: str, second_name: str)
             f"{second_name} must have the same shape as {first_name} {a}, got {b} "
             "(refloss does not broadcast between a prediction and its target)"
         )
+
+
+def as_matching_pair(first: Any, second: Any, reduction: Any,
+                     names: tuple[str, str] = ("input", "target")) -> tuple[Any, Any]:
+    """The two positional inputs of an elementwise loss as float64 arrays of the same shape; ``reduction`` valid."""
+    first = as_real_array(first, names[0])
+    second = as_real_array(second, names[1])
+    check_same_shape(first, second, *names)
+    check_reduction(reduction)
+    return first, second
 
 
 def check_reduction(reduction: Any) -> str:

@@ -90,7 +90,8 @@ class Param:
     ``"elementwise"`` for an optional array with the shape of the first input (PyTorch's ``weight=`` of l1_loss),
     ``"broadcast"`` for an optional array that broadcasts to the first input (``pos_weight``, sampled with the
     shape of the input's last dimension), or ``"per_class"`` for an optional array of one entry per class (the
-    ``weight`` of cross_entropy; the class axis is dim 1, or dim 0 of a 1-D input). ``grid`` lists the values the gradient checker and the conformance cases use;
+    ``weight`` of cross_entropy; the class axis is dim 1, or dim 0 of a 1-D input). ``grid`` lists the values the
+    gradient checker and the conformance cases use;
     ``sample``, if given, is the interval random tests draw from (for parameters whose valid combinations are
     narrower than their separate domains).
     """

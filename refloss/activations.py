@@ -92,7 +92,8 @@ def log_softmax(input: Any, dim: int) -> Any:
 
     Computed as :math:`(x_i - m) - \operatorname{log1p}\sum_{j \ne a} e^{x_j - m}` with :math:`m = x_a = \max_j
     x_j` (A5): every exponent is :math:`\le 0`, so it is stable for logits of any magnitude, and a confident
-    row keeps its tiny log-probabilities (:math:`-8.5 \times 10^{-18}` for logits :math:`[0, 40, 0]`). Gradient: :math:`g_i - \operatorname{softmax}(x)_i
+    row keeps its tiny log-probabilities (:math:`-8.5 \times 10^{-18}` for logits :math:`[0, 40, 0]`).
+    Gradient: :math:`g_i - \operatorname{softmax}(x)_i
     \sum_j g_j` (A6). ``dim`` is required, as it should be in PyTorch (whose implicit choice is deprecated).
     A 0-d input is treated as one class (the result is 0).
     """
@@ -191,7 +192,8 @@ def one_hot(labels: Any, num_classes: int | None = None) -> np.ndarray:
             raise ValueError("num_classes must be given for empty labels (it cannot be inferred)")
         num_classes = int(array.max()) + 1
     if np.any(array >= num_classes):
-        raise ValueError(f"labels must be below num_classes={num_classes}, got {int(array[array >= num_classes].flat[0])}")
+        offending = int(array[array >= num_classes].flat[0])
+        raise ValueError(f"labels must be below num_classes={num_classes}, got {offending}")
     return (array[..., None] == np.arange(num_classes)).astype(np.int64)
 
 

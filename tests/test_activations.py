@@ -20,7 +20,8 @@ ALONG_DIM = {"softmax": (refloss.softmax, refloss.softmax_vjp),
              "log_softmax": (refloss.log_softmax, refloss.log_softmax_vjp)}
 
 # Textbook mpmath definitions, independent of the stable forms in refloss.activations.
-MP_ELEMENTWISE = {"sigmoid": lambda t: 1 / (1 + mpmath.exp(-t)), "log_sigmoid": lambda t: -mpmath.log(1 + mpmath.exp(-t))}
+MP_ELEMENTWISE = {"sigmoid": lambda t: 1 / (1 + mpmath.exp(-t)),
+                  "log_sigmoid": lambda t: -mpmath.log(1 + mpmath.exp(-t))}
 
 
 def _finite_difference(function, x, g):

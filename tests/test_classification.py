@@ -286,3 +286,20 @@ def test_cross_entropy_ignores_a_class_masked_with_minus_infinity():
     assert refloss.cross_entropy(x, t) == pytest.approx(math.log(2), rel=1e-15)
     np.testing.assert_allclose(refloss.cross_entropy_vjp(1.0, x, t)[0], [[0.0, -0.5, 0.5]], rtol=1e-15)
     assert refloss.softmax_focal_loss(x, t) == pytest.approx(0.25 * math.log(2), rel=1e-15)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"gamma": -1.0}, ValueError, "gamma must be in [0, inf), got -1.0"),
+    ({"alpha": np.array([1.0, 2.0])}, ValueError, "alpha must have shape (C,) = (3,), one entry per class, got (2,)"),
+    ({"alpha": np.array([1.0, -1.0, 0.5])}, ValueError, "alpha must be non-negative, got minimum -1.0"),
+    ({"target": np.array([0, 3])}, ValueError, "target class indices must be in [0, 3), got 3"),
+    ({"target": np.array([0.0, 1.0])}, TypeError, "target must be an array of integer class indices"),
+    ({"input": 1.0, "target": np.array(0)}, ValueError, "input must have a class dimension"),
+])
+def test_softmax_focal_bad_input(kwargs, error, message):
+    arguments = {"input": np.zeros((2, 3)), "target": np.array([0, 1]), **kwargs}
+    for call in (lambda: refloss.softmax_focal_loss(**arguments),
+                 lambda: refloss.softmax_focal_loss_vjp(1.0, **arguments)):
+        with pytest.raises(error) as info:
+            call()
+        assert message in str(info.value)

@@ -121,7 +121,8 @@ def test_probability_target_gradient_matches_autograd():
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda: CE([[0.0, 1.0]], np.array([2])), ValueError, "target class indices must be in [0, 2) or ignore_index=-100, got 2"),
+    (lambda: CE([[0.0, 1.0]], np.array([2])), ValueError,
+     "target class indices must be in [0, 2) or ignore_index=-100, got 2"),
     (lambda: CE([[0.0, 1.0]], np.array([-1])), ValueError, "got -1"),
     (lambda: CE([[0.0, 1.0]], np.array([0, 1])), ValueError, "target of class indices must have shape (1,)"),
     (lambda: CE([[0.0, 1.0]], np.array([0]), weight=[1.0, -1.0]), ValueError, "weight must be non-negative"),

@@ -2,7 +2,8 @@
 
 optax losses are elementwise and take no ``reduction``: the adapter applies ``mean``/``sum`` with
 ``jnp.mean``/``jnp.sum``. Tests that need a parameter the optax function lacks (``weight``, ``pos_weight``) or an
-unknown reduction are skipped: optax cannot express them. Computation happens in the requested dtype; float64 turns on ``jax_enable_x64``.
+unknown reduction are skipped: optax cannot express them. Computation happens in the requested dtype; float64
+turns on ``jax_enable_x64``.
 """
 
 from __future__ import annotations

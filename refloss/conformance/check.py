@@ -32,7 +32,8 @@ from refloss.adapters.base import Adapter, Rejected, Result, Unsupported
 from refloss.conformance.encoding import bits_to_float
 from refloss.conformance.tolerance import compare, compare_interval
 
-__all__ = ["Outcome", "Report", "VectorTest", "check", "format_table", "load_tests", "progress_bar", "run_test", "suite_directory"]
+__all__ = ["Outcome", "Report", "VectorTest", "check", "format_table", "load_tests", "progress_bar", "run_test",
+           "suite_directory"]
 
 def suite_directory() -> Path:
     """Where the golden vectors are: installed with the package (refloss/suite), or the checkout's conformance/."""

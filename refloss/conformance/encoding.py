@@ -30,14 +30,6 @@ class FloatFormat:
     emax: int
     width: int
 
-    @property
-    def unit_roundoff(self) -> float:
-        return 2.0 ** -self.precision
-
-    @property
-    def max(self) -> float:
-        return (2.0 - 2.0 ** (1 - self.precision)) * 2.0 ** self.emax
-
 
 DTYPES = {
     "float64": FloatFormat("float64", 53, -1022, 1023, 64),

@@ -9,7 +9,6 @@ value; every file is in canonical form; expectation files name existing uids onl
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path

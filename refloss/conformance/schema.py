@@ -5,7 +5,9 @@ from __future__ import annotations
 __all__ = ["SCHEMA"]
 
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{16}$"}
-_DECIMAL = {"type": "string", "pattern": r"^(nan|inf|-inf|0|-?[0-9](\.[0-9]+)?(e[-+][0-9]+)?|-?0\.[0-9]+|-?[0-9]+\.[0-9]+)$"}
+_DECIMAL = {"type": "string",
+            "pattern": r"^(nan|inf|-inf|0|-?[0-9](\.[0-9]+)?(e[-+][0-9]+)?|-?0\.[0-9]+|-?[0-9]+\.[0-9]+)$"}
+_HEX_ANY_WIDTH = {"type": "string", "pattern": "^([0-9a-f]{4}|[0-9a-f]{8}|[0-9a-f]{16})$"}
 _SHAPE = {"type": "array", "items": {"type": "integer", "minimum": 0}}
 _DTYPE = {"enum": ["float64", "float32", "float16", "bfloat16"]}
 
@@ -55,7 +57,7 @@ SCHEMA = {
                 "shape": _SHAPE,
                 "exact": {"type": "array", "items": _DECIMAL},
                 "rounded": {"type": "object", "propertyNames": _DTYPE, "additionalProperties": {
-                    "type": "array", "items": {"type": "string", "pattern": "^([0-9a-f]{4}|[0-9a-f]{8}|[0-9a-f]{16})$"}}},
+                    "type": "array", "items": _HEX_ANY_WIDTH}},
                 "scale": _DECIMAL,
                 "interval": {"type": "object", "additionalProperties": False, "required": ["lo", "hi"],
                              "properties": {"lo": {"type": "array", "items": _DECIMAL},

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import decimal
 import math
-from typing import Any
 
 from refloss.conformance.encoding import DTYPES, bits_to_float
 
@@ -62,7 +61,8 @@ def compare(got: float, exact: str, rounded_bits: str | None, dtype: str, kind: 
     limits = POLICY["dtypes"][dtype][kind]
     u = decimal.Decimal(2) ** -DTYPES[dtype].precision
     exact_value = decimal.Decimal(exact)
-    allowed = _CONTEXT.multiply(u, _CONTEXT.add(limits["rel"] * abs(exact_value), limits["abs"] * decimal.Decimal(scale)))
+    bound = _CONTEXT.add(limits["rel"] * abs(exact_value), limits["abs"] * decimal.Decimal(scale))
+    allowed = _CONTEXT.multiply(u, bound)
     error = abs(_CONTEXT.subtract(decimal.Decimal(got), exact_value))
     if allowed == 0:
         return 0.0 if error == 0 else math.inf
@@ -80,6 +80,3 @@ def compare_interval(got: float, lo: str, hi: str, dtype: str, scale: str) -> fl
     nearest = str(low if value < low else high)
     return compare(got, nearest, None, dtype, "gradient", scale)
 
-
-def policy_document() -> dict[str, Any]:
-    return POLICY

@@ -13,8 +13,8 @@ import zlib
 
 import numpy as np
 
-__all__ = ["ALL_DTYPES", "FLOAT64_ONLY", "VectorCase", "case_rng", "cases_for", "cotangent_for", "empty_cases", "grid_values",
-           "two_input_case"]
+__all__ = ["ALL_DTYPES", "FLOAT64_ONLY", "VectorCase", "case_rng", "cases_for", "cotangent_for", "empty_cases",
+           "grid_values", "two_input_case"]
 
 # Inputs of an all-dtype case are exactly representable in each of these; float64-only cases hold magnitudes
 # that only float64 can carry (1e300, subnormals, ...).
@@ -105,6 +105,7 @@ def empty_cases(make: Callable[..., VectorCase], loss: str, rng: np.random.Gener
     """No elements under each reduction: ``none`` is empty, ``sum`` is 0, ``mean`` is NaN (PyTorch) or 0 (Keras,
     mmdetection 3.x: the acceptable alternative)."""
     for reduction in ("none", "sum", "mean"):
+        mean = reduction == "mean"
         yield make(loss, f"{name}_{reduction}", "edge", f"no elements (input shape {np.shape(x)}): sum 0, mean NaN",
-                   x, y, reduction, rng, flags=("Empty", "Reduction") + (("Convention",) if reduction == "mean" else ()),
-                   alternatives=("empty-mean-is-zero",) if reduction == "mean" else ())
+                   x, y, reduction, rng, flags=("Empty", "Reduction") + (("Convention",) if mean else ()),
+                   alternatives=("empty-mean-is-zero",) if mean else ())

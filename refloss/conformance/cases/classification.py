@@ -9,7 +9,8 @@ import numpy as np
 from refloss.conformance.cases import (VectorCase, case_rng, cases_for, cotangent_for, empty_cases, grid_values,
                                       two_input_case)
 
-__all__ = ["bce_probability_cases", "hinge_cases", "multi_margin_cases", "softmax_focal_cases", "bce_with_logits_cases", "class_index_cases", "sigmoid_focal_cases"]
+__all__ = ["bce_probability_cases", "bce_with_logits_cases", "class_index_cases", "hinge_cases", "multi_margin_cases",
+           "sigmoid_focal_cases", "softmax_focal_cases"]
 
 _BCE = "binary_cross_entropy_with_logits"
 
@@ -45,7 +46,8 @@ def bce_with_logits_cases(loss: str) -> Iterator[VectorCase]:
         name = f"zero_cotangent_{reduction}"
         rng = case_rng(loss, name)
         yield two_input_case(loss, name, "basic", "grad_output = 0 must give zero gradients", grid_values(rng, (4,)),
-                             _targets(rng, (4,)), reduction, rng, cotangent=np.zeros((4,) if reduction == "none" else ()),
+                             _targets(rng, (4,)), reduction, rng,
+                             cotangent=np.zeros((4,) if reduction == "none" else ()),
                              flags=("ZeroCotangent",))
 
     rng = case_rng(loss, "edge")
@@ -237,7 +239,8 @@ def class_index_cases(loss: str) -> Iterator[VectorCase]:
                           rng, flags=("NaNInput",))
 
     invalid = [
-        ("label_out_of_range", "class index 3 with C = 3", np.zeros((2, 3)), np.array([0, 3]), {}, "label_out_of_range"),
+        ("label_out_of_range", "class index 3 with C = 3", np.zeros((2, 3)), np.array([0, 3]), {},
+         "label_out_of_range"),
         ("negative_label", "class index -1 that is not ignore_index", np.zeros((2, 3)), np.array([-1, 0]), {},
          "label_out_of_range"),
         ("target_shape_mismatch", "3 class indices for 2 samples", np.zeros((2, 3)), np.array([0, 1, 2]), {},
@@ -367,7 +370,8 @@ def multi_margin_cases(loss: str) -> Iterator[VectorCase]:
                       np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), np.array([0, 2]), "none", rng,
                       flags=("NaNInput",))
     for name, comment, x, target, params, error in [
-        ("label_out_of_range", "class index 3 with C = 3", np.zeros((2, 3)), np.array([0, 3]), {}, "label_out_of_range"),
+        ("label_out_of_range", "class index 3 with C = 3", np.zeros((2, 3)), np.array([0, 3]), {},
+         "label_out_of_range"),
         ("p_three", "p = 3 (PyTorch supports 1 and 2)", np.zeros((2, 3)), np.array([0, 1]), {"p": 3},
          "invalid_parameter"),
         ("negative_class_weight", "a negative class weight", np.zeros((2, 3)), np.array([0, 1]),
@@ -406,7 +410,8 @@ def softmax_focal_cases(loss: str) -> Iterator[VectorCase]:
                       np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), np.array([0, 2]), "none", rng,
                       flags=("NaNInput",))
     for name, comment, x, target, params, error in [
-        ("label_out_of_range", "class index 3 with C = 3", np.zeros((2, 3)), np.array([0, 3]), {}, "label_out_of_range"),
+        ("label_out_of_range", "class index 3 with C = 3", np.zeros((2, 3)), np.array([0, 3]), {},
+         "label_out_of_range"),
         ("gamma_negative", "gamma = -1", np.zeros((2, 3)), np.array([0, 1]), {"gamma": -1.0}, "invalid_parameter"),
         ("alpha_wrong_shape", "2 alphas for C = 3", np.zeros((2, 3)), np.array([0, 1]),
          {"alpha": np.array([1.0, 1.0])}, "invalid_weight"),

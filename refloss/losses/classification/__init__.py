@@ -21,9 +21,25 @@ from refloss.losses.classification.softmax_focal import softmax_focal_loss
 from refloss.losses.classification.softmax_focal import softmax_focal_loss_vjp
 from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss_vjp
 
-__all__ = ["binary_cross_entropy", "binary_cross_entropy_keras", "binary_cross_entropy_keras_vjp",
-           "binary_cross_entropy_vjp", "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_vjp", "cross_entropy",
-           "cross_entropy_vjp", "hinge_loss", "hinge_loss_vjp", "multi_margin_loss",
-           "multi_margin_loss_vjp", "nll_loss", "nll_loss_vjp", "sigmoid_focal_loss",
-           "sigmoid_focal_loss_vjp", "softmax_focal_loss", "softmax_focal_loss_vjp", "squared_hinge_loss",
-           "squared_hinge_loss_vjp"]
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_keras",
+    "binary_cross_entropy_keras_vjp",
+    "binary_cross_entropy_vjp",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_vjp",
+    "cross_entropy",
+    "cross_entropy_vjp",
+    "hinge_loss",
+    "hinge_loss_vjp",
+    "multi_margin_loss",
+    "multi_margin_loss_vjp",
+    "nll_loss",
+    "nll_loss_vjp",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_vjp",
+    "softmax_focal_loss",
+    "softmax_focal_loss_vjp",
+    "squared_hinge_loss",
+    "squared_hinge_loss_vjp",
+]

@@ -8,7 +8,7 @@ import numpy as np
 
 from refloss._checks import as_real_array, check_finite_non_negative
 
-__all__ = ["check_class_indices", "check_class_weight", "check_unit_interval"]
+__all__ = ["check_class_indices", "check_class_weight", "check_unit_interval", "class_axis_of"]
 
 
 def check_unit_interval(values: Any, name: str, what: str) -> None:
@@ -17,6 +17,13 @@ def check_unit_interval(values: Any, name: str, what: str) -> None:
     outside = (values < 0) | (values > 1)
     if np.any(outside):
         raise ValueError(f"{name} must be {what} in [0, 1], got {float(values[outside].flat[0])!r}")
+
+
+def class_axis_of(shape: tuple[int, ...]) -> int:
+    """The class axis of a classification input: dim 1 of (N, C, ...), dim 0 of (C,); a 0-d input has none."""
+    if len(shape) == 0:
+        raise ValueError("input must have a class dimension: shape (C,), (N, C) or (N, C, d1, ...), got shape ()")
+    return 1 if len(shape) > 1 else 0
 
 
 def check_class_indices(target: Any, input_shape: tuple[int, ...], class_axis: int,

@@ -8,7 +8,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from refloss._checks import as_real_array, check_broadcast_weight, check_reduction, check_same_shape, shape_of
+from refloss._checks import as_matching_pair, check_broadcast_weight, shape_of
 from refloss._reduction import reduce, reduce_vjp
 from refloss.losses.classification._labels import check_unit_interval
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
@@ -24,7 +24,7 @@ WEIGHT = Param("weight", None, Interval(0.0, math.inf, low_closed=True),
 
 
 def binary_cross_entropy(input: Any, target: Any, *, reduction: str = "mean", weight: Any = None) -> Any:
-    r"""Binary cross-entropy between probabilities ``input`` and targets, as ``torch.nn.functional.binary_cross_entropy``.
+    r"""Binary cross-entropy between probabilities and targets, as ``torch.nn.functional.binary_cross_entropy``.
 
     Definition:
         With probability :math:`p \in [0, 1]`, target :math:`y \in [0, 1]` and weight :math:`w`,
@@ -116,20 +116,28 @@ def _clamped_logs(p: Any) -> tuple[Any, Any]:
 
 
 def _prepare(input: Any, target: Any, reduction: str, weight: Any) -> tuple:
-    p = as_real_array(input, "input")
-    y = as_real_array(target, "target")
-    check_same_shape(p, y, "input", "target")
-    check_reduction(reduction)
+    p, y = as_matching_pair(input, target, reduction)
     check_unit_interval(p, "input", "probabilities")
     check_unit_interval(y, "target", "probabilities")
     return p, y, check_broadcast_weight(weight, "weight", shape_of(p))
 
 
-def _clamp_distance(input: Any, target: Any, **_: Any) -> Any:
-    """How far p is from where a log term starts to be clamped (p = e^-100 or 1 - p = e^-100) or from 0 and 1."""
-    threshold = math.exp(LOG_FLOOR)
+def _distance_to(input: Any, low: float, high: float) -> np.ndarray:
+    """How far each probability is from the nearer of two thresholds (a clamp or a clip)."""
     p = np.asarray(input, dtype=np.float64)
-    return np.minimum(np.abs(p - threshold), np.abs((1.0 - p) - threshold))
+    return np.minimum(np.abs(p - low), np.abs(p - high))
+
+
+def _clamp_distance(input: Any, target: Any, **_: Any) -> np.ndarray:
+    """Distance from where a log term meets its clamp: p = e^-100 or 1 - p = e^-100."""
+    threshold = math.exp(LOG_FLOOR)
+    return _distance_to(input, threshold, 1.0 - threshold)
+
+
+_PROBABILITY_INPUTS = (
+    Input("input", "probabilities in [0, 1], any shape", domain=_UNIT, sample=Interval(0.02, 0.98, True, True)),
+    Input("target", "probabilities in [0, 1], the same shape", domain=_UNIT, sample=_UNIT),
+)
 
 
 register(LossSpec(
@@ -137,8 +145,7 @@ register(LossSpec(
     family="classification",
     forward=binary_cross_entropy,
     vjp=binary_cross_entropy_vjp,
-    inputs=(Input("input", "probabilities in [0, 1], any shape", domain=_UNIT, sample=Interval(0.02, 0.98, True, True)),
-            Input("target", "probabilities in [0, 1], the same shape", domain=_UNIT, sample=_UNIT)),
+    inputs=_PROBABILITY_INPUTS,
     params=(WEIGHT,),
     smoothness="C-infinity for p in (e^-100, 1 - e^-100); constant terms beyond the clamp",
     kinks=(Kink("p = e^-100 or 1 - p = e^-100, where a log term meets its clamp at -100",
@@ -231,9 +238,8 @@ def binary_cross_entropy_keras_vjp(grad_output: Any, input: Any, target: Any, *,
     return grad_input, grad_target
 
 
-def _keras_clip_distance(input: Any, target: Any, *, epsilon: float = 1e-7, **_: Any) -> Any:
-    p = np.asarray(input, dtype=np.float64)
-    return np.minimum(np.abs(p - epsilon), np.abs(p - (1.0 - epsilon)))
+def _keras_clip_distance(input: Any, target: Any, *, epsilon: float = 1e-7, **_: Any) -> np.ndarray:
+    return _distance_to(input, epsilon, 1.0 - epsilon)
 
 
 register(LossSpec(
@@ -241,8 +247,7 @@ register(LossSpec(
     family="classification",
     forward=binary_cross_entropy_keras,
     vjp=binary_cross_entropy_keras_vjp,
-    inputs=(Input("input", "probabilities in [0, 1], any shape", domain=_UNIT, sample=Interval(0.02, 0.98, True, True)),
-            Input("target", "probabilities in [0, 1], the same shape", domain=_UNIT, sample=_UNIT)),
+    inputs=_PROBABILITY_INPUTS,
     params=(KERAS_EPSILON,),
     smoothness="C-infinity inside [epsilon, 1 - epsilon]; constant in p outside",
     kinks=(Kink("p = epsilon or p = 1 - epsilon (the clip)", "the gradient passes at the bound (TensorFlow's "

@@ -8,7 +8,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from refloss._checks import as_real_array, check_broadcast_weight, check_reduction, check_same_shape, shape_of
+from refloss._checks import as_matching_pair, check_broadcast_weight, shape_of
 from refloss._reduction import reduce, reduce_vjp
 from refloss.losses.classification._labels import check_unit_interval
 from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
@@ -42,7 +42,8 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, *, reduction: str 
     Gradient:
         .. math::
             \frac{\partial \ell}{\partial x} = w\,\bigl[(1 - y)\,\sigma(x) - p\,y\,\sigma(-x)\bigr], \qquad
-            \frac{\partial \ell}{\partial y} = w\,\bigl[p\,\operatorname{softplus}(-x) - \operatorname{softplus}(x)\bigr]
+            \frac{\partial \ell}{\partial y}
+                = w\,\bigl[p\,\operatorname{softplus}(-x) - \operatorname{softplus}(x)\bigr]
             \qquad \text{(B3, B4)}
 
         For :math:`p = 1` the first is :math:`w(\sigma(x) - y)`. ``target`` is differentiable (soft labels).
@@ -112,10 +113,7 @@ def _softplus(z: Any) -> Any:
 
 
 def _prepare(input: Any, target: Any, reduction: str, weight: Any, pos_weight: Any) -> tuple:
-    input = as_real_array(input, "input")
-    target = as_real_array(target, "target")
-    check_same_shape(input, target, "input", "target")
-    check_reduction(reduction)
+    input, target = as_matching_pair(input, target, reduction)
     check_unit_interval(target, "target", "probabilities")
     shape = shape_of(input)
     weight = check_broadcast_weight(weight, "weight", shape)

@@ -26,7 +26,8 @@ from autograd.tracer import Box
 from refloss._checks import as_real_array, check_grad_output, check_reduction, shape_of
 from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, softmax, softmax_complement
-from refloss.losses.classification._labels import check_class_indices, check_class_weight, check_unit_interval
+from refloss.losses.classification._labels import (check_class_indices, check_class_weight, check_unit_interval,
+                                                   class_axis_of)
 
 __all__ = ["cross_entropy", "cross_entropy_vjp", "nll_loss", "nll_loss_vjp"]
 
@@ -243,9 +244,7 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
     x = as_real_array(input, "input")
     check_reduction(reduction)
     shape = shape_of(x)
-    if len(shape) == 0:
-        raise ValueError(f"input must have a class dimension: shape (C,), (N, C) or (N, C, d1, ...), got shape ()")
-    class_axis = 1 if len(shape) > 1 else 0
+    class_axis = class_axis_of(shape)
     classes = shape[class_axis]
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
         raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}")
@@ -274,7 +273,8 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
 
 
 def _index_coefficients(labels: np.ndarray, shape: tuple[int, ...], class_axis: int, classes: int,
-                        class_weight: np.ndarray, ignore_index: int, label_smoothing: float) -> tuple[np.ndarray, float]:
+                        class_weight: np.ndarray, ignore_index: int,
+                        label_smoothing: float) -> tuple[np.ndarray, float]:
     check_class_indices(labels, shape, class_axis, ignore_index)
     ignored = labels == ignore_index
     safe = np.where(ignored, 0, labels)

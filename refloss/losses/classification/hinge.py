@@ -7,7 +7,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from refloss._checks import as_real_array, check_reduction, check_same_shape
+from refloss._checks import as_matching_pair
 from refloss._reduction import reduce, reduce_vjp
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Reference, register
 
@@ -137,10 +137,7 @@ def squared_hinge_loss_vjp(grad_output: Any, input: Any, target: Any, *,
 
 
 def _prepare(input: Any, target: Any, reduction: str) -> tuple[Any, np.ndarray]:
-    x = as_real_array(input, "input")
-    y = as_real_array(target, "target")
-    check_same_shape(x, y, "input", "target")
-    check_reduction(reduction)
+    x, y = as_matching_pair(input, target, reduction)
     values = set(np.unique(y).tolist())
     if values <= {-1.0, 1.0}:
         return x, y

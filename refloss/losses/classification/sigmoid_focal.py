@@ -8,7 +8,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from refloss._checks import as_real_array, check_reduction, check_same_shape
+from refloss._checks import as_matching_pair
 from refloss._reduction import reduce, reduce_vjp
 from refloss.losses.classification._labels import check_unit_interval
 from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
@@ -116,10 +116,7 @@ def _sigmoid_pair(x: Any) -> tuple[Any, Any]:
 
 
 def _prepare(inputs: Any, targets: Any, reduction: str, alpha: Any, gamma: Any) -> tuple:
-    x = as_real_array(inputs, "inputs")
-    y = as_real_array(targets, "targets")
-    check_same_shape(x, y, "inputs", "targets")
-    check_reduction(reduction)
+    x, y = as_matching_pair(inputs, targets, reduction, ("inputs", "targets"))
     check_unit_interval(y, "targets", "labels")
     gamma = GAMMA.check(gamma)
     if alpha is None:

@@ -12,7 +12,7 @@ from refloss._checks import as_real_array, check_grad_output, check_reduction, s
 from refloss._reduction import reduce
 from refloss._registry import Input, Interval, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, softmax, softmax_complement
-from refloss.losses.classification._labels import check_class_indices, check_class_weight
+from refloss.losses.classification._labels import check_class_indices, check_class_weight, class_axis_of
 from refloss.losses.classification.cross_entropy import _class_weight, _value, _weighted
 
 __all__ = ["softmax_focal_loss", "softmax_focal_loss_vjp"]
@@ -122,9 +122,7 @@ def _prepare(input: Any, target: Any, reduction: str, alpha: Any, gamma: Any) ->
     x = as_real_array(input, "input")
     check_reduction(reduction)
     shape = shape_of(x)
-    if len(shape) == 0:
-        raise ValueError("input must have a class dimension: shape (C,), (N, C) or (N, C, d1, ...), got shape ()")
-    class_axis = 1 if len(shape) > 1 else 0
+    class_axis = class_axis_of(shape)
     classes = shape[class_axis]
     gamma = GAMMA.check(gamma)
     labels = check_class_indices(target, shape, class_axis)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from refloss._checks import as_real_array, check_reduction, check_same_shape, check_weight, shape_of
+from refloss._checks import as_matching_pair, check_weight, shape_of
 from refloss._reduction import reduce, reduce_vjp
 from refloss._registry import Input, Kink, Param, Interval
 
@@ -45,10 +45,7 @@ ABS_KINK = Kink("d = 0 (|d| is not differentiable)", "the derivative of |d| at 0
 
 
 def _prepare(input: Any, target: Any, reduction: str, weight: Any) -> tuple[Any, Any, np.ndarray | None]:
-    input = as_real_array(input, "input")
-    target = as_real_array(target, "target")
-    check_same_shape(input, target, "input", "target")
-    check_reduction(reduction)
+    input, target = as_matching_pair(input, target, reduction)
     return input, target, check_weight(weight, shape_of(input))
 
 

@@ -58,7 +58,8 @@ def balanced_l1_loss(input: Any, target: Any, *, reduction: str = "mean", alpha:
         :math:`\beta \ne 1` it is not: at :math:`u = \beta` the inner slope tends to
         :math:`\gamma + \alpha(1-\beta)e^{-\gamma/\alpha}/\beta` while the outer one is :math:`\gamma`, and
         at :math:`d = 0` the one-sided limits are :math:`\pm\alpha(1/\beta - 1)`. refloss returns 0 at
-        :math:`d = 0` (``sign(0) = 0``) and the outer slope at :math:`u = \beta` (mmdetection's strict ``<``). ``alpha``, ``gamma``, ``beta`` must be
+        :math:`d = 0` (``sign(0) = 0``) and the outer slope at :math:`u = \beta` (mmdetection's strict ``<``).
+        ``alpha``, ``gamma``, ``beta`` must be
         > 0, and :math:`\gamma/\alpha` below about 709.78 (else :math:`b` overflows float64). For
         :math:`\beta > 1` the loss is slightly negative near :math:`d = 0`. ``mean`` of an empty input is NaN
         (mmdetection 2.x asserts non-empty, 3.x returns 0).
