@@ -80,3 +80,10 @@ def compare_interval(got: float, lo: str, hi: str, dtype: str, scale: str) -> fl
     nearest = str(low if value < low else high)
     return compare(got, nearest, None, dtype, "gradient", scale)
 
+
+
+def scale_at(expected: dict, index: int) -> str:
+    """The scale of entry ``index`` of an expected tensor: one per entry (policy_v2), or one for the whole tensor
+    (policy_v1 files, still readable)."""
+    scale = expected["scale"]
+    return scale[index] if isinstance(scale, list) else scale
