@@ -80,6 +80,8 @@ class Input:
     kind: str = "real"  # "real", or "int" for class indices in [0, size of the dimension named by classes)
     classes: str | None = None
     choices: tuple[float, ...] = ()  # discrete values (labels -1/+1): samplers draw among them
+    differentiable_as_probabilities: bool = False  # an "int" input that may instead hold probabilities, which
+    # are differentiable (cross_entropy's target)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,15 @@ class LossSpec:
             class_axis = 1 if len(input_shape) > 1 else 0
             return input_shape[:class_axis] + input_shape[class_axis + 1:]
         return input_shape
+
+    def differentiable_names(self, inputs: Mapping[str, Any]) -> tuple[str, ...]:
+        """The inputs that have gradients in a call with these ``inputs`` (name -> array): those declared
+        differentiable, and an integer-kind input given as probabilities where that is declared differentiable
+        (cross_entropy's target)."""
+        import numpy as np
+
+        return tuple(i.name for i in self.inputs if i.differentiable or (
+            i.differentiable_as_probabilities and np.asarray(inputs[i.name]).dtype.kind == "f"))
 
     def param(self, name: str) -> Param:
         for p in self.params:

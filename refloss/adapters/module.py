@@ -56,4 +56,4 @@ class ModuleAdapter(Adapter):
         by_name = dict(zip(names, grads))
         return Result(np.asarray(value, dtype=np.float64),
                       {i.name: None if by_name.get(i.name) is None else np.asarray(by_name[i.name], np.float64)
-                       for i in spec.inputs if i.differentiable})
+                       for i in spec.inputs if i.name in spec.differentiable_names(inputs)})

@@ -40,8 +40,7 @@ class ReferenceAdapter(Adapter):
     def run(self, loss, inputs, params, reduction, cotangent, dtype) -> Result:
         spec = get(loss)
         return call_registered(spec.forward, spec.vjp, [i.name for i in spec.inputs],
-                               [i.name for i in spec.inputs if i.differentiable], inputs, params, reduction,
-                               cotangent)
+                               list(spec.differentiable_names(inputs)), inputs, params, reduction, cotangent)
 
     def describe(self) -> str:
         return f"refloss {refloss.__version__} (NumPy {np.__version__}, float64)"

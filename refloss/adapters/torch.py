@@ -74,8 +74,9 @@ class TorchAdapter(Adapter):
         torch = self.torch
         spec = get(loss)
         torch_dtype = self.torch_dtypes[dtype]
+        differentiable = spec.differentiable_names(inputs)
         tensors = {i.name: torch.tensor(inputs[i.name], dtype=torch.long) if inputs[i.name].dtype.kind == "i"
-                   else torch.tensor(inputs[i.name], dtype=torch_dtype, requires_grad=i.differentiable)
+                   else torch.tensor(inputs[i.name], dtype=torch_dtype, requires_grad=i.name in differentiable)
                    for i in spec.inputs}
         kwargs = {name: torch.tensor(value, dtype=torch_dtype) if isinstance(value, np.ndarray) else value
                   for name, value in params.items()}

@@ -15,6 +15,7 @@ unless the entry says ``"nondeterministic": true`` (uninitialised memory can hap
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import json
 import math
@@ -30,7 +31,7 @@ import numpy as np
 from refloss._registry import get
 from refloss.adapters.base import Adapter, Rejected, Result, Unsupported
 from refloss.conformance.encoding import bits_to_float
-from refloss.conformance.tolerance import compare, compare_interval, scale_at
+from refloss.conformance.tolerance import compare, compare_interval, scale_at, ulps
 
 __all__ = ["Outcome", "Report", "VectorTest", "check", "format_table", "load_tests", "progress_bar", "run_test",
            "suite_directory"]
@@ -55,6 +56,7 @@ class VectorTest:
     dtypes: tuple[str, ...]
     differentiable: tuple[str, ...]
     data: dict[str, Any]
+    policy: str = "policy_v2"  # the group's tolerance policy
 
     @property
     def uid(self) -> str:
@@ -172,8 +174,10 @@ def decode(tensor: dict[str, Any]) -> np.ndarray:
     return np.array(values, dtype=np.float64).reshape(tensor["shape"])
 
 
-def _tensor_ratio(got: np.ndarray | None, expected: dict[str, Any], dtype: str, kind: str) -> tuple[float, str]:
-    """Worst error ratio of ``got`` against one expected tensor, and a description of the worst entry."""
+def _tensor_ratio(got: np.ndarray | None, expected: dict[str, Any], dtype: str, kind: str,
+                  policy: str = "policy_v2") -> tuple[float, str]:
+    """Worst error ratio of ``got`` against one expected tensor, and a description of the worst entry (with its
+    distance from the expectation in ulps of ``dtype``)."""
     if got is None:
         return math.inf, "no gradient returned"
     got = np.asarray(got, dtype=np.float64)
@@ -185,23 +189,33 @@ def _tensor_ratio(got: np.ndarray | None, expected: dict[str, Any], dtype: str, 
     for i, value in enumerate(got.ravel()):
         if interval and interval["lo"][i] != interval["hi"][i]:
             ratio = compare_interval(float(value), interval["lo"][i], interval["hi"][i], dtype,
-                                     scale_at(expected, i))
+                                     scale_at(expected, i), policy)
             wanted = f"[{interval['lo'][i]}, {interval['hi'][i]}]"
         else:
-            ratio = compare(float(value), expected["exact"][i], rounded[i], dtype, kind, scale_at(expected, i))
+            ratio = compare(float(value), expected["exact"][i], rounded[i], dtype, kind, scale_at(expected, i),
+                            policy)
             wanted = expected["exact"][i]
         if ratio > worst or (i == 0 and ratio == worst):
-            worst, detail = ratio, f"entry {i}: got {float(value)!r}, expected {wanted}"
+            worst, detail = ratio, f"entry {i}: got {float(value)!r}, expected {wanted}{_how_far(value, wanted, dtype)}"
     return worst, detail
 
 
-def _match(result: Result, alternative: dict[str, Any], dtype: str) -> tuple[float, str]:
+def _how_far(value: float, wanted: str, dtype: str) -> str:
+    """", 3.5 ulps off" for a finite miss of a finite expectation (nothing for NaN, infinities, intervals)."""
+    if not math.isfinite(float(value)) or wanted.startswith("[") or wanted in ("nan", "inf", "-inf"):
+        return ""
+    error = abs(decimal.Decimal(float(value)) - decimal.Decimal(wanted))
+    return f", {ulps(error, wanted, dtype):.3g} ulps off" if error else ""
+
+
+def _match(result: Result, alternative: dict[str, Any], dtype: str, policy: str = "policy_v2") -> tuple[float, str]:
     """Worst error ratio over the value and every gradient the expectation lists (each test says which inputs
     it expects gradients for: cross_entropy's target only with probability targets)."""
-    ratio, detail = _tensor_ratio(result.value, alternative["value"], dtype, "value")
+    ratio, detail = _tensor_ratio(result.value, alternative["value"], dtype, "value", policy)
     worst, where = ratio, f"value {detail}"
     for name in alternative["grads"]:
-        ratio, detail = _tensor_ratio(result.grads.get(name), alternative["grads"][name], dtype, "gradient")
+        ratio, detail = _tensor_ratio(result.grads.get(name), alternative["grads"][name], dtype, "gradient",
+                                      policy)
         if ratio > worst:
             worst, where = ratio, f"grad {name} {detail}"
     return worst, where
@@ -237,7 +251,7 @@ def run_test(adapter: Adapter, test: VectorTest, dtype: str) -> Outcome:
         return outcome
     best = (math.inf, "", "")
     for alternative in data["expected"]:
-        ratio, where = _match(result, alternative, dtype)
+        ratio, where = _match(result, alternative, dtype, test.policy)
         if ratio < best[0] or not best[2]:
             best = (ratio, where, alternative["name"])
         if ratio <= 1.0:
@@ -315,7 +329,8 @@ def load_tests(directory: Path = DEFAULT_DIRECTORY, only: Iterable[str] | None =
         for group in document["testGroups"]:
             for data in group["tests"]:
                 tests.append(VectorTest(loss, Path(path).stem, tuple(group["dtypes"]),
-                                        tuple(document["function"]["differentiable"]), data))
+                                        tuple(document["function"]["differentiable"]), data,
+                                        group["tolerance"]["policy"]))
     return tests
 
 

@@ -32,13 +32,15 @@ from refloss.conformance.flags import FLAGS
 from refloss.conformance.oracle import ORACLES, evaluate_oracle as evaluate
 from refloss.conformance.oracle.evaluate import DIGITS, Expectation, Tensor
 from refloss.conformance.schema import SCHEMA
-from refloss.conformance.tolerance import POLICY, compare, compare_interval
+from refloss.conformance.check import _tensor_ratio
+from refloss.conformance.tolerance import POLICIES, POLICY
 from refloss.testing._gradients import Case, finite_difference_vjp, kink_distance, relative_error
 
 __all__ = ["GenerationError", "SUITE_VERSION", "generate", "write"]
 
-SUITE_VERSION = "0.1.0"
+SUITE_VERSION = "0.2.0"
 FORMAT_VERSION = 1
+FORMAT_MINOR_VERSION = 1  # 1.1: per-entry scales (policy_v2), gradients per test, error categories in the schema
 CONCERNS = ("basic", "edge", "nonfinite", "invalid")
 _FD_TOLERANCE = 1e-6  # same bound as refloss.testing's finite-difference check
 _FD_KINK_MARGIN = 1e-3  # finite differences only where every element is this far from a kink
@@ -74,21 +76,29 @@ def _faithful_decimal(value: mpmath.mpf, dtypes: Iterable[str]) -> str:
     raise GenerationError(f"no decimal of up to 120 digits rounds like {value} in {list(dtypes)}")
 
 
+def _scale_decimal(bound: mpmath.mpf) -> str:
+    """An error bound (units of u) as a short decimal, rounded up so that it never allows less than computed."""
+    if bound == 0 or not mpmath.isfinite(bound):
+        return "0" if bound == 0 else "inf"
+    exponent = int(mpmath.floor(mpmath.log10(bound))) - 2  # three significant digits
+    return decimal(mpmath.ceil(bound / mpmath.mpf(10) ** exponent) * mpmath.mpf(10) ** exponent, 3)
+
+
 def _expected_tensor(tensor: Tensor, dtypes: Iterable[str]) -> dict[str, Any]:
     encoded: dict[str, Any] = {
         "shape": list(tensor.shape),
         "exact": [_faithful_decimal(v, dtypes) for v in tensor.exact],
         "rounded": {dtype: [float_to_bits(round_to(v, dtype), dtype) for v in tensor.exact] for dtype in dtypes},
-        "scale": decimal(tensor.scale),
+        "scale": [_scale_decimal(v) for v in tensor.scale],
     }
     if tensor.lo is not None:
         encoded["interval"] = {"lo": [decimal(v) for v in tensor.lo], "hi": [decimal(v) for v in tensor.hi]}
     return encoded
 
 
-def _expectation(loss: str, name: str, expectation: Expectation, dtypes: Iterable[str]) -> dict[str, Any]:
-    """One named expectation: the value, and the gradients of the loss's differentiable inputs only."""
-    differentiable = {i.name for i in get(loss).inputs if i.differentiable}
+def _expectation(name: str, expectation: Expectation, dtypes: Iterable[str],
+                 differentiable: tuple[str, ...]) -> dict[str, Any]:
+    """One named expectation: the value, and the gradients of the case's differentiable inputs only."""
     return {"name": name, "value": _expected_tensor(expectation.value, dtypes),
             "grads": {k: _expected_tensor(v, dtypes) for k, v in expectation.grads.items() if k in differentiable}}
 
@@ -114,25 +124,10 @@ def _reference_ratio(loss: str, case: VectorCase, expected: dict[str, Any]) -> f
     kwargs = {"reduction": case.reduction, **case.params}
     value = np.asarray(spec.forward(*inputs, **kwargs))
     grads = dict(zip([i.name for i in spec.inputs], spec.vjp(case.cotangent, *inputs, **kwargs)))
-    ratios = [_tensor_ratio(value, expected["value"], "value")]
-    ratios += [_tensor_ratio(np.asarray(grads[name]), tensor, "gradient") for name, tensor in expected["grads"].items()]
+    ratios = [_tensor_ratio(value, expected["value"], "float64", "value")[0]]
+    ratios += [_tensor_ratio(np.asarray(grads[name]), tensor, "float64", "gradient")[0]
+               for name, tensor in expected["grads"].items()]
     return max(ratios)
-
-
-def _tensor_ratio(got: np.ndarray, expected: dict[str, Any], kind: str) -> float:
-    """Worst error ratio of ``got`` (float64) against one expected tensor (tolerance policy, float64)."""
-    if list(got.shape) != expected["shape"]:
-        return math.inf
-    rounded = expected["rounded"]["float64"]
-    interval = expected.get("interval")
-    worst = 0.0
-    for i, g in enumerate(got.ravel()):
-        if interval and interval["lo"][i] != interval["hi"][i]:
-            ratio = compare_interval(float(g), interval["lo"][i], interval["hi"][i], "float64", expected["scale"])
-        else:
-            ratio = compare(float(g), expected["exact"][i], rounded[i], "float64", kind, expected["scale"])
-        worst = max(worst, ratio)
-    return worst
 
 
 def _finite_difference_error(loss: str, case: VectorCase, expectation: Expectation) -> float | None:
@@ -204,12 +199,16 @@ def _test_entry(loss: str, tc_id: int, case: VectorCase, stats: dict[str, float]
     # The oracle gets every parameter; the vector records only the case's own, so that consumers exercise the
     # defaults (listed in the file's "function.parameters").
     params = {p.name: p.default for p in get(loss).params if p.kind == "scalar"} | case.params
-    differentiable = tuple(i.name for i in get(loss).inputs if i.differentiable)
-    base = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (), differentiable)
-    expected = [_expectation(loss, "refloss", base, case.dtypes)]
-    for alternative in case.alternatives:
-        other = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (alternative,), differentiable)
-        expected.append(_expectation(loss, alternative, other, case.dtypes))
+    differentiable = get(loss).differentiable_names(case.inputs)
+    try:
+        base = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (), differentiable)
+        expected = [_expectation("refloss", base, case.dtypes, differentiable)]
+        for alternative in case.alternatives:
+            other = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (alternative,),
+                             differentiable)
+            expected.append(_expectation(alternative, other, case.dtypes, differentiable))
+    except ArithmeticError as error:  # a standard algorithm (error bounds) disagrees with the textbook oracle
+        raise GenerationError(f"{loss}/{case.name}: {error}") from error
     has_interval = any("interval" in tensor for tensor in expected[0]["grads"].values())
     flags = list(case.flags) + (["SubgradientInterval"] if has_interval and "SubgradientInterval" not in case.flags
                                 else [])
@@ -245,6 +244,7 @@ def _vector_file(loss: str, concern: str, cases: list[VectorCase]) -> dict[str, 
     return {
         "format": "lossvec",
         "formatVersion": FORMAT_VERSION,
+        "formatMinorVersion": FORMAT_MINOR_VERSION,
         "suiteVersion": SUITE_VERSION,
         "function": {"name": loss, "family": spec.family, "summary": spec.summary,
                      "inputs": [i.name for i in spec.inputs],
@@ -306,7 +306,8 @@ def generate(only: Iterable[str] | None = None,
             if selected:
                 files[f"vectors/{loss}/{concern}.json"] = dumps(_vector_file(loss, concern, selected))
     files["schemas/lossvec_v1.schema.json"] = dumps(SCHEMA)
-    files["tolerances/policy_v1.json"] = dumps(POLICY)
+    for name, policy in POLICIES.items():  # old policies stay: files written under them remain readable
+        files[f"tolerances/{name}.json"] = dumps(policy)
     files["MANIFEST.json"] = dumps(_manifest(files))
     return files
 
@@ -328,10 +329,11 @@ def _manifest(files: dict[str, bytes]) -> dict[str, Any]:
     return {
         "format": "lossvec",
         "formatVersion": FORMAT_VERSION,
+        "formatMinorVersion": FORMAT_MINOR_VERSION,
         "suiteVersion": SUITE_VERSION,
         "generator": {"name": "refloss", "version": refloss.__version__},
         "oracle": {"name": "mpmath", "version": mpmath.__version__, "dps": DIGITS},
-        "tolerancePolicy": "tolerances/policy_v1.json",
+        "tolerancePolicy": f"tolerances/{POLICY['name']}.json",
         "numberOfTests": total,
         "flagHistogram": dict(sorted(histogram.items())),
         "flags": {name: {"category": f.category, "description": f.description} for name, f in FLAGS.items()},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from refloss.conformance.errors import CATEGORIES
+
 __all__ = ["SCHEMA"]
 
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{16}$"}
@@ -14,7 +16,7 @@ _DTYPE = {"enum": ["float64", "float32", "float16", "bfloat16"]}
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "lossvec_v1.schema.json",
-    "title": "LossVec v1: golden vectors for one loss function and one concern",
+    "title": "LossVec v1 (minor versions 0 and 1): golden vectors for one loss function and one concern",
     "type": "object",
     "additionalProperties": False,
     "required": ["format", "formatVersion", "suiteVersion", "function", "concern", "numberOfTests", "notes",
@@ -22,6 +24,9 @@ SCHEMA = {
     "properties": {
         "format": {"const": "lossvec"},
         "formatVersion": {"const": 1},
+        "formatMinorVersion": {"type": "integer", "minimum": 0,
+                               "description": "absent or 0: policy_v1, one scale per tensor; 1: policy_v2, one scale "
+                                              "per entry, gradients listed per test, error categories enumerated"},
         "suiteVersion": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"},
         "function": {
             "type": "object", "additionalProperties": False,
@@ -58,7 +63,7 @@ SCHEMA = {
                 "exact": {"type": "array", "items": _DECIMAL},
                 "rounded": {"type": "object", "propertyNames": _DTYPE, "additionalProperties": {
                     "type": "array", "items": _HEX_ANY_WIDTH}},
-                "scale": _DECIMAL,
+                "scale": {"oneOf": [_DECIMAL, {"type": "array", "items": _DECIMAL}]},
                 "interval": {"type": "object", "additionalProperties": False, "required": ["lo", "hi"],
                              "properties": {"lo": {"type": "array", "items": _DECIMAL},
                                             "hi": {"type": "array", "items": _DECIMAL}}},
@@ -85,7 +90,7 @@ SCHEMA = {
                 "cotangent": {"$ref": "#/$defs/tensor"},
                 "expected": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/expectation"}},
                 "error": {"type": "object", "additionalProperties": False, "required": ["category"],
-                          "properties": {"category": {"type": "string"}}},
+                          "properties": {"category": {"enum": sorted(CATEGORIES)}}},
             },
             "allOf": [
                 {"if": {"properties": {"result": {"const": "invalid"}}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mpmath
 from mpmath import mpf
 
+from refloss.conformance.oracle import rounding as r
 from refloss.conformance.oracle.elementwise import ElementwiseOracle, enough_precision
 
 __all__ = ["ORACLES"]
@@ -79,12 +80,97 @@ def _keras_clip_distance(p: mpf, y: mpf, params: dict) -> mpf:
     return min(abs(p - eps), abs(p - mpf(1.0 - float(eps))))
 
 
+# ---- standard algorithms (error bounds of policy_v2; see refloss.conformance.oracle.rounding) -------------------
+
+def _bce_with_logits_standard(x: mpf, y: mpf, p: dict) -> tuple:
+    # value: the softplus form (B1), no cancellation; d/dx: PyTorch's sigmoid(x) (1 + (p - 1) y) - p y, the plain
+    # difference every framework computes; d/dy: (p - 1) softplus(-x) - x (B4'), exact -x for p = 1.
+    pos_weight = p.get("pos_weight", mpf(1))
+    terms = ([pos_weight * y * r.softplus(-x)] if y != 0 else []) + ([(1 - y) * r.softplus(x)] if y != 1 else [])
+    if pos_weight == 1:
+        dx, dy = r.sigmoid(x) - y, r.exact(-x)
+    else:
+        dx = r.sigmoid(x) * (1 + (pos_weight - 1) * y) - pos_weight * y
+        dy = (pos_weight - 1) * r.softplus(-x) - x
+    return r.total(terms), dx, dy
+
+
+def _sigmoid_focal_standard(x: mpf, y: mpf, p: dict) -> tuple:
+    # The focal factor (1 - p_t)^gamma is the point of the loss, so 1 - p_t is computed as a complement that keeps
+    # its relative accuracy (sigmoid(-x) for y = 1), and so is sigmoid(x) - y; a plain 1 - sigmoid(x) is 0 at
+    # x = 40 and loses the easy examples' gradients (FocalSaturation vectors).
+    alpha, gamma = p["alpha"], p["gamma"]
+    s, s_minus = r.sigmoid(x), r.sigmoid(-x)
+    ce = r.total(([y * r.softplus(-x)] if y != 0 else []) + ([(1 - y) * r.softplus(x)] if y != 1 else []))
+    q = r.total(([y * s_minus] if y != 0 else []) + ([(1 - y) * s] if y != 1 else []))  # 1 - p_t
+    alpha_t = r.exact(1) if alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
+    focal = r.power(q, gamma)
+    ce_slope = r.total(([(1 - y) * s] if y != 1 else []) + ([-(y * s_minus)] if y != 0 else []))
+    slope = ce_slope * focal
+    if gamma != 0:
+        slope = slope + gamma * r.power(q, gamma - 1) * ((1 - 2 * y) * s * s_minus) * ce
+    return alpha_t * focal * ce, alpha_t * slope, None
+
+
+def _clamped(log_value: r.Bound, floor: mpf) -> r.Bound:
+    """max(log, floor): the floor is exact when it applies."""
+    return log_value if log_value.value > floor else r.exact(floor)
+
+
+def _bce_probabilities_standard(p: mpf, y: mpf, params: dict) -> tuple:
+    # log p and log1p(-p), each clamped at -100 (PyTorch); d/dp = (p - y) / (p (1 - p)) where neither term is
+    # clamped (a clamped term is constant: the other term's slope alone); d/dy = log1p(-p) - log p.
+    p = min(max(p, mpf(0)), mpf(1))
+    floor = mpf(-100)
+    log_p = _clamped(r.log(p), floor) if p > 0 else r.exact(floor)
+    log_q = _clamped(r.log1p(-p), floor) if p < 1 else r.exact(floor)
+    value = -r.total(([y * log_p] if y != 0 else []) + ([(1 - y) * log_q] if y != 1 else []))
+    live_p, live_q = log_p.value > floor, log_q.value > floor
+    if live_p and live_q:
+        dp = (r.exact(p) - y) / (r.exact(p) * (1 - r.exact(p)))
+    elif live_q:
+        dp = (1 - r.exact(y)) / (1 - r.exact(p))
+    elif live_p:
+        dp = -(y / r.exact(p))
+    else:
+        dp = r.exact(0)
+    return value, dp, log_q - log_p
+
+
+def _bce_keras_standard(p: mpf, y: mpf, params: dict) -> tuple:
+    # Keras's clip to [eps, 1 - eps], then -(y log c + (1 - y) log1p(-c)) (Keras writes log(1 - c), which loses
+    # the relative accuracy of a small 1 - c; the variant is the clip, not that rounding); d/dp = (c - y) /
+    # (c (1 - c)) inside the clip (0 outside); d/dy = log1p(-c) - log c.
+    eps = params.get("epsilon", mpf(1e-7))
+    upper = mpf(1.0 - float(eps))
+    c = min(max(p, eps), upper)
+    log_c, log_q = r.log(c), r.log1p(-c)
+    value = -r.total(([y * log_c] if y != 0 else []) + ([(1 - y) * log_q] if y != 1 else []))
+    dp = (r.exact(c) - y) / (r.exact(c) * (1 - r.exact(c))) if eps <= p <= upper else r.exact(0)
+    return value, dp, log_q - log_c
+
+
+def _hinge_standard(x: mpf, y: mpf, params: dict) -> tuple:
+    margin = 1 - r.exact(_hinge_label(y) * x)  # y x is exact for y = +-1
+    hinge = margin if margin.value > 0 else r.Bound(0, margin.err if margin.value == 0 else 0)
+    return hinge, r.exact(-_hinge_label(y) if margin.value > 0 else 0), None
+
+
+def _squared_hinge_standard(x: mpf, y: mpf, params: dict) -> tuple:
+    hinge, _, _ = _hinge_standard(x, y, params)
+    return hinge * hinge, -2 * _hinge_label(y) * hinge, None
+
+
+
 ORACLES = {
-    "binary_cross_entropy_with_logits": ElementwiseOracle(_bce_with_logits, mean_over_weights=False),
-    "sigmoid_focal_loss": ElementwiseOracle(_sigmoid_focal),
-    "binary_cross_entropy": ElementwiseOracle(_bce_probabilities, kink_distance=_bce_kink_distance,
-                                              mean_over_weights=False),
-    "binary_cross_entropy_keras": ElementwiseOracle(_bce_keras, kink_distance=_keras_clip_distance),
-    "hinge_loss": ElementwiseOracle(_hinge, kink_distance=_margin_distance),
-    "squared_hinge_loss": ElementwiseOracle(_squared_hinge, kink_distance=_margin_distance),
+    "binary_cross_entropy_with_logits": ElementwiseOracle(_bce_with_logits, _bce_with_logits_standard,
+                                                          mean_over_weights=False),
+    "sigmoid_focal_loss": ElementwiseOracle(_sigmoid_focal, _sigmoid_focal_standard),
+    "binary_cross_entropy": ElementwiseOracle(_bce_probabilities, _bce_probabilities_standard,
+                                              kink_distance=_bce_kink_distance, mean_over_weights=False),
+    "binary_cross_entropy_keras": ElementwiseOracle(_bce_keras, _bce_keras_standard,
+                                                    kink_distance=_keras_clip_distance),
+    "hinge_loss": ElementwiseOracle(_hinge, _hinge_standard, kink_distance=_margin_distance),
+    "squared_hinge_loss": ElementwiseOracle(_squared_hinge, _squared_hinge_standard,
+                                            kink_distance=_margin_distance),
 }

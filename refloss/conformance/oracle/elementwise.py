@@ -12,7 +12,12 @@ from typing import Callable
 import mpmath
 from mpmath import mpf
 
-__all__ = ["ElementwiseOracle", "enough_precision", "residual_oracle"]
+from refloss.conformance.oracle.rounding import Bound
+
+__all__ = ["ElementwiseOracle", "Standard", "enough_precision", "residual_oracle"]
+
+# The standard algorithm of one element: (value, d/d first input, d/d second input) as Bounds (None: no gradient).
+Standard = Callable[[mpf, mpf, dict], tuple]
 
 
 @dataclass(frozen=True)
@@ -25,9 +30,12 @@ class ElementwiseOracle:
     max(|input|, 1)). ``limits(x, y, p)``
     returns (value, d/dx, d/dy) where an input is infinite, for losses whose cases include infinities.
     ``mean_over_weights``: a weighted ``mean`` divides by the weight sum (True) or by the element count.
+    ``standard(x, y, p)`` evaluates the loss's standard algorithm on :class:`~refloss.conformance.oracle.rounding.
+    Bound` numbers: (value, d/dx, d/dy), each with the running error bound that sets its tolerance (policy_v2).
     """
 
     value: Callable[[mpf, mpf, dict], mpf]
+    standard: Standard
     kink_distance: Callable[[mpf, mpf, dict], mpf] = lambda x, y, p: mpmath.inf
     natural_scale: Callable[[mpf, mpf, dict], mpf] | None = None
     limits: Callable[[mpf, mpf, dict], tuple] | None = None
@@ -43,13 +51,44 @@ def residual_oracle(f: Callable[[mpf, dict], mpf], kinks: Callable[[dict], list]
         slope = slope_at_infinity(p) if d > 0 else -slope_at_infinity(p)
         return f(d, p), slope, -slope
 
+    def kink_distance(x: mpf, y: mpf, p: dict) -> mpf:
+        return min([abs(x - y - k) for k in kinks(p)], default=mpmath.inf)
+
+    def standard(x: mpf, y: mpf, p: dict) -> tuple:
+        # The standard algorithm rounds d = x - y once (error |d| u), then evaluates l(d) and l'(d) to within a
+        # rounding each: well-conditioned functions of d, for which accurate formulas exist (balanced L1 near 0,
+        # log cosh near 0 and beyond 710 are where naive ones fail).
+        d = x - y
+        loss = lambda t: f(t, p)  # noqa: E731
+        at_kink = kink_distance(x, y, p) == 0
+        slope = _derivative(loss, d, 1, at_kink)
+        curvature = _derivative(loss, d, 2, at_kink)
+        value = Bound(f(d, p), max(abs(s) for s in slope) * abs(d) + abs(f(d, p)))
+        gradient = Bound(slope[-1], max(abs(c) for c in curvature) * abs(d) + max(abs(s) for s in slope))
+        return value, gradient, -gradient
+
     return ElementwiseOracle(
         value=lambda x, y, p: f(x - y, p),
-        kink_distance=lambda x, y, p: min([abs(x - y - k) for k in kinks(p)], default=mpmath.inf),
+        standard=standard,
+        kink_distance=kink_distance,
         natural_scale=lambda x, y, p: abs(x - y),
         limits=limits,
         mean_over_weights=mean_over_weights,
     )
+
+
+def _step(t: mpf, order: int) -> mpf:
+    """A difference step far below the scale of ``t``: tiny for a slope, whose value must agree with the oracle's
+    to 30 digits; coarser for a curvature, which enters an error bound and needs two digits."""
+    return max(abs(t), mpf(2) ** -1000) * mpf(2) ** (-200 if order == 1 else -60)
+
+
+def _derivative(f: Callable[[mpf], mpf], t: mpf, order: int, at_kink: bool) -> tuple:
+    """f^(order)(t); at a kink the (left, right) one-sided derivatives."""
+    with mpmath.workdps(120):
+        if not at_kink:
+            return (mpmath.diff(f, t, order, h=_step(t, order)),)
+        return tuple(mpmath.diff(f, t, order, h=_step(t, order), direction=side) for side in (-1, 1))
 
 
 def enough_precision(t: mpf):

@@ -15,6 +15,7 @@ import mpmath
 import numpy as np
 from mpmath import mpf
 
+from refloss.conformance.oracle import rounding
 from refloss.conformance.oracle.elementwise import ElementwiseOracle
 
 __all__ = ["DIGITS", "Expectation", "Tensor", "evaluate"]
@@ -34,7 +35,7 @@ class Tensor:
     exact: list
     lo: list | None = None
     hi: list | None = None
-    scale: Any = None  # magnitude that sets the absolute part of the tolerance
+    scale: list | None = None  # per entry: the standard algorithm's running error bound, in units of u
 
 
 @dataclass
@@ -93,6 +94,45 @@ def _element_value(oracle: ElementwiseOracle, x: mpf, y: mpf, p: dict) -> mpf:
     return oracle.value(x, y, p)
 
 
+def _element_bounds(oracle: ElementwiseOracle, x: mpf, y: mpf, p: dict, partials: dict) -> tuple:
+    """The standard algorithm's (value, d/dx, d/dy) Bounds for one element, checked against the oracle: a
+    standard algorithm that computes another value than the textbook formula is a bug in the oracle, not a
+    tolerance. Where they agree, the analytic derivative replaces the numerical one in ``partials`` (which keeps
+    noise of about 1e-90 where the derivative is exactly 0). Non-finite inputs give exact NaN or infinite
+    expectations, which carry no error bound."""
+    if not all(mpmath.isfinite(v) for v in (x, y)):
+        return tuple(rounding.exact(0) for _ in range(3))
+    # Exact arithmetic cancels too (sigmoid(x) - 1 at x = 1e4 is e^-1e4): carry 1.5 |x| extra bits, as the oracle
+    # formulas do, capped where inputs are far beyond any logit (a residual of 1e300 is squared, not exponentiated).
+    extra = int(min(1.5 * max(abs(x), abs(y)), mpf(10) ** 5)) + 64
+    with mpmath.workprec(mpmath.mp.prec + extra):
+        bounds = oracle.standard(x, y, p)
+    agree(bounds[0], [oracle.value(x, y, p)], "value", (x, y))
+    at_kink = oracle.kink_distance(x, y, p) == 0  # (one-sided numerical derivatives: noise of 1e-124 at d = 0)
+    for bound, key in zip(bounds[1:], ("first", "second")):
+        if bound is not None and not at_kink and not any(mpmath.isnan(v) for v in partials[key]):
+            agree(bound, partials[key], f"derivative ({key} input)", (x, y))
+            partials[key] = (bound.value, bound.value)
+    return bounds
+
+
+_NEGLIGIBLE = mpf(10) ** -400  # far below the smallest float64 subnormal: rounds to 0 in every dtype
+
+
+def agree(bound: rounding.Bound, accepted: list, what: str, where: tuple) -> None:
+    """Raise ArithmeticError unless the bound's value equals one of ``accepted`` to 30 digits of the larger of
+    them and the magnitude of the terms it is computed from (its error bound), up to the noise of numerical
+    differentiation (steps of 2^-150 times the inputs' size leave about 1e-90 where a derivative is 0), or both
+    are below any dtype's range (the oracle resolves e^-20000 as 0, which every dtype rounds it to anyway)."""
+    value = bound.value
+    noise = mpf(10) ** -75 * max([mpf(1)] + [abs(v) for v in where])
+    if not any(abs(value - a) <= mpf(10) ** -30 * max(abs(a), abs(value), bound.err) + noise
+               or max(abs(value), abs(a)) < _NEGLIGIBLE for a in accepted):
+        shown = ", ".join(mpmath.nstr(v, 17) for v in where)
+        raise ArithmeticError(f"the standard algorithm's {what} at ({shown}) is {mpmath.nstr(value, 20)}; the "
+                              f"oracle's is {[mpmath.nstr(a, 20) for a in accepted]}")
+
+
 def _per_element(params: dict[str, Any], shape: tuple[int, ...]) -> list[dict[str, mpf]]:
     """Each element's scalar parameters: scalars as they are, tensors (pos_weight) broadcast to ``shape``."""
     size = int(np.prod(shape))
@@ -129,33 +169,52 @@ def evaluate(oracle: ElementwiseOracle, inputs: dict[str, np.ndarray], params: d
                     or name in differentiable)
         partials = [_partials(oracle, x, y, p, nan_slope, wrt) for x, y, p in zip(xs, ys, element_params)]
 
+        bounds = [_element_bounds(oracle, x, y, p, element) for x, y, p, element in zip(xs, ys, element_params,
+                                                                                     partials)]
+        weights = [rounding.exact(wi) for wi in w] if weight is not None else None
+
+        def weighted(bound: rounding.Bound, i: int) -> rounding.Bound:
+            return bound * weights[i] if weights is not None else bound
+
         if reduction == "none":
-            value = Tensor(shape, terms, scale=max([abs(t) for t in terms if mpmath.isfinite(t)], default=mpf(0)))
+            value = Tensor(shape, terms, scale=[weighted(b[0], i).err for i, b in enumerate(bounds)])
             factors = [mpf(float(c)) * wi for c, wi in zip(np.ravel(cotangent), w)]
+            factor_bounds = [weighted(rounding.exact(mpf(float(c))), i) for i, c in enumerate(np.ravel(cotangent))]
         else:
             total = mpmath.fsum(terms) if terms else mpf(0)
             divisor = mpf(1)
+            divisor_bound = rounding.exact(1)
             if reduction == "mean":
                 divisor = mpmath.fsum(w) if weight is not None and oracle.mean_over_weights else mpf(x_array.size)
+                divisor_bound = rounding.total(weights) if weight is not None and oracle.mean_over_weights \
+                    else rounding.exact(divisor)
             if divisor == 0:
                 result = mpf(0) if (x_array.size == 0 and _EMPTY_MEAN_ZERO in conventions) else mpmath.nan
+                value = Tensor((), [result], scale=[mpf(0)])
+                factor_bounds = [rounding.exact(0)] * len(w)
             else:
                 result = total / divisor
-            sum_abs = mpmath.fsum(abs(t) for t in terms if mpmath.isfinite(t)) if terms else mpf(0)
-            value = Tensor((), [result], scale=sum_abs / divisor if divisor else mpf(0))
+                summed = rounding.total(weighted(b[0], i) for i, b in enumerate(bounds)
+                                        if mpmath.isfinite(b[0].value))
+                value = Tensor((), [result], scale=[(summed / divisor_bound).err if reduction == "mean"
+                                                    else summed.err])
+                share = rounding.exact(mpf(float(cotangent))) / divisor_bound if reduction == "mean" \
+                    else rounding.exact(mpf(float(cotangent)))
+                factor_bounds = [weighted(share, i) for i in range(len(w))]
             factors = [(mpf(float(cotangent)) * wi / divisor) if divisor else mpmath.nan for wi in w]
 
         grads = {}
-        for name, key in ((first_name, "first"), (second_name, "second")):
-            exact, lows, highs = [], [], []
-            for factor, element in zip(factors, partials):
+        for index, (name, key) in enumerate(((first_name, "first"), (second_name, "second"))):
+            exact, lows, highs, scales = [], [], [], []
+            for factor, factor_bound, element, bound in zip(factors, factor_bounds, partials, bounds):
                 left, right = element[key]
                 a, b = factor * left, factor * right
                 undefined = mpmath.isnan(a) or mpmath.isnan(b)
                 lows.append(mpmath.nan if undefined else min(a, b))
                 highs.append(mpmath.nan if undefined else max(a, b))
                 exact.append(a if a == b or undefined else (a + b) / 2)
+                partial = bound[index + 1]
+                scales.append(mpf(0) if partial is None or undefined else (factor_bound * partial).err)
             ambiguous = any(e[key][0] != e[key][1] for e in partials)
-            scale = max([abs(g) for g in exact if mpmath.isfinite(g)], default=mpf(0))
-            grads[name] = Tensor(shape, exact, lows if ambiguous else None, highs if ambiguous else None, scale)
+            grads[name] = Tensor(shape, exact, lows if ambiguous else None, highs if ambiguous else None, scales)
         return Expectation(value, grads)

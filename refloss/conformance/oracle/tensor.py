@@ -2,7 +2,11 @@
 
 A :class:`SampleOracle` computes each sample's loss from the whole input (textbook formulas in mpmath) and the
 mean's denominator; :func:`evaluate_samples` applies the reduction exactly and differentiates the reduced output,
-contracted with the cotangent, with respect to every element of the differentiable input by ``mpmath.diff``.
+contracted with the cotangent, with respect to every element of the differentiable input by ``mpmath.diff``
+(one-sided where the oracle declares a kink; and with respect to the target too where it holds probabilities).
+
+Each oracle also has the standard algorithm of one sample (:mod:`refloss.conformance.oracle.rounding`): the
+sample's loss and its gradients as Bounds, whose running error bounds are the per-entry scales of policy_v2.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import mpmath
 import numpy as np
 from mpmath import mpf
 
-from refloss.conformance.oracle.evaluate import DIGITS, Expectation, Tensor, _snap
+from refloss.conformance.oracle import rounding as r
+from refloss.conformance.oracle.evaluate import DIGITS, Expectation, Tensor, _snap, agree
 
 __all__ = ["ORACLES", "SampleOracle", "evaluate_samples"]
 
@@ -24,9 +29,20 @@ _DIFF_DIGITS = 120
 @dataclass(frozen=True)
 class SampleOracle:
     """``losses(x, target, params)`` returns (each sample's loss as a list in row-major sample order, the sample
-    shape, the ``mean`` denominator); ``x`` is an object array of mpf values."""
+    shape, the ``mean`` denominator); ``x`` is an object array of mpf values.
+
+    ``standard(row, target, params)`` is the standard algorithm of one sample: ``row`` the sample's values along
+    the class axis (mpf), ``target`` its class index (int) or its probabilities (a list of mpf); it returns the
+    sample's loss, the gradient of that loss w.r.t. each entry of the row, w.r.t. each target probability (None
+    for a class index), and the sample's part of the ``mean`` denominator, all as Bounds.
+    ``at_kink(row, label, params, c)`` says whether the loss has a kink in entry ``c`` of the row (one-sided
+    derivatives are taken there); ``target_differentiable``: probability targets get a gradient.
+    """
 
     losses: Callable[[np.ndarray, np.ndarray, dict], tuple[list, tuple[int, ...], Any]]
+    standard: Callable[[list, Any, dict], tuple]
+    at_kink: Callable[[list, int, dict, int], bool] = lambda row, label, params, c: False
+    target_differentiable: bool = False
 
 
 def _class_axis(x: np.ndarray) -> int:
@@ -75,7 +91,7 @@ def _cross_entropy_terms(logp: np.ndarray, target: np.ndarray, params: dict) -> 
         t = np.moveaxis(target, axis, -1)
         for index in np.ndindex(moved.shape[:-1]):
             row = moved[index]
-            losses.append(-mpmath.fsum(w[c] * ((1 - eps) * mpf(float(t[index][c])) + eps / classes) * row[c]
+            losses.append(-mpmath.fsum(w[c] * ((1 - eps) * mpf(t[index][c]) + eps / classes) * row[c]
                                        for c in range(classes)))
         denominator = mpf(len(losses))
     return losses, moved.shape[:-1], denominator
@@ -118,61 +134,262 @@ def _softmax_focal_terms(x: np.ndarray, target: np.ndarray, params: dict) -> tup
     return losses, moved.shape[:-1], mpf(len(losses))
 
 
+# ---- standard algorithms of one sample (error bounds of policy_v2) ----------------------------------------------
+
+def _class_weights(params: dict, classes: int) -> list:
+    weight = params.get("weight")
+    return [mpf(float(v)) for v in weight] if weight is not None else [mpf(1)] * classes
+
+
+def _log_softmax_bounds(row: list) -> tuple[list, list, r.Bound]:
+    """Shifted log-softmax as everyone computes it: z = x - max, log p = z - log(sum exp z), p = exp(z) / sum.
+    A masked class (x = -inf) has p = 0 exactly and log p = -inf. Returns (log p, p, the sum)."""
+    top = max(row)
+    shifted = [r.exact(v) - top if mpmath.isfinite(v) else None for v in row]
+    exps = [r.exp(z) if z is not None else r.exact(0) for z in shifted]
+    total = r.total(exps)
+    log_total = r.log(total)
+    log_p = [z - log_total if z is not None else r.exact(-mpmath.inf) for z in shifted]
+    return log_p, [e / total if z is not None else r.exact(0) for e, z in zip(exps, shifted)], total
+
+
+def _cross_entropy_standard(row: list, target: Any, params: dict) -> tuple:
+    """-sum_c a_c log p_c with a_c the coefficient of class c (C2); d/dx_k = p_k sum_c a_c - a_k, the plain
+    softmax-minus-target difference; d/dt_k = -(1 - eps) w_k log p_k for probability targets."""
+    classes = len(row)
+    w = _class_weights(params, classes)
+    eps = mpf(float(params.get("label_smoothing", 0.0)))
+    probabilities = not isinstance(target, int)
+    if any(mpmath.isnan(v) for v in row):
+        zero = r.exact(0)  # a NaN row: NaN expectations, no error bound
+        return zero, [zero] * classes, [zero] * classes if probabilities else None, r.exact(1)
+    if not probabilities and target == int(params.get("ignore_index", -100)):
+        zero = r.exact(0)
+        return zero, [zero] * classes, None, zero
+    if probabilities:
+        a = [w[c] * ((1 - eps) * target[c] + eps / classes) for c in range(classes)]
+    else:
+        a = [(1 - eps) * w[target] * (c == target) + eps / classes * w[c] for c in range(classes)]
+    log_p, p, _ = _log_softmax_bounds(row)
+    if any(a[c] != 0 and not mpmath.isfinite(log_p[c].value) for c in range(classes)):
+        zero = r.exact(0)  # an infinite loss: the expectations are infinite or NaN and carry no error bound
+        return zero, [zero] * classes, [zero] * classes if probabilities else None, zero
+    loss = -r.total(log_p[c] * a[c] for c in range(classes) if a[c] != 0)
+    coefficient_sum = mpmath.fsum(a)
+    grad_x = [p[k] * coefficient_sum - a[k] for k in range(classes)]
+    grad_t = [log_p[k] * (-(1 - eps) * w[k]) for k in range(classes)] if probabilities else None
+    return loss, grad_x, grad_t, r.exact(1 if probabilities else w[target])
+
+
+def _nll_standard(row: list, label: int, params: dict) -> tuple:
+    classes = len(row)
+    zero = r.exact(0)
+    if label == int(params.get("ignore_index", -100)):
+        return zero, [zero] * classes, None, zero
+    w = _class_weights(params, classes)[label]
+    return r.exact(row[label]) * -w, [r.exact(-w if k == label else 0) for k in range(classes)], None, r.exact(w)
+
+
+def _multi_margin_standard(row: list, label: int, params: dict) -> tuple:
+    """z_i = (margin - x_y) + x_i, the loss w_y / C sum max(0, z_i)^p; d/dx_i = w_y / C p max(0, z_i)^(p - 1)."""
+    classes = len(row)
+    w = _class_weights(params, classes)[label] / classes
+    margin, power = mpf(float(params.get("margin", 1.0))), int(params.get("p", 1))
+    if any(mpmath.isnan(v) for v in row):
+        zero = r.exact(0)
+        return zero, [zero] * classes, None, r.exact(1)
+    hinges = {}
+    for i in range(classes):
+        if i == label:
+            continue
+        z = (margin - r.exact(row[label])) + row[i]
+        # an exact 0 may be computed as +-err: the bound keeps that error on the active side
+        hinges[i] = z if z.value > 0 else r.Bound(0, z.err if z.value == 0 else 0)
+    loss = r.total(r.power(h, power) for h in hinges.values()) * w
+    slopes = {i: (r.exact(1 if h.value > 0 else 0) if power == 1 else 2 * h) * w for i, h in hinges.items()}
+    grad = [slopes[k] if k != label else -r.total(slopes.values()) for k in range(classes)]
+    return loss, grad, None, r.exact(1)
+
+
+def _multi_margin_kink(row: list, label: int, params: dict, c: int) -> bool:
+    """Entry c sits at a kink when a hinge it enters is exactly at its margin (z = 0) and p = 1."""
+    if int(params.get("p", 1)) != 1:
+        return False  # max(0, z)^2 is differentiable at z = 0
+    margin = mpf(float(params.get("margin", 1.0)))
+    zeros = [i for i in range(len(row)) if i != label and margin - row[label] + row[i] == 0]
+    return bool(zeros) and (c == label or c in zeros)
+
+
+def _softmax_focal_standard(row: list, label: int, params: dict) -> tuple:
+    """-alpha_y q^gamma log p_y with q = 1 - p_y computed as the sum of the other classes' probabilities (its
+    relative accuracy is the point of the focal factor) and log p_y just as accurate; d/dx_k = alpha_y (delta_yk - p_k) [gamma q^(gamma - 1)
+    p_y log p_y - q^gamma], with delta_yy - p_y = q."""
+    classes = len(row)
+    zero = r.exact(0)
+    alpha = params.get("alpha")
+    a = mpf(float(alpha[label])) if alpha is not None else mpf(1)
+    gamma = mpf(float(params.get("gamma", 2.0)))
+    if any(mpmath.isnan(v) for v in row):
+        return zero, [zero] * classes, None, r.exact(1)
+    log_p, p, total = _log_softmax_bounds(row)
+    top = max(row)
+    q = r.total(r.exp(r.exact(row[c]) - top) for c in range(classes) if c != label and mpmath.isfinite(row[c]))
+    q = q / total if classes > 1 else zero
+    if q.value == 0:
+        return zero, [zero] * classes, None, r.exact(1)
+    # log p_y as accurate as q: log1p(-q) for a confident row (there z_y - log(sum) is off by u absolutely),
+    # the shifted log-softmax otherwise (there 1 - q would lose p_y's relative accuracy)
+    log_p_label = r.log1p(-q) if q.value < mpf(1) / 2 else log_p[label]
+    focal = r.power(q, gamma)
+    loss = -(focal * log_p_label) * a
+    bracket = gamma * r.power(q, gamma - 1) * p[label] * log_p_label - focal if gamma != 0 else r.exact(-1)
+    grad = [(q if k == label else -p[k]) * bracket * a for k in range(classes)]
+    return loss, grad, None, r.exact(1)
+
+
 ORACLES = {
-    "cross_entropy": SampleOracle(lambda x, t, p: _cross_entropy_terms(_log_softmax_rows(x), t, p)),
-    "nll_loss": SampleOracle(lambda x, t, p: _cross_entropy_terms(x, t, p)),
-    "multi_margin_loss": SampleOracle(_multi_margin_terms),
-    "softmax_focal_loss": SampleOracle(_softmax_focal_terms),
+    "cross_entropy": SampleOracle(lambda x, t, p: _cross_entropy_terms(_log_softmax_rows(x), t, p),
+                                  _cross_entropy_standard, target_differentiable=True),
+    "nll_loss": SampleOracle(lambda x, t, p: _cross_entropy_terms(x, t, p), _nll_standard),
+    "multi_margin_loss": SampleOracle(_multi_margin_terms, _multi_margin_standard, at_kink=_multi_margin_kink),
+    "softmax_focal_loss": SampleOracle(_softmax_focal_terms, _softmax_focal_standard),
 }
 
 
 def evaluate_samples(oracle: SampleOracle, inputs: dict[str, np.ndarray], params: dict[str, Any], reduction: str,
                      cotangent: np.ndarray, conventions: tuple[str, ...] = (),
                      differentiable: tuple[str, ...] | None = None) -> Expectation:
-    """The exact value and the gradient w.r.t. the first input (the logits) of a per-sample loss."""
-    (input_name, x_array), (_, target) = inputs.items()
+    """The exact value and gradients of a per-sample loss: w.r.t. the first input (the logits), and w.r.t. the
+    target where it holds probabilities and the oracle declares them differentiable; each entry with the running
+    error bound of the standard algorithm."""
+    (input_name, x_array), (target_name, target) = inputs.items()
+    probabilities = target.dtype.kind == "f"
     with mpmath.workdps(DIGITS):
-        x = np.array([mpf(float(v)) for v in x_array.ravel()], dtype=object).reshape(x_array.shape)
-        losses, sample_shape, denominator = oracle.losses(x, target, params)
+        x = _mpf_array(x_array)
+        t = _mpf_array(target) if probabilities else target
+        losses, sample_shape, denominator = oracle.losses(x, t, params)
+        samples = _samples(oracle, x, t, params, probabilities)
         if reduction == "none":
-            value = Tensor(sample_shape, losses, scale=max([abs(v) for v in losses if mpmath.isfinite(v)],
-                                                           default=mpf(0)))
+            value = Tensor(sample_shape, losses, scale=[b.loss.err for b in samples])
             factors = [mpf(float(c)) for c in np.ravel(cotangent)]
+            factor_bounds = [r.exact(f) for f in factors]
         else:
             total = mpmath.fsum(losses) if losses else mpf(0)
             divisor = denominator if reduction == "mean" else mpf(1)
+            divisor_bound = r.total(b.mean_weight for b in samples) if reduction == "mean" else r.exact(1)
             if divisor == 0:
                 result = mpf(0) if "empty-mean-is-zero" in conventions else mpmath.nan
                 zero_gradient = {"empty-mean-is-zero", "nan-mean-zero-gradient"} & set(conventions)
                 factors = [mpf(0) if zero_gradient else mpmath.nan] * len(losses)
+                value = Tensor((), [result], scale=[mpf(0)])
+                factor_bounds = [r.exact(0)] * len(losses)
             else:
+                agree(divisor_bound, [divisor], "mean denominator", ())
                 result = total / divisor
                 factors = [mpf(float(cotangent)) / divisor] * len(losses)
-            sum_abs = mpmath.fsum(abs(v) for v in losses if mpmath.isfinite(v)) if losses else mpf(0)
-            value = Tensor((), [result], scale=sum_abs / divisor if divisor else mpf(0))
-        grads = []
-        flat = list(x.ravel())
+                summed = r.total(b.loss for b, v in zip(samples, losses) if mpmath.isfinite(v))
+                value = Tensor((), [result], scale=[(summed / divisor_bound if reduction == "mean" else summed).err])
+                factor_bounds = [r.exact(mpf(float(cotangent))) / divisor_bound
+                                 if reduction == "mean" else r.exact(mpf(float(cotangent)))] * len(losses)
         finite = [not mpmath.isnan(v) for v in losses]  # a NaN row only poisons its own gradients (_nan_rows)
-        for k, xk in enumerate(flat):
-            if mpmath.isnan(xk) or any(mpmath.isnan(f) for f, ok in zip(factors, finite) if ok):
-                grads.append(mpmath.nan)
-                continue
-            if xk == -mpmath.inf:  # a masked class: its softmax probability is exactly 0, and so is its derivative
-                grads.append(mpf(0))
-                continue
+        location = _locations(x)
 
-            def contracted(t: mpf, k: int = k) -> mpf:
-                shifted = list(flat)
-                shifted[k] = t
-                per_sample, _, _ = oracle.losses(np.array(shifted, dtype=object).reshape(x.shape), target, params)
-                return mpmath.fsum(f * v for f, v, ok in zip(factors, per_sample, finite) if ok)
+        def contracted(values: np.ndarray, k: int, at: mpf) -> mpf:
+            shifted = values.ravel().copy()
+            shifted[k] = at
+            per_sample, _, _ = oracle.losses(shifted.reshape(x.shape), t, params) if values is x else \
+                oracle.losses(x, shifted.reshape(values.shape), params)
+            return mpmath.fsum(f * v for f, v, ok in zip(factors, per_sample, finite) if ok)
 
-            with mpmath.workdps(_DIFF_DIGITS):
-                grads.append(_snap(mpmath.diff(contracted, xk, h=max(abs(xk), mpf(1)) * mpf(2) ** -150)))
+        def at_kink(k: int) -> bool:
+            sample, c = location[k]
+            row, label = samples[sample].row, samples[sample].label
+            return not probabilities and oracle.at_kink(row, label, params, c)
+
+        grads = {input_name: _gradient(x, lambda k, at: contracted(x, k, at), at_kink, factors, finite,
+                                       [(factor_bounds[location[k][0]], samples[location[k][0]].grad_input[
+                                           location[k][1]]) for k in range(x.size)])}
+        if probabilities and oracle.target_differentiable:
+            grads[target_name] = _gradient(t, lambda k, at: contracted(t, k, at), lambda k: False, factors, finite,
+                                           [(factor_bounds[location[k][0]], samples[location[k][0]].grad_target[
+                                               location[k][1]]) for k in range(t.size)])
         if any(mpmath.isnan(v) for v in np.ravel(x)):  # a NaN logit poisons its whole row
-            grads = _nan_rows(grads, x)
-        scale = max([abs(g) for g in grads if mpmath.isfinite(g)], default=mpf(0))
-        return Expectation(value, {input_name: Tensor(x_array.shape, grads, scale=scale)})
+            for tensor in grads.values():
+                tensor.exact = _nan_rows(tensor.exact, x)
+        return Expectation(value, grads)
+
+
+@dataclass
+class _Sample:
+    row: list
+    label: Any
+    loss: r.Bound
+    grad_input: list
+    grad_target: list | None
+    mean_weight: r.Bound
+
+
+def _mpf_array(array: np.ndarray) -> np.ndarray:
+    return np.array([mpf(float(v)) for v in array.ravel()], dtype=object).reshape(array.shape)
+
+
+def _samples(oracle: SampleOracle, x: np.ndarray, t: np.ndarray, params: dict, probabilities: bool) -> list:
+    """Each sample's row, label and standard-algorithm Bounds, in row-major sample order (as ``losses``)."""
+    axis = _class_axis(x)
+    rows = np.moveaxis(x, axis, -1)
+    targets = np.moveaxis(t, axis, -1) if probabilities else t
+    samples = []
+    for index in np.ndindex(rows.shape[:-1]):
+        row = list(rows[index])
+        label = list(targets[index]) if probabilities else int(targets[index])
+        samples.append(_Sample(row, label, *oracle.standard(row, label, params)))
+    return samples
+
+
+def _locations(x: np.ndarray) -> list:
+    """For each flat (row-major) entry of ``x``: (its sample's number, its class)."""
+    axis = _class_axis(x)
+    flat = np.moveaxis(np.arange(x.size).reshape(x.shape), axis, -1)
+    location = [None] * x.size
+    for number, index in enumerate(np.ndindex(flat.shape[:-1])):
+        for c, k in enumerate(flat[index]):
+            location[int(k)] = (number, c)
+    return location
+
+
+def _gradient(values: np.ndarray, contracted: Callable, at_kink: Callable, factors: list, finite: list,
+              bounds: list) -> Tensor:
+    """d<factors, losses>/d values, entry by entry (one-sided at a kink, with the interval between), each entry's
+    scale the error bound of (sample factor) x (the standard algorithm's derivative)."""
+    exact, lows, highs, scales = [], [], [], []
+    for k, vk in enumerate(values.ravel()):
+        factor_bound, derivative_bound = bounds[k]
+        lo = hi = None
+        if mpmath.isnan(vk) or any(mpmath.isnan(f) for f, ok in zip(factors, finite) if ok):
+            value = mpmath.nan
+        elif vk == -mpmath.inf:  # a masked class: its softmax probability is exactly 0, and so is its derivative
+            value = mpf(0)
+        else:
+            step = max(abs(vk), mpf(1)) * mpf(2) ** -150
+            with mpmath.workdps(_DIFF_DIGITS):
+                if at_kink(k):
+                    left, right = (_snap(mpmath.diff(lambda a: contracted(k, a), vk, h=step, direction=side))
+                                   for side in (-1, 1))
+                    lo, hi = min(left, right), max(left, right)
+                    value = (left + right) / 2
+                else:
+                    value = _snap(mpmath.diff(lambda a: contracted(k, a), vk, h=step))
+        entry = factor_bound * derivative_bound
+        if mpmath.isfinite(value) and lo is None:
+            # the analytic derivative, once it agrees with the numerical one (which is 1e-90 where it is 0)
+            agree(entry, [value], f"derivative (entry {k})", tuple(v for v in values.ravel() if mpmath.isfinite(v)))
+            value = entry.value
+        exact.append(value)
+        lows.append(value if lo is None else lo)
+        highs.append(value if hi is None else hi)
+        scales.append(entry.err if mpmath.isfinite(value) else mpf(0))
+    ambiguous = any(a != b for a, b in zip(lows, highs))
+    return Tensor(values.shape, exact, lows if ambiguous else None, highs if ambiguous else None, scales)
 
 
 def _nan_rows(grads: list, x: np.ndarray) -> list:
