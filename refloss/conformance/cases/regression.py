@@ -166,8 +166,8 @@ def accuracy_cases(loss: str) -> Iterator[VectorCase]:
             rng = _rng(loss, name)
             weight = np.concatenate([[0.1, 1 / 3], nondyadic_values(rng, (6,), 0.0, 2.0)])
             yield _case(loss, name, "accuracy", "non-dyadic weights (0.1, 1/3, random): the weighted sum and the "
-                        "mean's divisor (the weight sum for l1 and mse, the count for huber) round; a divisor formed in "
-                        "float32 or from the wrong terms shows", nondyadic_values(rng, (8,)),
+                        "mean's divisor (the weight sum for l1 and mse, the count for huber) round; a divisor "
+                        "formed in float32 or from the wrong terms shows", nondyadic_values(rng, (8,)),
                         nondyadic_values(rng, (8,)), reduction, rng, cotangent=float64_cotangent(rng, (8,), reduction),
                         params={"weight": weight}, dtypes=FLOAT64_ONLY, flags=("NonDyadic", "Weighted", "Reduction"))
     for param in _params_with_branch_point(loss):
