@@ -45,7 +45,8 @@ FLAGS = {
                             "value is expected, or the reverse"),
     "HugeMagnitude": Flag("OVERFLOW", "Residuals near the float64 limits (1e150 to 1e300): naive cosh or squaring "
                           "overflows.", "inf or NaN where a finite value is expected"),
-    "TinyMagnitude": Flag("UNDERFLOW", "Residuals far below 1, down to subnormals: naive log(cosh(d)) cancels to 0.",
+    "TinyMagnitude": Flag("UNDERFLOW", "Values far below 1 (residuals, logits, probabilities, margins), down to "
+                          "subnormals: naive formulas such as log(cosh(d)) or log(1 - p) cancel to 0.",
                           "0 or a large relative error"),
     "Subnormal": Flag("UNDERFLOW", "A subnormal float64 input."),
     "NonDyadic": Flag("PRECISION", "Float64-only inputs that use all 53 significand bits (0.1, 1/3, -2.7, random "

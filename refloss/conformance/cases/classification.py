@@ -486,7 +486,7 @@ def bce_with_logits_accuracy_cases(loss: str) -> Iterator[VectorCase]:
                          flags=("NonDyadic", "Cancellation", "MixedMagnitude"))
     rng = case_rng(loss, "confident_right")
     yield two_input_case(loss, "confident_right_none", "accuracy", "only confidently right logits (40, -40, 37.3, "
-                         "-45.1 against 1, 0, 1, 0): every loss and gradient entry is about e^-|x| (1e-20 to 4e-17); "
+                         "-45.1 against 1, 0, 1, 0): every loss and gradient entry is about e^-|x| (3e-20 to 6e-17); "
                          "log(1 + exp(-|x|)) and sigma(x) - y give 0 for all of them",
                          np.array([40.0, -40.0, 37.3, -45.1]), np.array([1.0, 0.0, 1.0, 0.0]), "none", rng,
                          cotangent=float64_cotangent(rng, (4,), "none"), dtypes=FLOAT64_ONLY,
@@ -537,7 +537,7 @@ def sigmoid_focal_accuracy_cases(loss: str) -> Iterator[VectorCase]:
         rng = case_rng(loss, name)
         yield two_input_case(loss, name, "accuracy", f"logits +-40 and +-1e-10, labels 0 and 1, gamma {gamma:g}: "
                              "for a confident right answer 1 - p_t = e^-40 = 4.2e-18, which 1 - sigmoid(x) rounds to "
-                             "0 (loss and gradient 0 instead of about e^-40 (1 + gamma)); a confident wrong answer "
+                             "0 (loss and gradient 0 instead of about e^(-40 (1 + gamma))); a confident wrong answer "
                              "has the loss alpha_t 40 and p_t = e^-40 enters its gradient",
                              np.array([40.0, -40.0, 40.0, -40.0, 1e-10, -1e-10]),
                              np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.0]), "none", rng, params={"gamma": gamma},
@@ -546,7 +546,7 @@ def sigmoid_focal_accuracy_cases(loss: str) -> Iterator[VectorCase]:
         name = f"confident_right_gamma{gamma:g}_none"
         rng = case_rng(loss, name)
         yield two_input_case(loss, name, "accuracy", f"only confidently right logits (40, -40, 37.3, -30.1), gamma "
-                             f"{gamma:g}: every entry is about e^-|x| (1 + gamma), which a naive 1 - sigmoid(x) and "
+                             f"{gamma:g}: every entry is about e^(-|x| (1 + gamma)), which a naive 1 - sigmoid(x) and "
                              "log(1 + exp(-|x|)) turn into 0", np.array([40.0, -40.0, 37.3, -30.1]),
                              np.array([1.0, 0.0, 1.0, 0.0]), "none", rng, params={"gamma": gamma},
                              cotangent=float64_cotangent(rng, (4,), "none"), dtypes=FLOAT64_ONLY,
@@ -573,8 +573,8 @@ def bce_probability_accuracy_cases(loss: str) -> Iterator[VectorCase]:
     rng = case_rng(loss, "near_0_and_1")
     yield two_input_case(loss, "near_0_and_1_none", "accuracy", f"{where}p = {small:g}, 1 - {small:g}, {tinier:g} "
                          "with the targets they nearly match (0, 1, 0) and with 0.3: -log(1 - p) formed as log(1 - p) "
-                         f"is {'1e-10' if keras else '8e-8'} relative off at p = {small:g} (1 - p rounds) and "
-                         f"{'3e-10' if keras else 'exactly 0'} at {tinier:g}, where log1p(-p) is exact",
+                         f"is {'3e-11' if keras else '8e-8'} relative off at p = {small:g} (1 - p rounds) and "
+                         f"{'2e-10' if keras else 'exactly 0'} at {tinier:g}, where log1p(-p) is exact",
                          np.array([small, 1.0 - small, tinier, small, 1.0 - small]),
                          np.array([0.0, 1.0, 0.0, 0.3, 0.3]), "none", rng,
                          cotangent=float64_cotangent(rng, (5,), "none"), dtypes=FLOAT64_ONLY,
@@ -781,7 +781,7 @@ def hinge_accuracy_cases(loss: str) -> Iterator[VectorCase]:
                              cotangent=float64_cotangent(rng, (10,), reduction), dtypes=FLOAT64_ONLY,
                              flags=("NonDyadic", "Reduction"))
     squared = loss == "squared_hinge_loss"
-    naive = ("the expanded square 1 - 2 y x + (y x)^2 cancels to noise of 1e-16 instead of 1e-24" if squared else
+    naive = ("the expanded square 1 - 2 y x + (y x)^2 cancels to 0 instead of 1e-24" if squared else
              "the loss must come out exact: a margin formed in lower precision, or a test y x <= 1 against "
              "1 - y x > 0 evaluated differently, shows")
     for labels_name, labels in (("", np.array([1.0, 1.0, -1.0, -1.0, 1.0, 1.0])),
@@ -828,11 +828,11 @@ def multi_margin_accuracy_cases(loss: str) -> Iterator[VectorCase]:
         name = f"near_margin_p{p}_none"
         rng = case_rng(loss, name)
         yield _class_case(loss, name, "accuracy", f"margins met within 2^-40 = 9.1e-13 (z = +-2^-40, +2^-39), p = {p}: "
-                          "each sample's loss is a tiny exact z / C" + (" (z^2 / C = 8e-25: the expanded square "
-                          "cancels to noise)" if p == 2 else "; a branch decided on a z formed less exactly, or "
-                          "z >= 0 for z > 0, flips the gradient") , x, np.array([0, 1, 2]), "none", rng,
-                          cotangent=float64_cotangent(rng, (3,), "none"), params={"p": p}, dtypes=FLOAT64_ONLY,
-                          flags=("NearKink", "TinyMagnitude"))
+                          "each sample's loss is tiny and exact" + (" (z^2 / C, about 3e-25; the expanded square of "
+                          "margin - x_y + x_i cancels to 0)" if p == 2 else " (z / C); the active margins must be "
+                          "decided on this exact z: z formed in a lower precision flips the gradient"), x,
+                          np.array([0, 1, 2]), "none", rng, cotangent=float64_cotangent(rng, (3,), "none"),
+                          params={"p": p}, dtypes=FLOAT64_ONLY, flags=("NearKink", "TinyMagnitude"))
 
 
 def _multi_margin_kink_case(loss: str, p: int) -> VectorCase:
