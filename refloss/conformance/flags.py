@@ -27,9 +27,14 @@ FLAGS = {
                           "a backward that ignores grad_output"),
     "ZeroResidual": Flag("NONDIFFERENTIABLE_POINT", "input == target exactly: the loss is 0 and, for L1-like "
                          "losses, |d| is not differentiable there.", "a gradient of +-1 instead of 0"),
-    "AtKink": Flag("NONDIFFERENTIABLE_POINT", "|d| exactly at the branch point (beta, delta): the branch chosen by "
-                   "< versus <= matters for the second derivative, or for the gradient when it jumps.",
+    "AtKink": Flag("NONDIFFERENTIABLE_POINT", "Inputs exactly at a kink the registry declares (|d| = beta or delta, "
+                   "d = 0, a margin met exactly, a clip or clamp bound): the branch chosen by < versus <= matters "
+                   "for the second derivative, or for the gradient when it jumps.",
                    "a wrong branch or a discontinuity"),
+    "NearKink": Flag("NONDIFFERENTIABLE_POINT", "Inputs one or two ulps either side of a branch point (beta, delta, "
+                     "a margin, a clip or clamp bound): each element must take its own side's branch, and the two "
+                     "branches' formulas must agree to a few ulps where the loss is continuous.",
+                     "a branch decided on a rounded quantity (d * d < beta * beta, |d| / beta < 1, log p > -100)"),
     "SubgradientInterval": Flag("NONDIFFERENTIABLE_POINT", "Some gradient entries are at a point where the loss is "
                                 "not differentiable; any value between the one-sided derivatives is accepted."),
     "SingleElement": Flag("REDUCTION", "The mean over a single element."),
@@ -40,9 +45,22 @@ FLAGS = {
                             "value is expected, or the reverse"),
     "HugeMagnitude": Flag("OVERFLOW", "Residuals near the float64 limits (1e150 to 1e300): naive cosh or squaring "
                           "overflows.", "inf or NaN where a finite value is expected"),
-    "TinyMagnitude": Flag("UNDERFLOW", "Residuals far below 1, down to subnormals: naive log(cosh(d)) cancels to 0.",
+    "TinyMagnitude": Flag("UNDERFLOW", "Values far below 1 (residuals, logits, probabilities, margins), down to "
+                          "subnormals: naive formulas such as log(cosh(d)) or log(1 - p) cancel to 0.",
                           "0 or a large relative error"),
     "Subnormal": Flag("UNDERFLOW", "A subnormal float64 input."),
+    "NonDyadic": Flag("PRECISION", "Float64-only inputs that use all 53 significand bits (0.1, 1/3, -2.7, random "
+                      "float64 values): every operation rounds, unlike on the n/32 grid where most are exact.",
+                      "an intermediate kept in lower precision, or a rearranged formula that loses low bits"),
+    "MixedMagnitude": Flag("PRECISION", "Entries of very different sizes in one tensor (1e-9 next to 1e9): each "
+                           "entry must be accurate on its own scale, not only relative to the largest.",
+                           "small entries flushed to 0, or computed with an absolute error set by the large ones"),
+    "Cancellation": Flag("CANCELLATION", "Inputs where a naive formula subtracts nearly equal numbers (log(1 - p) "
+                         "for tiny p, log(1 + e^-|x|) for large |x|, x^2 - 2xy + y^2 for x close to y, log(cosh d) "
+                         "for tiny d, softmax - one_hot for a confident row): the exact result is tiny or "
+                         "ill-conditioned in that form.", "few or no correct digits, or 0 instead of a tiny value"),
+    "IntermediateOverflow": Flag("OVERFLOW", "A moderate input whose naive intermediate overflows although the "
+                                 "result is finite (cosh(800), e^800).", "inf or NaN where a finite value is expected"),
     "NaNInput": Flag("NONFINITE_INPUT", "A NaN input: the loss, and its gradient, are NaN."),
     "InfInput": Flag("NONFINITE_INPUT", "An infinite input: the loss is inf and the gradient its limit."),
     "FocalSaturation": Flag("CANCELLATION", "Logits so confident that 1 - p_t rounds to 0: the chain rule through "

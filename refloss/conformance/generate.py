@@ -41,7 +41,7 @@ __all__ = ["GenerationError", "SUITE_VERSION", "generate", "write"]
 SUITE_VERSION = "0.2.0"
 FORMAT_VERSION = 1
 FORMAT_MINOR_VERSION = 1  # 1.1: per-entry scales (policy_v2), gradients per test, error categories in the schema
-CONCERNS = ("basic", "edge", "nonfinite", "invalid")
+CONCERNS = ("basic", "edge", "accuracy", "nonfinite", "invalid")
 _FD_TOLERANCE = 1e-6  # same bound as refloss.testing's finite-difference check
 _FD_KINK_MARGIN = 1e-3  # finite differences only where every element is this far from a kink
 
