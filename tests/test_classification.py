@@ -162,6 +162,20 @@ class TestBinaryCrossEntropy:
         # below PyTorch's 1e-12 epsilon the true derivative 1 / (1 - p) ~ 1 survives (PyTorch gives 0.1)
         assert refloss.binary_cross_entropy_vjp(1.0, [1e-13], [0.0], reduction="sum")[0][0] == pytest.approx(1.0)
 
+    def test_the_clamp_is_decided_on_p_not_on_the_rounded_log(self):
+        # The float64 just above e^-100 has log p = -99.999..., which rounds to -100.0; its term is not clamped,
+        # so its gradient is -y / p (-2.7e43 y), not 0. mpmath decides which side of e^-100 each float lies.
+        import mpmath
+
+        from refloss.losses.classification.bce import SMALLEST_UNCLAMPED
+
+        below = math.nextafter(SMALLEST_UNCLAMPED, 0.0)
+        with mpmath.workdps(50):
+            assert mpmath.mpf(below) < mpmath.exp(-100) < mpmath.mpf(SMALLEST_UNCLAMPED)
+        assert math.log(SMALLEST_UNCLAMPED) == -100.0  # why the rounded log cannot decide
+        gp, _ = refloss.binary_cross_entropy_vjp(1.0, [SMALLEST_UNCLAMPED, below], [1.0, 1.0], reduction="sum")
+        assert gp[0] == pytest.approx(-1 / SMALLEST_UNCLAMPED, rel=1e-15) and gp[1] == 0.0
+
     def test_accurate_for_tiny_probabilities_and_near_p_equal_y(self):
         assert refloss.binary_cross_entropy([1e-17], [0.0]) == pytest.approx(1e-17, rel=1e-15)  # -log1p(-p)
         gp, _ = refloss.binary_cross_entropy_vjp(1.0, [0.3 + 1e-12], [0.3], reduction="sum")

@@ -136,7 +136,11 @@ def _finite_difference_error(loss: str, case: VectorCase, expectation: Expectati
     differentiable = {i.name for i in get(loss).inputs if i.differentiable}
     smooth = all(t.lo is None for name, t in expectation.grads.items() if name in differentiable)
     finite = all(np.all(np.isfinite(a)) and np.all(np.abs(a) < 1e100) for a in all_inputs)
-    if not (smooth and finite) or all(a.size == 0 for a in all_inputs):
+    # Central differences of the whole projected output cannot resolve a term of 1e-9 next to terms of 1e18 (and
+    # their step, 1e-6 max(1, |x|), would cross a kink at beta from x = 1e9): there the oracle's derivatives are
+    # checked against the analytic ones of the standard algorithm alone.
+    mixed = "MixedMagnitude" in case.flags
+    if not (smooth and finite) or mixed or all(a.size == 0 for a in all_inputs):
         return None
     spec = get(loss)
     fd_case = Case(tuple(case.inputs[i.name] for i in spec.inputs), dict(case.params), case.reduction,

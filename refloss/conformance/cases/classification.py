@@ -7,7 +7,7 @@ from typing import Iterator
 import numpy as np
 
 from refloss.conformance.cases import (FLOAT64_ONLY, VectorCase, case_rng, cases_for, cotangent_for, empty_cases,
-                                      float64_cotangent, grid_values, nondyadic_values, pending_cases_for,
+                                      float64_cotangent, grid_values, nondyadic_values,
                                       two_input_case)
 
 __all__ = ["bce_above_clamp_cases", "bce_clamp_kink_cases", "bce_near_half_cases", "bce_probability_accuracy_cases",
@@ -504,9 +504,7 @@ def bce_with_logits_accuracy_cases(loss: str) -> Iterator[VectorCase]:
                              dtypes=FLOAT64_ONLY, flags=("NonDyadic", "Weighted"))
 
 
-@pending_cases_for(_BCE, reason="refloss computes the target gradient as g (softplus(-x) - softplus(x)), 8.3e-8 "
-                   "relative off at x = 1e-10 and 0 at x = 1e-17, where the exact value is -g x; enable once the "
-                   "lead's fix of binary_cross_entropy_with_logits_vjp lands")
+@cases_for(_BCE)
 def bce_with_logits_tiny_logit_cases(loss: str) -> Iterator[VectorCase]:
     """Float64 only: logits of 1e-10 to 1e-17, where the target gradient -g x must not cancel."""
     rng = case_rng(loss, "tiny_logits")
@@ -608,10 +606,7 @@ def bce_clamp_kink_cases(loss: str) -> Iterator[VectorCase]:
                          flags=("AtKink", "NearKink", "LogClamp"))
 
 
-@pending_cases_for("binary_cross_entropy", reason="refloss decides the clamp on the rounded log: log p rounds to "
-                   "-100.0 at the float just above e^-100, so the reference returns the clamped term's zero "
-                   "derivative (0 for y = 1, 0.7 for y = 0.3) where the exact gradient is -y / p = -2.7e43 y; "
-                   "enable once the clamp is decided on p itself (p < math.exp(-100), which rounds up)")
+@cases_for("binary_cross_entropy")
 def bce_above_clamp_cases(loss: str) -> Iterator[VectorCase]:
     """The float just above p = e^-100, where the log term is not clamped."""
     rng = case_rng(loss, "above_clamp")
@@ -720,10 +715,7 @@ def class_index_accuracy_cases(loss: str) -> Iterator[VectorCase]:
                           flags=("NonDyadic", "ProbabilityTargets", "Weighted"))
 
 
-@pending_cases_for("nll_loss", reason="the generator's finite-difference cross-check (float64 central differences of "
-                   "the whole projected sum, step 1e-6 max(1, |x|)) cannot resolve the gradient next to a loss of 1e9; "
-                   "the reference agrees with the oracle within 4 ulps per entry. Enable once that check differences "
-                   "each sample's own term, or skips mixed-magnitude cases")
+@cases_for("nll_loss")
 def nll_mixed_magnitude_cases(loss: str) -> Iterator[VectorCase]:
     """Float64 only: per-sample losses of 1e-9 next to 1e9 in one tensor."""
     for reduction in ("none", "mean"):
@@ -852,10 +844,7 @@ def multi_margin_kink_cases(loss: str) -> Iterator[VectorCase]:
     yield _multi_margin_kink_case(loss, 2)
 
 
-@pending_cases_for("multi_margin_loss", reason="the per-sample oracle differentiates by a central difference, so "
-                   "at z = 0 with p = 1 it expects the midpoint of the one-sided derivatives (w_y / 2C) where "
-                   "refloss (PyTorch's z > 0) gives 0; enable once the per-sample oracle takes one-sided derivatives "
-                   "at kinks and accepts the interval between them")
+@cases_for("multi_margin_loss")
 def multi_margin_p1_kink_cases(loss: str) -> Iterator[VectorCase]:
     """The kink z = 0 for p = 1, where the gradient jumps."""
     yield _multi_margin_kink_case(loss, 1)

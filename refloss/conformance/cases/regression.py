@@ -8,7 +8,7 @@ import numpy as np
 
 from refloss._registry import get, names
 from refloss.conformance.cases import (FLOAT64_ONLY, VectorCase, case_rng as _rng, cases_for, empty_cases,
-                                      float64_cotangent, grid_values, nondyadic_values, pending_cases_for)
+                                      float64_cotangent, grid_values, nondyadic_values)
 from refloss.conformance.cases import two_input_case as _case
 
 REGRESSION = [n for n in names() if get(n).family == "regression"]
@@ -216,12 +216,6 @@ def accuracy_cases(loss: str) -> Iterator[VectorCase]:
 # residual, and at x = 1e9 its step of 1e3 is far wider than the scale on which these losses vary (and straddles
 # |d| = beta). The float64 reference agrees with the oracle to within 4 ulps per entry on these cases; l1 and
 # balanced_l1 are generated because their kink at d = 0 makes the generator skip the difference check there.
-_FD_BLOCKED = ("mse_loss", "smooth_l1_loss", "huber_loss", "log_cosh_loss")
-_FD_REASON = ("the generator's finite-difference cross-check (float64 central differences of the whole projected "
-              "sum, step 1e-6 max(1, |x|)) cannot resolve a 1e-9 residual's gradient next to 1e9 residuals; the "
-              "reference agrees with the oracle within 4 ulps per entry. Enable once that check differences each "
-              "element's own term, or skips mixed-magnitude cases")
-
 
 def mixed_magnitude_cases(loss: str) -> Iterator[VectorCase]:
     """Residuals of 1e-9 next to 1e9 in one tensor (float64 only)."""
@@ -239,8 +233,7 @@ def mixed_magnitude_cases(loss: str) -> Iterator[VectorCase]:
                     flags=("NonDyadic", "MixedMagnitude"))
 
 
-cases_for(*[loss for loss in REGRESSION if loss not in _FD_BLOCKED])(mixed_magnitude_cases)
-pending_cases_for(*_FD_BLOCKED, reason=_FD_REASON)(mixed_magnitude_cases)
+cases_for(*REGRESSION)(mixed_magnitude_cases)
 
 
 @cases_for(*REGRESSION)

@@ -17,6 +17,9 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_keras", "binary_cross_e
            "binary_cross_entropy_vjp"]
 
 LOG_FLOOR = -100.0  # PyTorch clamps log(p) and log(1 - p) at -100 (p below e^-100 ~ 3.7e-44)
+# The smallest float64 p with log p > -100 exactly: math.exp(-100) rounds up (tests check it with mpmath). Deciding
+# the clamp on the rounded log instead would clamp this p too, whose log -99.99999999999999... rounds to -100.0.
+SMALLEST_UNCLAMPED = math.exp(LOG_FLOOR)
 _UNIT = Interval(0.0, 1.0, True, True)
 WEIGHT = Param("weight", None, Interval(0.0, math.inf, low_closed=True),
                "optional non-negative weight broadcast to input (a constant); 'mean' divides by the count",
@@ -99,9 +102,10 @@ def binary_cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduc
         # (P2): where neither log is clamped, the combined (p - y) / (p (1 - p)), which keeps its relative
         # accuracy as p approaches y (the separate terms nearly cancel there); otherwise term by term, a clamped
         # term contributing 0, and 0 * (1/0) taken as 0 for y = 0 or 1.
-        unclamped = (log_p > LOG_FLOOR) & (log_q > LOG_FLOOR)
+        live_p = p >= SMALLEST_UNCLAMPED  # log p > -100 (log_q > -100 is exact: 1 - p is 0 or >= 2^-53)
+        unclamped = live_p & (log_q > LOG_FLOOR)
         combined = (p - y) / (p * (1.0 - p))
-        positive = np.where((log_p > LOG_FLOOR) & (y != 0), y / p, 0.0)
+        positive = np.where(live_p & (y != 0), y / p, 0.0)
         negative = np.where((log_q > LOG_FLOOR) & (y != 1), (1.0 - y) / (1.0 - p), 0.0)
         slope = np.where(unclamped, combined, negative - positive)
         grad_input = g * np.where(np.isnan(p), np.nan, slope)  # a NaN p propagates
