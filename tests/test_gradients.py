@@ -265,3 +265,31 @@ def test_the_old_calls_still_work():
     assert assert_vjp_matches_autograd(spec, case, 1e-12) < 1e-12
     assert assert_vjp_matches_finite_differences("huber_loss", case, 1e-6) < 1e-6
     assert autograd_vjp("huber_loss", case)[0].shape == (4,)
+
+
+def test_the_readme_example_runs():
+    # The README's snippet, with its "from mypackage import ..." line replaced by a plain NumPy Huber loss.
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Checking gradients in your own tests", 1)[1].split("\n## ", 1)[0]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "from mypackage import my_huber, my_huber_vjp" in snippet
+    namespace = {}
+    exec(compile(snippet.replace("from mypackage import my_huber, my_huber_vjp", "pass"), "README.md", "exec"),
+         namespace)  # the imports and the test function
+
+    def my_huber(input, target, *, reduction="mean", delta=1.0):
+        d = np.asarray(input) - np.asarray(target)
+        return _reduce(np.where(np.abs(d) < delta, 0.5 * d**2, delta * (np.abs(d) - 0.5 * delta)), reduction)
+
+    def my_huber_vjp(grad_output, input, target, *, reduction="mean", delta=1.0):
+        d = np.asarray(input) - np.asarray(target)
+        g = np.asarray(grad_output) / d.size if reduction == "mean" else np.asarray(grad_output)
+        return g * np.clip(d, -delta, delta), -g * np.clip(d, -delta, delta)
+
+    namespace.update(my_huber=my_huber, my_huber_vjp=my_huber_vjp)
+    namespace["test_my_huber"]()
+    namespace["my_huber_vjp"] = lambda g, x, y, **kw: tuple(2 * v for v in my_huber_vjp(g, x, y, **kw))
+    with pytest.raises(AssertionError, match="differ"):  # and it can fail
+        namespace["test_my_huber"]()
