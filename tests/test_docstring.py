@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
     (r"\text{(C1 with } \log p = x\text{)}", "(C1 with log p = x)"),
     (r"\log \hat p", "log p\u0302"),
     # relations and sets
-    (r"y \in \{-1, +1\}, \varepsilon \le p \ne 0, s \cdot x, y \mapsto 2y - 1", "y ∈ {-1, +1}, ε ≤ p ≠ 0, s · x, y ↦ 2y - 1"),
+    (r"y \in \{-1, +1\}, \varepsilon \le p \ne 0, s \cdot x, y \mapsto 2y - 1",
+     "y ∈ {-1, +1}, ε ≤ p ≠ 0, s · x, y ↦ 2y - 1"),
     (r"\ell = d^2 \qquad \text{(D2)}", "ℓ = d^2    (D2)"),
 ])
 def test_latex_to_text(latex, text):

@@ -45,7 +45,8 @@ def check_class_indices(target: Any, input_shape: tuple[int, ...], class_axis: i
             message += (f": a target of dtype {labels.dtype} is read as class indices; class probabilities need a "
                         f"float dtype and the input's shape {input_shape}")
             if labels.shape == input_shape:
-                message += "; if these are probabilities (one-hot rows), convert them with np.asarray(target, dtype=np.float64)"
+                message += ("; if these are probabilities (one-hot rows), convert them with "
+                            "np.asarray(target, dtype=np.float64)")
         raise ValueError(message)
     classes = input_shape[class_axis]
     invalid = (labels < 0) | (labels >= classes)
