@@ -246,6 +246,8 @@ def test_probability_targets_of_cross_entropy_get_their_gradient_checked():
     case = Case((x, t), {"label_smoothing": 0.1}, "mean", np.float64(1.5))
     assert differentiated_inputs("cross_entropy", case) == [0, 1]
     assert differentiated_inputs("cross_entropy", Case((x, np.array([0, 2])))) == [0]
+    assert finite_difference_vjp("cross_entropy", case)[1] is None  # the reference helpers: registry inputs only
+    assert finite_difference_vjp("cross_entropy", case, wrt=[0, 1])[1].shape == (2, 3)
     assert assert_vjp_matches_autograd("cross_entropy", case) < 1e-12
     assert assert_vjp_matches_finite_differences("cross_entropy", case) < 1e-6
     spec = refloss.registry.get("cross_entropy")
@@ -293,3 +295,12 @@ def test_the_readme_example_runs():
     namespace["my_huber_vjp"] = lambda g, x, y, **kw: tuple(2 * v for v in my_huber_vjp(g, x, y, **kw))
     with pytest.raises(AssertionError, match="differ"):  # and it can fail
         namespace["test_my_huber"]()
+
+
+def test_a_finite_difference_step_out_of_the_domain_is_explained():
+    # A probability target of exactly 1: the step to 1 + 6e-6 is refused by the forward; the message says why.
+    case = Case((np.zeros((1, 2)), np.array([[1.0, 0.0]])), {}, "sum", np.float64(1.0))
+    with pytest.raises(ValueError, match=r"^a finite-difference step of target\[0, 0\] to 1.00000605\d* was refused "
+                                         r"\(target must be probabilities in \[0, 1\], got 1.00000605\d*\); keep "
+                                         r"every entry of the case at least 6.1e-06·max\(1, \|x\|\) inside its domain"):
+        assert_vjp_matches_finite_differences("cross_entropy", case)

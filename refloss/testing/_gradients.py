@@ -91,14 +91,19 @@ def _spec(spec: LossSpec | str) -> LossSpec:
 
 
 def differentiated_inputs(spec: LossSpec | str, case: Case) -> list[int]:
-    """The positions of the inputs whose gradient is checked at ``case``.
+    """The positions of the inputs whose gradient the ``assert_*`` checks compare at ``case``.
 
     The registry's differentiable inputs, plus an input of class indices given as floats: cross_entropy reads a
-    float target as class probabilities, and those have a gradient.
+    float target as class probabilities, and those have a gradient. (``autograd_vjp`` and
+    ``finite_difference_vjp`` differentiate the registry's differentiable inputs unless given ``wrt=``.)
     """
     spec = _spec(spec)
     return [i for i, inp in enumerate(spec.inputs)
             if inp.differentiable or (inp.kind == "int" and np.asarray(case.inputs[i]).dtype.kind == "f")]
+
+
+def _registry_differentiable(spec: LossSpec) -> list[int]:
+    return [i for i, inp in enumerate(spec.inputs) if inp.differentiable]
 
 
 def _name(function: Callable | None, default: str) -> str:
@@ -106,13 +111,14 @@ def _name(function: Callable | None, default: str) -> str:
     return default if function is None else getattr(function, "__qualname__", repr(function))
 
 
-def autograd_vjp(spec: LossSpec | str, case: Case, *,
-                 forward: Callable | None = None) -> tuple[np.ndarray | None, ...]:
+def autograd_vjp(spec: LossSpec | str, case: Case, *, forward: Callable | None = None,
+                 wrt: list[int] | None = None) -> tuple[np.ndarray | None, ...]:
     """The VJP at ``case`` computed by autograd's reverse mode of ``forward`` (default: the registered forward;
-    yours must be written with ``autograd.numpy``); ``None`` for the inputs that get no gradient."""
+    yours must be written with ``autograd.numpy``), w.r.t. the inputs at positions ``wrt`` (default: the
+    registry's differentiable inputs); ``None`` for the others."""
     spec = _spec(spec)
     forward = spec.forward if forward is None else forward
-    wrt = differentiated_inputs(spec, case)
+    wrt = _registry_differentiable(spec) if wrt is None else wrt
 
     def forward_of_differentiable(values: tuple) -> Any:
         inputs = list(case.inputs)
@@ -129,17 +135,23 @@ def autograd_vjp(spec: LossSpec | str, case: Case, *,
     return tuple(np.asarray(grads[i], dtype=np.float64) if i in grads else None for i in range(len(spec.inputs)))
 
 
-def finite_difference_vjp(spec: LossSpec | str, case: Case, *,
-                          forward: Callable | None = None) -> tuple[np.ndarray | None, ...]:
+def finite_difference_vjp(spec: LossSpec | str, case: Case, *, forward: Callable | None = None,
+                          wrt: list[int] | None = None) -> tuple[np.ndarray | None, ...]:
     """The VJP at ``case`` by central differences of ``<grad_output, forward(inputs)>``, element by element
-    (default: the registered forward); ``None`` for the inputs that get no gradient."""
+    (default: the registered forward), w.r.t. the inputs at positions ``wrt`` (default: the registry's
+    differentiable inputs); ``None`` for the others."""
     spec = _spec(spec)
     forward = spec.forward if forward is None else forward
     grad_output = np.asarray(case.grad_output, dtype=np.float64)
-    wrt = differentiated_inputs(spec, case)
+    wrt = _registry_differentiable(spec) if wrt is None else wrt
 
-    def projected(inputs: list[np.ndarray]) -> float:
-        return float(np.sum(grad_output * np.asarray(forward(*inputs, **case.kwargs()), dtype=np.float64)))
+    def projected(inputs: list[np.ndarray], i: int, index: tuple) -> float:
+        try:
+            return float(np.sum(grad_output * np.asarray(forward(*inputs, **case.kwargs()), dtype=np.float64)))
+        except ValueError as error:  # a step left the domain: say so, rather than only what the forward says
+            raise ValueError(f"a finite-difference step of {spec.inputs[i].name}{list(index)} to "
+                             f"{float(inputs[i][index])!r} was refused ({error}); keep every entry of the case "
+                             f"at least {_STEP:.1e}·max(1, |x|) inside its domain") from error
 
     result: list[np.ndarray | None] = []
     for i in range(len(spec.inputs)):
@@ -153,9 +165,9 @@ def finite_difference_vjp(spec: LossSpec | str, case: Case, *,
             shifted = [np.array(v, copy=True) for v in case.inputs]  # keeps integer labels integer
             shifted[i] = shifted[i].astype(np.float64)
             shifted[i][index] = x[index] + step
-            upper = projected(shifted)
+            upper = projected(shifted, i, index)
             shifted[i][index] = x[index] - step
-            lower = projected(shifted)
+            lower = projected(shifted, i, index)
             grad[index] = (upper - lower) / (2.0 * step)
         result.append(grad)
     return tuple(result)
@@ -268,7 +280,7 @@ def assert_vjp_matches_autograd(spec: LossSpec | str, case: Case, tolerance: flo
     """
     spec = _spec(spec)
     try:
-        reference = autograd_vjp(spec, case, forward=forward)
+        reference = autograd_vjp(spec, case, forward=forward, wrt=differentiated_inputs(spec, case))
     except (TypeError, ValueError, AttributeError) as error:
         if forward is None:
             raise
@@ -298,8 +310,8 @@ def assert_vjp_matches_finite_differences(spec: LossSpec | str, case: Case,
     """
     spec = _spec(spec)
     what = "finite differences" if forward is None else f"finite differences of {_name(forward, '')}"
-    return _assert_vjp_matches(spec, case, vjp, finite_difference_vjp(spec, case, forward=forward), what,
-                               tolerance)
+    reference = finite_difference_vjp(spec, case, forward=forward, wrt=differentiated_inputs(spec, case))
+    return _assert_vjp_matches(spec, case, vjp, reference, what, tolerance)
 
 
 def assert_matches_reference(spec: LossSpec | str, case: Case, *, forward: Callable | None = None,
