@@ -6,6 +6,7 @@ helpers here therefore accept autograd's traced arrays (``ArrayBox``) as well as
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from autograd.tracer import Box
 from refloss._registry import REDUCTIONS
 
 __all__ = [
+    "as_array",
     "as_matching_pair",
     "as_real_array",
     "check_broadcast_weight",
@@ -29,18 +31,66 @@ __all__ = [
 _REAL_KINDS = "iuf"
 
 
+def as_array(value: Any, name: str) -> np.ndarray:
+    """``np.asarray(value)``, refusing the inputs that NumPy would convert by silently losing information.
+
+    * A masked array with masked entries: ``np.asarray`` drops the mask, so the values under it would count as
+      data. refloss does not apply masks (PyTorch has none), so it refuses them instead of guessing what the mask
+      should mean. A masked array with nothing masked (what ``x[~x.mask]`` gives) loses nothing and is accepted.
+    * A ragged nested sequence (``[[1, 2], [3]]``): NumPy's own message would not name the argument.
+    """
+    if np.ma.isMaskedArray(value):
+        masked = int(np.ma.count_masked(value))
+        if masked:
+            raise TypeError(
+                f"{name} is a NumPy masked array with {masked} of {np.size(value)} entries masked, and refloss does "
+                f"not apply masks (the values under them would silently count): pass only the entries to use (for "
+                f"example x[~x.mask] and y[~x.mask]), or np.ma.getdata({name}) with a weight= of 0 at the masked "
+                f"entries (losses that take weight=), or np.ma.getdata({name}) alone to use every value"
+            )
+        value = np.ma.getdata(value)
+    try:
+        return np.asarray(value)
+    except ValueError as error:  # NumPy: "setting an array element with a sequence ... inhomogeneous shape ..."
+        raise ValueError(f"{name} must be a rectangular array (every row of a nested list the same length), "
+                         f"got a sequence NumPy cannot convert: {error}") from None
+
+
 def as_real_array(value: Any, name: str) -> Any:
-    """Return ``value`` as a new float64 array (the reference precision), or raise ``TypeError``.
+    """Return ``value`` as a new float64 array (the reference precision), or raise ``TypeError``/``ValueError``.
 
     Never returns ``value`` itself for a NumPy array, so a loss can never modify its caller's data.
     Autograd ``Box`` values pass through unchanged: they are already float and are being traced.
     """
     if isinstance(value, Box):
         return value
-    array = np.asarray(value)
+    array = as_array(value, name)
+    if array.dtype == object:
+        array = _reals_from_objects(array, name)
     if array.dtype.kind not in _REAL_KINDS:
         raise TypeError(f"{name} must be an array of real numbers (integer or float), got dtype {array.dtype}")
     return array.astype(np.float64, copy=True)
+
+
+def _reals_from_objects(array: np.ndarray, name: str) -> np.ndarray:
+    """An object array of Python numbers as float64, or ``TypeError`` naming the first element that is not one.
+
+    NumPy stores Python integers beyond int64 (``[10**30]``) as objects; they are real numbers, so they are
+    converted like any other integer. Anything else in an object array (None, strings, nested arrays) is refused.
+    """
+    for element in array.flat:
+        if isinstance(element, (bool, np.bool_)) or not isinstance(element, numbers.Real):
+            raise TypeError(f"{name} must be an array of real numbers (integer or float), got dtype object holding "
+                            f"{_short_repr(element)} of type {type(element).__name__}")
+    try:
+        return np.array([float(element) for element in array.flat], dtype=np.float64).reshape(array.shape)
+    except OverflowError:
+        raise ValueError(f"{name} holds an integer too large for float64 (beyond ±1.8e308)") from None
+
+
+def _short_repr(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def shape_of(value: Any) -> tuple[int, ...]:

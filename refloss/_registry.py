@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
 __all__ = [
     "Equivalent",
     "Input",
@@ -107,17 +109,43 @@ class Param:
     sample: Interval | None = None  # where random tests draw values from, if narrower than the domain
 
     def check(self, value: Any) -> Any:
-        """Return ``value`` as a float if it is a valid scalar setting; raise a message naming the parameter."""
+        """Return ``value`` as a float if it is a valid scalar setting; raise a message naming the parameter.
+
+        Accepted: Python and NumPy real numbers and 0-d NumPy arrays of integers or floats (``np.array(0.5)``,
+        what reductions such as ``x.max()`` return). Refused: booleans, complex numbers, strings, arrays with
+        dimensions, and values outside the domain.
+        """
         if self.kind != "scalar":
             raise TypeError(f"Param.check is for scalar parameters; {self.name!r} is {self.kind}")
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(
-                f"{self.name} must be a real number in {self.domain}, got {value!r} of type {type(value).__name__}"
-            )
-        value = float(value)
-        if value not in self.domain:
-            raise ValueError(f"{self.name} must be in {self.domain}, got {value!r}")
-        return value
+        number = _real_scalar(value)
+        if number is None:
+            raise TypeError(f"{self.name} must be a real number in {self.domain}, got {value!r} of type "
+                            f"{type(value).__name__}{_array_detail(value)}")
+        try:
+            number = float(number)
+        except OverflowError:  # a Python integer beyond float64
+            raise ValueError(f"{self.name} must be in {self.domain}, got an integer too large for float64") from None
+        if number not in self.domain:
+            raise ValueError(f"{self.name} must be in {self.domain}, got {number!r}")
+        return number
+
+
+def _real_scalar(value: Any) -> Any:
+    """``value`` as a real number if it is one (a 0-d integer or float array gives its element), else None."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        return value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return None
+    return value
+
+
+def _array_detail(value: Any) -> str:
+    """Why an array was refused: its shape or its dtype."""
+    if not isinstance(value, np.ndarray):
+        return ""
+    if value.ndim:
+        return f" with shape {value.shape} (a scalar parameter takes one number)"
+    return f" with dtype {value.dtype} (integer or float expected)"
 
 
 @dataclass(frozen=True)

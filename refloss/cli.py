@@ -6,20 +6,56 @@ The CLI only reads the registry; it holds no loss logic.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import textwrap
+from pathlib import Path
 from typing import Sequence
 
 from refloss import _registry
-from refloss._docstring import REQUIRED_SECTIONS, sections
+from refloss._docstring import REQUIRED_SECTIONS, markdown_math_to_text, sections, to_text
 
 __all__ = ["main"]
 
 
-def _table(header: Sequence[str], rows: list[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
-    lines.insert(1, "  ".join("-" * width for width in widths))
+def _terminal_width() -> int:
+    """Columns to fit: the terminal's, or $COLUMNS, or 80 when the output is not a terminal."""
+    return shutil.get_terminal_size(fallback=(80, 24)).columns
+
+
+def _wrap(text: str, width: int, indent: str, subsequent_indent: str | None = None) -> list[str]:
+    """``text`` wrapped to ``width`` at spaces (never inside a word, a call or a URL)."""
+    return textwrap.wrap(text, width, initial_indent=indent,
+                         subsequent_indent=indent if subsequent_indent is None else subsequent_indent,
+                         break_long_words=False, break_on_hyphens=False) or [indent.rstrip()]
+
+
+def _table(header: Sequence[str], rows: list[Sequence[str]], width: int = 80,
+           notes: Sequence[str] | None = None, notes_header: str = "") -> str:
+    """A plain-text table that fits ``width`` columns: the last column wraps onto as many lines as it needs.
+
+    ``notes`` holds one line of text per row, printed under it indented and wrapped (``notes_header`` names them
+    under the header).
+    """
+    fixed = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    last = max(len(row[-1]) for row in [header, *rows])
+    last = max(min(last, width - sum(fixed) - 2 * len(fixed)), 20)  # too narrow a terminal: overflow rather
+    widths = [*fixed, last]
+
+    def lines_of(row: Sequence[str]) -> list[str]:
+        cells = _wrap(row[-1], last, "")
+        first = "  ".join(cell.ljust(w) for cell, w in zip([*row[:-1], cells[0]], widths))
+        pad = " " * (sum(fixed) + 2 * len(fixed))
+        return [first.rstrip()] + [pad + cell for cell in cells[1:]]
+
+    lines = lines_of(header)
+    if notes_header:
+        lines += _wrap(notes_header, width, "    ")
+    lines.append("  ".join("-" * w for w in widths))
+    for i, row in enumerate(rows):
+        lines += lines_of(row)
+        if notes is not None:
+            lines += _wrap(notes[i], width, "    ", "      ")
     return "\n".join(lines)
 
 
@@ -41,32 +77,74 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not specs:
             families = sorted({_registry.get(n).family for n in _registry.names()})
             raise SystemExit(f"refloss: no family {args.family!r}; families: {', '.join(families)}")
-    rows = [(s.name, s.family, _params_text(s),
-             "; ".join(f"{e.framework}: {e.call}" for e in s.equivalents) or "-") for s in specs]
-    print(_table(("name", "family", "parameters (defaults)", "framework equivalents"), rows))
+    rows = [(s.name, s.family, _params_text(s)) for s in specs]
+    equivalents = [", ".join(e.call for e in s.equivalents) or "(none)" for s in specs]
+    print(_table(("name", "family", "parameters (defaults)"), rows, _terminal_width(), equivalents,
+                 "framework equivalents (their differences: refloss show NAME)"))
     return 0
+
+
+def derivation_path(spec: _registry.LossSpec) -> Path | None:
+    """The installed derivation page of ``spec`` (refloss/docs/...), or the checkout's docs/...; None if absent."""
+    package = Path(__file__).resolve().parent
+    for root in (package, package.parent):
+        if (root / spec.derivation).is_file():
+            return root / spec.derivation
+    return None
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     spec = _resolve(args.name)
+    if args.derivation:
+        return _print_derivation(spec, args.raw)
+    width = _terminal_width()
     doc = sections(spec.forward.__doc__)
-    out = [f"{spec.name}  ({spec.family})", doc[""].split("\n\n")[0], ""]
-    out.append(f"call:        refloss.{spec.name}({', '.join(i.name for i in spec.inputs)}, *, "
-               f"reduction={spec.default_reduction!r}{''.join(f', {p.name}={p.default!r}' for p in spec.params)})")
-    out.append(f"gradient:    refloss.{spec.name}_vjp(grad_output, {', '.join(i.name for i in spec.inputs)}, ...)")
-    out.append(f"derivation:  {spec.derivation}")
-    out.append(f"smoothness:  {spec.smoothness}")
+
+    def text(rst: str, refill: bool = True) -> str:
+        return rst if args.raw else to_text(rst, width - 4, refill=refill)
+
+    page = derivation_path(spec)
+    where = [str(page), f"(printed by: refloss show {spec.name} --derivation)"] if page else \
+        [f"{spec.derivation} in the source repository (not installed with this copy of refloss)"]
+    inputs = ", ".join(i.name for i in spec.inputs)
+    out = [f"{spec.name}  ({spec.family})", text(doc[""].split("\n\n")[0]), ""]
+    for label, value in [
+        ("call", f"refloss.{spec.name}({inputs}, *, reduction={spec.default_reduction!r}"
+                 f"{''.join(f', {p.name}={p.default!r}' for p in spec.params)})"),
+        ("gradient", f"refloss.{spec.name}_vjp(grad_output, {inputs}, ...)"),
+        *[("derivation" if i == 0 else "", line) for i, line in enumerate(where)],
+        ("smoothness", spec.smoothness),
+    ]:
+        out += _wrap(value, width, f"{label + ':' if label else '':<13}", " " * 13)
     for section in REQUIRED_SECTIONS:
-        out += ["", f"{section}:", textwrap.indent(doc.get(section, "(missing)"), "    ")]
+        body = doc.get(section, "(missing)")
+        out += ["", f"{section}:", textwrap.indent(text(body, refill=section != "References"), "    ")]
     out += ["", "Parameters:"]
-    out += [f"    {p.name} = {p.default!r}, in {p.domain}: {p.description}" for p in spec.params] or ["    (none)"]
+    for p in spec.params:
+        out += _wrap(f"{p.name} = {p.default!r}, in {p.domain}: {p.description}", width, "    ", "        ")
+    out += [] if spec.params else ["    (none)"]
     out += ["", "Kinks and the (sub)gradient returned there:"]
-    out += [f"    {k.where}: {k.convention}" for k in spec.kinks] or ["    (none: smooth everywhere)"]
+    for k in spec.kinks:
+        out += _wrap(f"{k.where}: {k.convention}", width, "    ", "        ")
+    out += [] if spec.kinks else ["    (none: smooth everywhere)"]
     if spec.stop_gradients:
-        out += ["", f"Stop-gradients: {', '.join(spec.stop_gradients)}"]
+        out += ["", *_wrap(f"Stop-gradients: {', '.join(spec.stop_gradients)}", width, "")]
     out += ["", "Framework equivalents:"]
-    out += [f"    {e.framework}: {e.call}" + (f" ({e.note})" if e.note else "") for e in spec.equivalents]
+    for e in spec.equivalents:
+        out += _wrap(f"{e.framework}: {e.call}" + (f" ({e.note})" if e.note else ""), width, "    ", "        ")
+    out += [] if spec.equivalents else ["    (none)"]
     print("\n".join(out))
+    return 0
+
+
+def _print_derivation(spec: _registry.LossSpec, raw: bool) -> int:
+    """Print the derivation page: its Markdown, with the LaTeX math rendered unless ``raw``."""
+    page = derivation_path(spec)
+    if page is None:
+        raise SystemExit(f"refloss: the derivation page {spec.derivation} is not installed with this copy of "
+                         "refloss; it is in the source repository")
+    source = page.read_text(encoding="utf-8")
+    print(f"{page}\n\n{source if raw else markdown_math_to_text(source)}".rstrip())
     return 0
 
 
@@ -173,15 +251,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("list", help="list the registered losses",
-                       description="Print the registry as a table: name, family, parameters with their defaults "
-                                   "(as in PyTorch where PyTorch has the loss) and framework equivalents.")
+                       description="Print the registry as a table that fits the terminal (80 columns when the "
+                                   "output is not a terminal; set COLUMNS to choose): name, family, parameters "
+                                   "with their defaults (as in PyTorch where PyTorch has the loss), and under each "
+                                   "row the framework equivalents ('refloss show NAME' gives their differences).")
     p.add_argument("--family", help="only this family (for example: regression)")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="show one loss: formula, gradient, conventions, references",
                        description="Print the definition, gradient, conventions (subgradients at kinks, empty "
-                                   "inputs, shapes), parameters and references of one loss.")
+                                   "inputs, shapes), parameters and references of one loss, with the formulas "
+                                   "as plain text, and where its derivation page is installed.")
     p.add_argument("name", help="a registered loss name, as printed by 'refloss list'")
+    p.add_argument("--derivation", action="store_true",
+                   help="print the loss's derivation page (Markdown) instead, its formulas as plain text")
+    p.add_argument("--raw", action="store_true",
+                   help="print the docstring sections (or with --derivation the page) as written: "
+                        "reStructuredText and LaTeX")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("gradcheck", help="check every VJP against autograd and finite differences",

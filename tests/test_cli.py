@@ -2,11 +2,21 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import refloss
 from refloss.cli import main
+
+
+def _lines(capsys):
+    return capsys.readouterr().out.splitlines()
+
+
+def _fits(lines, width):
+    """Every line fits, except one that is a single unbreakable word (a URL)."""
+    return [line for line in lines if len(line) > width and len(line.split()) > 1]
 
 
 def test_list_prints_every_loss_with_family_parameters_and_equivalents(capsys):
@@ -15,7 +25,44 @@ def test_list_prints_every_loss_with_family_parameters_and_equivalents(capsys):
     for name in refloss.registry.names():
         assert name in out
     assert "beta=1.0, reduction='mean'" in out
-    assert "torch: torch.nn.functional.huber_loss" in out
+    assert "torch.nn.functional.huber_loss, optax.losses.huber_loss, keras.losses.Huber" in out
+
+
+@pytest.mark.parametrize("columns", [50, 60, 80, 100, 160, 300])
+def test_list_fits_the_terminal_and_keeps_every_piece_of_information(capsys, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))  # what shutil.get_terminal_size reads first
+    assert main(["list"]) == 0
+    lines = _lines(capsys)
+    narrowest = 32 + 2 + 14 + 2 + 20  # name and family columns, and the 20 columns the parameters keep at least
+    assert max(map(len, lines)) <= max(columns, narrowest)
+    words = " ".join(lines).split()
+    text = " ".join(words)
+    for name in refloss.registry.names():
+        spec = refloss.registry.get(name)
+        assert name in words and spec.family in words
+        for part in [f"{p.name}={p.default!r}" for p in spec.params] + [f"reduction={spec.default_reduction!r}"]:
+            assert part in text, (name, part)
+        for equivalent in spec.equivalents:
+            assert equivalent.call in text, (name, equivalent.call)  # never broken inside a call
+
+
+def test_list_is_80_columns_when_not_a_terminal(capsys, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # capsys: stdout is not a terminal
+    assert main(["list"]) == 0
+    lines = _lines(capsys)
+    assert 70 < max(map(len, lines)) <= 80
+
+
+def test_list_rows_keep_their_equivalents_under_them(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["list", "--family", "regression"]) == 0
+    lines = _lines(capsys)
+    row = next(i for i, line in enumerate(lines) if line.startswith("huber_loss "))
+    assert lines[row].split() == ["huber_loss", "regression", "delta=1.0,", "weight=None,", "reduction='mean'"]
+    assert lines[row + 1] == "    torch.nn.functional.huber_loss, optax.losses.huber_loss, keras.losses.Huber"
+    softmax_focal = main(["list", "--family", "classification"]) == 0 and _lines(capsys)
+    row = next(i for i, line in enumerate(softmax_focal) if line.startswith("softmax_focal_loss "))
+    assert softmax_focal[row + 1] == "    (none)"
 
 
 def test_list_by_family_and_unknown_family(capsys):
@@ -30,9 +77,61 @@ def test_show_prints_formula_gradient_conventions_references(capsys):
     for heading in ("Definition:", "Gradient:", "Conventions:", "Shapes:", "References:", "Parameters:",
                     "Kinks and the (sub)gradient returned there:", "Framework equivalents:"):
         assert heading in out
-    assert r"\operatorname{clip}(d, -\delta, \delta)" in out
+    assert "    ∂ℓ/∂x = clip(d, -δ, δ),\n        ∂ℓ/∂y = -clip(d, -δ, δ)    (G1, G2)" in out
+    assert "ℓ(x, y) = { 1/2 d^2          if |d| < δ" in out
     assert "delta = 1.0, in (0, inf)" in out
-    assert "docs/derivations/huber_loss.md" in out
+    assert "torch: torch.nn.functional.huber_loss" in out
+
+
+@pytest.mark.parametrize("name", refloss.registry.names())
+def test_show_prints_no_rst_or_latex_and_fits_the_terminal(capsys, monkeypatch, name):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["show", name]) == 0
+    lines = _lines(capsys)
+    out = "\n".join(lines)
+    for raw in ("\\", ":math:", ".. math::", "``", ":func:", "$"):
+        assert raw not in out, (name, raw)
+    assert not _fits(lines, 80), _fits(lines, 80)
+
+
+def test_show_raw_keeps_the_docstring_source(capsys):
+    assert main(["show", "huber_loss", "--raw"]) == 0
+    out = capsys.readouterr().out
+    assert r"\operatorname{clip}(d, -\delta, \delta)" in out and ".. math::" in out
+
+
+def test_show_says_where_the_derivation_page_is(capsys):
+    from refloss.cli import derivation_path
+
+    assert main(["show", "nll_loss"]) == 0
+    lines = _lines(capsys)
+    line = next(line for line in lines if line.startswith("derivation:"))
+    page = Path(line.split(None, 1)[1])
+    assert page.is_file() and page == derivation_path(refloss.registry.get("nll_loss"))
+    assert page.parts[-2:] == ("derivations", "cross_entropy.md")  # nll_loss shares cross_entropy's page
+    assert lines[lines.index(line) + 1].strip() == "(printed by: refloss show nll_loss --derivation)"
+
+
+def test_show_derivation_prints_the_page_with_its_formulas_as_text(capsys):
+    page = Path(__file__).resolve().parents[1] / "docs" / "derivations" / "huber_loss.md"
+    assert main(["show", "huber_loss", "--derivation"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{page}\n\n# Huber loss (`huber_loss`)")
+    assert "    d = x - y    (D1)" in out and "$" not in out
+    assert 'refloss.huber_loss(input, target, *, reduction="mean", delta=1.0, weight=None)' in out  # code kept
+    assert main(["show", "huber_loss", "--derivation", "--raw"]) == 0
+    assert capsys.readouterr().out == f"{page}\n\n{page.read_text(encoding='utf-8').rstrip()}\n"
+
+
+def test_show_without_an_installed_derivation_page(capsys, monkeypatch):
+    import refloss.cli
+
+    monkeypatch.setattr(refloss.cli, "derivation_path", lambda spec: None)
+    assert main(["show", "mse_loss"]) == 0
+    assert ("derivation: docs/derivations/mse_loss.md in the source repository (not installed with this copy of "
+            "refloss) smoothness:" in " ".join(capsys.readouterr().out.split()))
+    with pytest.raises(SystemExit, match="the derivation page docs/derivations/mse_loss.md is not installed"):
+        main(["show", "mse_loss", "--derivation"])
 
 
 def test_unknown_name_suggests_the_closest(capsys):

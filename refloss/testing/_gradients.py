@@ -1,16 +1,25 @@
-"""Registry-driven cases and the two gradient checks: a VJP against autograd, and against finite differences.
+"""Registry-driven cases and the gradient checks, for refloss's own functions and for yours.
 
-Both checks compare the full VJP of every differentiable input with a reference computed from the forward alone,
-for one ``Case`` (inputs, parameters, reduction and an explicit ``grad_output``):
+Three checks, each on one ``Case`` (inputs, parameters, reduction and an explicit ``grad_output``):
 
-* autograd: reverse-mode AD of the very same forward code (the forwards are written with ``autograd.numpy``);
-* finite differences: central differences of the scalar ``<grad_output, forward(inputs)>``, one element at a time.
+* ``assert_vjp_matches_autograd``: a VJP against reverse-mode AD (autograd) of a forward written with
+  ``autograd.numpy`` (every refloss forward is);
+* ``assert_vjp_matches_finite_differences``: a VJP against central differences of the scalar
+  ``<grad_output, forward(inputs)>``, one element at a time; it needs nothing of the forward but its values;
+* ``assert_matches_reference``: a forward's value and a VJP's gradients against refloss's own on the same case.
 
-The error reported is ``max |vjp - reference| / max(1, max |reference|)``: relative to the largest gradient entry
-when that exceeds 1, absolute below. The absolute floor is needed because the references round too: where a
-gradient is nearly 0 through cancellation (balanced L1 near d = 0), autograd's form of it is off by ~1e-16
+By default the first two check refloss's registered forward and VJP of the named loss. Pass ``forward=`` and
+``vjp=`` (your functions, with refloss's signature: ``forward(*inputs, reduction=..., **params)`` and
+``vjp(grad_output, *inputs, reduction=..., **params)`` returning one gradient per input, None for class indices
+and labels) to check your implementation instead; the registered loss then only says which inputs are
+differentiable and what a valid case is.
+
+The error reported is ``max |actual - expected| / max(1, max |expected|)``: relative to the largest expected
+entry when that exceeds 1, absolute below. The absolute floor is needed because the references round too: where
+a gradient is nearly 0 through cancellation (balanced L1 near d = 0), autograd's form of it is off by ~1e-16
 absolute, which relative to a 1e-271 true value would be an "error" of 1e255. NaN must appear at the same places
-on both sides.
+on both sides. A failure names the function, each value or gradient that differs, by how much and where, and the
+case with its inputs.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from autograd import make_vjp
@@ -28,10 +37,13 @@ from refloss._registry import LossSpec, get
 __all__ = [
     "AUTOGRAD_TOLERANCE",
     "FINITE_DIFFERENCE_TOLERANCE",
+    "REFERENCE_TOLERANCE",
     "Case",
+    "assert_matches_reference",
     "assert_vjp_matches_autograd",
     "assert_vjp_matches_finite_differences",
     "autograd_vjp",
+    "differentiated_inputs",
     "finite_difference_vjp",
     "kink_distance",
     "relative_error",
@@ -45,6 +57,10 @@ __all__ = [
 # mistake (a wrong factor, sign or branch gives errors of order 1).
 AUTOGRAD_TOLERANCE = 1e-12
 FINITE_DIFFERENCE_TOLERANCE = 1e-6
+# Another float64 implementation, with formulas of its own, agrees with refloss to ~1e-15 on cases away from
+# overflow; 1e-10 leaves room for other summation orders and mildly ill-conditioned formulas while still catching
+# any real mistake. A float32 implementation needs about 1e-5 (pass tolerance=).
+REFERENCE_TOLERANCE = 1e-10
 _STEP = np.cbrt(np.finfo(np.float64).eps)  # ~6e-6, the step that balances truncation and rounding error
 
 
@@ -74,40 +90,72 @@ def _spec(spec: LossSpec | str) -> LossSpec:
     return get(spec) if isinstance(spec, str) else spec
 
 
-def _differentiable(spec: LossSpec) -> list[int]:
+def differentiated_inputs(spec: LossSpec | str, case: Case) -> list[int]:
+    """The positions of the inputs whose gradient the ``assert_*`` checks compare at ``case``.
+
+    The registry's differentiable inputs, plus an input of class indices given as floats: cross_entropy reads a
+    float target as class probabilities, and those have a gradient. (``autograd_vjp`` and
+    ``finite_difference_vjp`` differentiate the registry's differentiable inputs unless given ``wrt=``.)
+    """
+    spec = _spec(spec)
+    return [i for i, inp in enumerate(spec.inputs)
+            if inp.differentiable or (inp.kind == "int" and np.asarray(case.inputs[i]).dtype.kind == "f")]
+
+
+def _registry_differentiable(spec: LossSpec) -> list[int]:
     return [i for i, inp in enumerate(spec.inputs) if inp.differentiable]
 
 
-def autograd_vjp(spec: LossSpec | str, case: Case) -> tuple[np.ndarray | None, ...]:
-    """The VJP of ``spec.forward`` at ``case`` computed by autograd's reverse mode (``None`` for constants)."""
+def _name(function: Callable | None, default: str) -> str:
+    """How a message names the function under test: refloss's, or the caller's by its qualified name."""
+    return default if function is None else getattr(function, "__qualname__", repr(function))
+
+
+def autograd_vjp(spec: LossSpec | str, case: Case, *, forward: Callable | None = None,
+                 wrt: list[int] | None = None) -> tuple[np.ndarray | None, ...]:
+    """The VJP at ``case`` computed by autograd's reverse mode of ``forward`` (default: the registered forward;
+    yours must be written with ``autograd.numpy``), w.r.t. the inputs at positions ``wrt`` (default: the
+    registry's differentiable inputs); ``None`` for the others."""
     spec = _spec(spec)
-    wrt = _differentiable(spec)
+    forward = spec.forward if forward is None else forward
+    wrt = _registry_differentiable(spec) if wrt is None else wrt
 
     def forward_of_differentiable(values: tuple) -> Any:
         inputs = list(case.inputs)
         for i, value in zip(wrt, values):
             inputs[i] = value
-        return spec.forward(*inputs, **case.kwargs())
+        return forward(*inputs, **case.kwargs())
 
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         # Losses that ignore an input (mean of an empty array) make autograd warn; 0/0 in a mean is NaN by design.
         warnings.filterwarnings("ignore", "Output seems independent of input")
-        vjp, _ = make_vjp(forward_of_differentiable)(tuple(case.inputs[i] for i in wrt))
+        vjp, _ = make_vjp(forward_of_differentiable)(tuple(np.asarray(case.inputs[i], dtype=np.float64)
+                                                           for i in wrt))
         grads = dict(zip(wrt, vjp(np.asarray(case.grad_output, dtype=np.float64))))
     return tuple(np.asarray(grads[i], dtype=np.float64) if i in grads else None for i in range(len(spec.inputs)))
 
 
-def finite_difference_vjp(spec: LossSpec | str, case: Case) -> tuple[np.ndarray | None, ...]:
-    """The VJP at ``case`` by central differences of ``<grad_output, forward(inputs)>``, element by element."""
+def finite_difference_vjp(spec: LossSpec | str, case: Case, *, forward: Callable | None = None,
+                          wrt: list[int] | None = None) -> tuple[np.ndarray | None, ...]:
+    """The VJP at ``case`` by central differences of ``<grad_output, forward(inputs)>``, element by element
+    (default: the registered forward), w.r.t. the inputs at positions ``wrt`` (default: the registry's
+    differentiable inputs); ``None`` for the others."""
     spec = _spec(spec)
+    forward = spec.forward if forward is None else forward
     grad_output = np.asarray(case.grad_output, dtype=np.float64)
+    wrt = _registry_differentiable(spec) if wrt is None else wrt
 
-    def projected(inputs: list[np.ndarray]) -> float:
-        return float(np.sum(grad_output * spec.forward(*inputs, **case.kwargs())))
+    def projected(inputs: list[np.ndarray], i: int, index: tuple) -> float:
+        try:
+            return float(np.sum(grad_output * np.asarray(forward(*inputs, **case.kwargs()), dtype=np.float64)))
+        except ValueError as error:  # a step left the domain: say so, rather than only what the forward says
+            raise ValueError(f"a finite-difference step of {spec.inputs[i].name}{list(index)} to "
+                             f"{float(inputs[i][index])!r} was refused ({error}); keep every entry of the case "
+                             f"at least {_STEP:.1e}·max(1, |x|) inside its domain") from error
 
     result: list[np.ndarray | None] = []
-    for i, spec_input in enumerate(spec.inputs):
-        if not spec_input.differentiable:
+    for i in range(len(spec.inputs)):
+        if i not in wrt:
             result.append(None)
             continue
         x = np.asarray(case.inputs[i], dtype=np.float64)
@@ -117,9 +165,9 @@ def finite_difference_vjp(spec: LossSpec | str, case: Case) -> tuple[np.ndarray 
             shifted = [np.array(v, copy=True) for v in case.inputs]  # keeps integer labels integer
             shifted[i] = shifted[i].astype(np.float64)
             shifted[i][index] = x[index] + step
-            upper = projected(shifted)
+            upper = projected(shifted, i, index)
             shifted[i][index] = x[index] - step
-            lower = projected(shifted)
+            lower = projected(shifted, i, index)
             grad[index] = (upper - lower) / (2.0 * step)
         result.append(grad)
     return tuple(result)
@@ -141,35 +189,169 @@ def relative_error(actual: Any, expected: Any) -> float:
     return float(difference / scale)
 
 
-def _assert_vjp_matches(spec: LossSpec, case: Case, reference: tuple, what: str, tolerance: float) -> float:
-    """Compare the registered VJP with ``reference`` (one gradient per input); raise beyond ``tolerance``."""
-    analytic = spec.vjp(case.grad_output, *case.inputs, **case.kwargs())
-    if len(analytic) != len(spec.inputs):
-        raise AssertionError(f"{spec.name}_vjp returned {len(analytic)} gradients for {len(spec.inputs)} inputs")
-    error = 0.0
-    for inp, got, want in zip(spec.inputs, analytic, reference):
-        if not inp.differentiable:
-            if got is not None:
-                raise AssertionError(f"{spec.name}_vjp must return None for the constant input {inp.name}")
+def _where_they_differ(actual: Any, expected: Any) -> str:
+    """Where ``actual`` is furthest from ``expected``, in words: a shape, a lone NaN, or the worst entry."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if actual.shape != expected.shape:
+        return f"shape {actual.shape} instead of {expected.shape}"
+    lone_nan = np.isnan(actual) != np.isnan(expected)
+    with np.errstate(invalid="ignore"):
+        distance = np.where(lone_nan, np.inf, np.abs(actual - expected))
+        distance = np.where((actual == expected) | (np.isnan(actual) & np.isnan(expected)), 0.0, distance)
+    distance = np.where(np.isnan(distance), np.inf, distance)  # inf - inf: infinities of opposite signs
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(distance)), actual.shape))
+    place = f" at index {index}" if actual.ndim else ""
+    return f"got {float(actual[index])!r}, expected {float(expected[index])!r}{place}"
+
+
+def _case_text(spec: LossSpec, case: Case) -> str:
+    """The case in a failure message: its summary, then every input and the cotangent, printed exactly so that
+    they can be pasted back (arrays of more than 40 entries are summarised by NumPy)."""
+    def text(value: Any) -> str:
+        array = np.asarray(value)
+        return repr(array.tolist()) if array.size <= 40 else np.array2string(array, separator=", ", threshold=40)
+
+    lines = [f"case of {spec.name}: {case.describe()}"]
+    lines += [f"    {inp.name} = {text(value)}" for inp, value in zip(spec.inputs, case.inputs)]
+    lines += [f"    {name} = {text(value)}" for name, value in case.params.items() if isinstance(value, np.ndarray)]
+    lines.append(f"    grad_output = {text(case.grad_output)}")
+    return "\n".join(lines)
+
+
+def _compare_gradients(spec: LossSpec, case: Case, vjp: Callable | None, reference: tuple,
+                       tolerance: float) -> tuple[float, list[str]]:
+    """The largest error of ``vjp``'s gradients against ``reference`` and a line per gradient beyond
+    ``tolerance`` (or returned where None is due, or missing)."""
+    label = _name(vjp, f"refloss.{spec.name}_vjp")
+    grads = (spec.vjp if vjp is None else vjp)(case.grad_output, *case.inputs, **case.kwargs())
+    if not isinstance(grads, (tuple, list)) or len(grads) != len(spec.inputs):
+        count = len(grads) if isinstance(grads, (tuple, list)) else f"a {type(grads).__name__}, not a tuple of"
+        raise AssertionError(f"{label} returned {count} gradients for the {len(spec.inputs)} inputs "
+                             f"({', '.join(i.name for i in spec.inputs)}) of {spec.name}; "
+                             "it must return one per input, None for class indices and labels")
+    error, problems = 0.0, []
+    for inp, got, want in zip(spec.inputs, grads, reference):
+        if want is None or got is None:
+            if (want is None) != (got is None):
+                problems.append(f"gradient w.r.t. {inp.name}: " + (
+                    f"got an array, expected None ({inp.name} gets no gradient here)" if want is None else
+                    "got None, expected an array"))
+                error = float("inf")
             continue
-        error = max(error, relative_error(got, want))
-    if not error <= tolerance:
-        raise AssertionError(f"{spec.name}_vjp differs from {what} by {error:.3g} (> {tolerance:g}) for "
-                             f"{case.describe()}")
+        difference = relative_error(got, want)
+        error = max(error, difference)
+        if not difference <= tolerance:
+            problems.append(f"gradient w.r.t. {inp.name}: error {difference:.3g}; {_where_they_differ(got, want)}")
+    return error, problems
+
+
+def _fail(spec: LossSpec, case: Case, what: str, error: float, tolerance: float, problems: list[str]) -> None:
+    raise AssertionError(
+        f"{what} by {error:.3g} (> {tolerance:g}) for {case.describe()}\n"
+        + "".join(f"  {problem}\n" for problem in problems)
+        + _case_text(spec, case)
+        + "\n(error = max |got - expected| / max(1, max |expected|))"
+    )
+
+
+def _assert_vjp_matches(spec: LossSpec, case: Case, vjp: Callable | None, reference: tuple, what: str,
+                        tolerance: float) -> float:
+    error, problems = _compare_gradients(spec, case, vjp, reference, tolerance)
+    if problems:
+        _fail(spec, case, f"{_name(vjp, f'{spec.name}_vjp')} differs from {what}", error, tolerance, problems)
     return error
 
 
-def assert_vjp_matches_autograd(spec: LossSpec | str, case: Case, tolerance: float = AUTOGRAD_TOLERANCE) -> float:
-    """Assert that the registered VJP equals autograd's VJP of the same forward; return the relative error."""
+def assert_vjp_matches_autograd(spec: LossSpec | str, case: Case, tolerance: float = AUTOGRAD_TOLERANCE, *,
+                                forward: Callable | None = None, vjp: Callable | None = None) -> float:
+    """Assert that a VJP equals autograd's reverse mode of a forward at ``case``; return the largest error.
+
+    Args:
+        spec: A registered loss name (or its record): it says which inputs are differentiable.
+        case: Inputs, parameters, reduction and ``grad_output``, for example from :func:`sample_case`.
+        tolerance: The largest error allowed (see the module docstring for how it is measured).
+        forward: The forward autograd differentiates (default: refloss's). Yours must be written with
+            ``autograd.numpy``; if it is not, use :func:`assert_vjp_matches_finite_differences`.
+        vjp: The VJP under test (default: refloss's).
+
+    Raises:
+        AssertionError: naming each gradient beyond ``tolerance``, its error and its worst entry, and the case.
+    """
     spec = _spec(spec)
-    return _assert_vjp_matches(spec, case, autograd_vjp(spec, case), "autograd", tolerance)
+    try:
+        reference = autograd_vjp(spec, case, forward=forward, wrt=differentiated_inputs(spec, case))
+    except (TypeError, ValueError, AttributeError) as error:
+        if forward is None:
+            raise
+        raise TypeError(f"autograd could not differentiate {_name(forward, '')} ({error}); write it with "
+                        "autograd.numpy, or check it with assert_vjp_matches_finite_differences") from error
+    what = "autograd" if forward is None else f"autograd's VJP of {_name(forward, '')}"
+    return _assert_vjp_matches(spec, case, vjp, reference, what, tolerance)
 
 
 def assert_vjp_matches_finite_differences(spec: LossSpec | str, case: Case,
-                                          tolerance: float = FINITE_DIFFERENCE_TOLERANCE) -> float:
-    """Assert that the registered VJP agrees with central differences; return the relative error."""
+                                          tolerance: float = FINITE_DIFFERENCE_TOLERANCE, *,
+                                          forward: Callable | None = None, vjp: Callable | None = None) -> float:
+    """Assert that a VJP agrees with central differences of a forward at ``case``; return the largest error.
+
+    Keep the case away from kinks (:func:`sample_case` does by default): a difference step across a kink
+    measures neither side's slope.
+
+    Args:
+        spec: A registered loss name (or its record): it says which inputs are differentiable.
+        case: Inputs, parameters, reduction and ``grad_output``.
+        tolerance: The largest error allowed.
+        forward: The forward whose differences are taken (default: refloss's); any function of NumPy arrays.
+        vjp: The VJP under test (default: refloss's).
+
+    Raises:
+        AssertionError: naming each gradient beyond ``tolerance``, its error and its worst entry, and the case.
+    """
     spec = _spec(spec)
-    return _assert_vjp_matches(spec, case, finite_difference_vjp(spec, case), "finite differences", tolerance)
+    what = "finite differences" if forward is None else f"finite differences of {_name(forward, '')}"
+    reference = finite_difference_vjp(spec, case, forward=forward, wrt=differentiated_inputs(spec, case))
+    return _assert_vjp_matches(spec, case, vjp, reference, what, tolerance)
+
+
+def assert_matches_reference(spec: LossSpec | str, case: Case, *, forward: Callable | None = None,
+                             vjp: Callable | None = None, tolerance: float = REFERENCE_TOLERANCE) -> float:
+    """Assert that your forward and VJP give refloss's value and gradients at ``case``; return the largest error.
+
+    Args:
+        spec: The registered loss to compare with (a name or its record).
+        case: Inputs, parameters, reduction and ``grad_output``.
+        forward: Your forward, called as ``forward(*case.inputs, reduction=..., **case.params)``.
+        vjp: Your VJP, called as ``vjp(case.grad_output, *case.inputs, reduction=..., **case.params)``; it must
+            return one gradient per input, None where refloss's gives None (class indices, labels).
+        tolerance: The largest error allowed, for the value and for each gradient (1e-10 suits a float64
+            implementation; use about 1e-5 for float32).
+
+    Raises:
+        TypeError: if neither ``forward`` nor ``vjp`` is given.
+        AssertionError: naming the value and each gradient beyond ``tolerance``, the error and the worst entry,
+            and the case.
+    """
+    if forward is None and vjp is None:
+        raise TypeError("assert_matches_reference needs forward=, vjp= or both: the functions to compare with "
+                        "refloss's")
+    spec = _spec(spec)
+    error, problems = 0.0, []
+    if forward is not None:
+        got = np.asarray(forward(*case.inputs, **case.kwargs()), dtype=np.float64)
+        want = spec.forward(*case.inputs, **case.kwargs())
+        error = relative_error(got, want)
+        if not error <= tolerance:
+            problems.append(f"value: error {error:.3g}; {_where_they_differ(got, want)}")
+    if vjp is not None:
+        reference = spec.vjp(case.grad_output, *case.inputs, **case.kwargs())
+        gradient_error, gradient_problems = _compare_gradients(spec, case, vjp, reference, tolerance)
+        error, problems = max(error, gradient_error), problems + gradient_problems
+    if problems:
+        functions = " and ".join(_name(f, "") for f in (forward, vjp) if f is not None)
+        _fail(spec, case, f"{functions} differ{'s' if ' and ' not in functions else ''} from refloss.{spec.name}",
+              error, tolerance, problems)
+    return error
 
 
 # ---- sampling -------------------------------------------------------------------------------------------------

@@ -23,11 +23,11 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import Box
 
-from refloss._checks import as_real_array, check_grad_output, check_reduction, shape_of
+from refloss._checks import as_array, as_real_array, check_grad_output, check_reduction, shape_of
 from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, softmax, softmax_complement
 from refloss.losses.classification._labels import (check_class_indices, check_class_weight, check_unit_interval,
-                                                   class_axis_of)
+                                                   class_axis_of, integer_dtype_hint)
 
 __all__ = ["cross_entropy", "cross_entropy_vjp", "nll_loss", "nll_loss_vjp"]
 
@@ -251,21 +251,26 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
     label_smoothing = LABEL_SMOOTHING.check(label_smoothing)
     weight = check_class_weight(weight, "weight", classes)
     class_weight = _class_weight(weight, classes, len(shape), class_axis)
-    target_values = np.asarray(_value(target))
+    target_values = as_array(_value(target), "target")
     if target_values.dtype.kind in "iu":
         return x, *_index_coefficients(target_values, shape, class_axis, classes, class_weight, ignore_index,
                                        label_smoothing), False
     if name == "nll_loss":
-        raise TypeError(f"target must be an array of integer class indices, got dtype {target_values.dtype}")
+        raise TypeError(f"target must be an array of integer class indices, got dtype {target_values.dtype}"
+                        f"{integer_dtype_hint(target_values)}")
     if target_values.dtype.kind != "f":
         raise TypeError(f"target must be integer class indices or float probabilities, got dtype "
                         f"{target_values.dtype}")
+    # A float target is read as probabilities (as PyTorch decides, by dtype): every message from here on says so
+    as_probabilities = (f"a target of dtype {target_values.dtype} is read as class probabilities; class indices "
+                        f"need an integer dtype and shape {shape[:class_axis] + shape[class_axis + 1:]}")
     if ignore_index >= 0:  # PyTorch's own test: a negative ignore_index is tolerated with probabilities
         raise ValueError(f"ignore_index applies to class-index targets only; got ignore_index={ignore_index} with "
-                         "probability targets")
+                         f"probability targets ({as_probabilities}{integer_dtype_hint(target_values)})")
     t = target if isinstance(target, Box) else target_values.astype(np.float64)
     if target_values.shape != shape:
-        raise ValueError(f"probability target must have the shape of input {shape}, got {target_values.shape}")
+        raise ValueError(f"probability target must have the shape of input {shape}, got {target_values.shape}: "
+                         f"{as_probabilities}{integer_dtype_hint(target_values)}")
     check_unit_interval(target_values, "target", "probabilities")
     coefficients = class_weight * ((1.0 - label_smoothing) * t + label_smoothing / classes)  # (C2)
     samples = int(np.prod(shape)) // classes if classes else 0
@@ -275,7 +280,7 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
 def _index_coefficients(labels: np.ndarray, shape: tuple[int, ...], class_axis: int, classes: int,
                         class_weight: np.ndarray, ignore_index: int,
                         label_smoothing: float) -> tuple[np.ndarray, float]:
-    check_class_indices(labels, shape, class_axis, ignore_index)
+    check_class_indices(labels, shape, class_axis, ignore_index, probabilities_allowed=True)
     ignored = labels == ignore_index
     safe = np.where(ignored, 0, labels)
     one_hot = np.moveaxis(safe[..., None] == np.arange(classes), -1, class_axis).astype(np.float64)
