@@ -20,3 +20,23 @@ SPECS = [refloss.registry.get(name) for name in refloss.registry.names()]
 def spec(request):
     """Each registered loss record in turn."""
     return request.param
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """How many mutants of tests/mutants the conformance suite caught, on one line of every run that ran them.
+
+    Counted from the outcomes of tests/test_mutants.py: a mutant is caught when its test passed (an expected
+    failure that passes, a mutant caught before its marker is dropped, counts as caught too).
+    """
+    runs = [report for reports in terminalreporter.stats.values() for report in reports
+            if getattr(report, "when", None) == "call" and "mutant" in dict(getattr(report, "user_properties", ()))]
+    if not runs:
+        return
+    caught = [report for report in runs if report.passed]
+    terminalreporter.write_line(f"mutation library: {len(caught)} of {len(runs)} mutants caught")
+    if config.option.verbose > 0:
+        for report in sorted(runs, key=lambda r: r.nodeid):
+            properties = dict(report.user_properties)
+            detail = (f"caught by {properties['mutant_caught_by']}" if report.passed
+                      else f"not caught (needs {properties['mutant_needs'] or 'nothing: a real gap'})")
+            terminalreporter.write_line(f"  {properties['mutant']}: {detail}")

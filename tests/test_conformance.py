@@ -1,24 +1,24 @@
 """The conformance suite: regeneration is byte-identical, lint is clean, the reference and the example engine
-pass, PyTorch passes except its recorded deviations, and deliberately wrong implementations fail."""
+pass, and PyTorch passes except its recorded deviations (deliberately wrong implementations: test_mutants.py)."""
 
 import json
 import shutil
 import subprocess
 import sys
-import types
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import refloss
 from refloss.adapters import get_adapter
-from refloss.adapters.module import ModuleAdapter
 from refloss.cli import main
 from refloss.conformance import check as validator
 from refloss.conformance.generate import generate
 from refloss.conformance.lint import lint
 from refloss.testing import assert_conforms, conformance_vectors
+
+from mutants import MUTANTS
+from mutants.regression import _mse_vjp_without_the_factor_two
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "conformance"
@@ -140,121 +140,6 @@ def test_jax_passes_except_its_recorded_deviations():
                and o.name != "unknown_reduction")
 
 
-# ---- mutants: the suite must catch real bugs --------------------------------------------------------------------
-
-def _mutant(loss, forward=None, vjp=None):
-    module = types.ModuleType(f"mutant_{loss}")
-    spec = refloss.registry.get(loss)
-    module.LOSSES = {loss: (forward or spec.forward, vjp or spec.vjp)}
-    return ModuleAdapter(module)
-
-
-def _smooth_l1_branch_at_twice_beta(input, target, *, reduction="mean", beta=1.0):
-    d = np.asarray(input, float) - np.asarray(target, float)
-    loss = np.where(np.abs(d) < 2 * beta, 0.5 * d * d / beta, np.abs(d) - 0.5 * beta)
-    return refloss.l1_loss(loss, np.zeros_like(loss), reduction=reduction)  # |loss| = loss, then reduce
-
-
-def _mean_computed_as_sum(input, target, *, reduction="mean", **params):
-    return refloss.huber_loss(input, target, reduction="sum" if reduction == "mean" else reduction, **params)
-
-
-def _mse_vjp_without_the_factor_two(g, input, target, **kwargs):
-    return tuple(v / 2 for v in refloss.mse_loss_vjp(g, input, target, **kwargs))
-
-
-def _log_cosh_naive(input, target, *, reduction="mean"):
-    with np.errstate(over="ignore"):
-        d = np.asarray(input, float) - np.asarray(target, float)
-        loss = np.log(np.cosh(d))  # no stable form: cosh overflows for |d| > 710, cancels for tiny d
-    return refloss.l1_loss(loss, np.zeros_like(loss), reduction=reduction)
-
-
-def _l1_one_element_off(input, target, *, reduction="mean", weight=None):
-    loss = np.array(refloss.l1_loss(input, target, reduction="none", weight=weight), dtype=float)
-    if loss.size:
-        loss.flat[0] *= 1 + 1e-6
-    return refloss.l1_loss(loss, np.zeros_like(loss), reduction=reduction) if weight is None else \
-        refloss.l1_loss(input, target, reduction=reduction, weight=weight)
-
-
-def _vjp_ignoring_grad_output(g, input, target, **kwargs):
-    return refloss.l1_loss_vjp(np.ones_like(np.asarray(g, float)), input, target, **kwargs)
-
-
-def _no_shape_check(input, target, *, reduction="mean"):
-    x, y = np.broadcast_arrays(np.asarray(input, float), np.asarray(target, float))
-    return refloss.mse_loss(x, y.copy(), reduction=reduction)
-
-
-def _bce_naive_log_sigmoid(input, target, *, reduction="mean", weight=None, pos_weight=None):
-    x, y = np.asarray(input, float), np.asarray(target, float)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        sigma = 1.0 / (1.0 + np.exp(-x))
-        loss = -(y * np.log(sigma) + (1 - y) * np.log(1 - sigma))  # no softplus: overflows at |x| = 1e4
-    return refloss.l1_loss(loss, np.zeros_like(loss), reduction=reduction)
-
-
-def _bce_target_gradient_with_wrong_sign(g, input, target, **kwargs):
-    grad_input, grad_target = refloss.binary_cross_entropy_with_logits_vjp(g, input, target, **kwargs)
-    return grad_input, -grad_target
-
-
-def _focal_naive_chain_rule(g, inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
-    x, y = np.asarray(inputs, float), np.asarray(targets, float)
-    with np.errstate(all="ignore"):
-        p = 1 / (1 + np.exp(-x))
-        ce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
-        q = 1 - (p * y + (1 - p) * (1 - y))
-        alpha_t = 1.0 if alpha is None or alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
-        # gamma q^(gamma - 1) dq/dx: inf * 0 = NaN where q rounds to 0
-        grad = alpha_t * (gamma * q ** (gamma - 1) * -(2 * y - 1) * p * (1 - p) * ce + q ** gamma * (p - y))
-    scale = {"none": np.asarray(g, float), "sum": float(g), "mean": float(g) / max(x.size, 1)}[reduction]
-    return scale * grad, None
-
-
-def _ce_mean_over_samples(input, target, *, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0):
-    # a common porting bug: the weighted mean divided by the number of samples instead of sum(w[y])
-    per_sample = refloss.cross_entropy(input, target, reduction="none", weight=weight, ignore_index=ignore_index,
-                                       label_smoothing=label_smoothing)
-    return {"none": per_sample, "sum": np.sum(per_sample)}.get(reduction, np.mean(per_sample))
-
-
-def _ce_gradient_without_softmax_term(g, input, target, **kwargs):
-    # p - onehot with the softmax term dropped: only -onehot survives
-    return refloss.nll_loss_vjp(g, refloss.log_softmax(input, 1 if np.ndim(input) > 1 else 0), target,
-                                **{k: v for k, v in kwargs.items() if k != "label_smoothing"})
-
-
-MUTANTS = {
-    "smooth_l1_branch_at_wrong_place": ("smooth_l1_loss", _smooth_l1_branch_at_twice_beta, None),
-    "mean_computed_as_sum": ("huber_loss", _mean_computed_as_sum, None),
-    "gradient_missing_factor_two": ("mse_loss", None, _mse_vjp_without_the_factor_two),
-    "missing_stable_form": ("log_cosh_loss", _log_cosh_naive, None),
-    "one_element_off_by_one_part_in_a_million": ("l1_loss", _l1_one_element_off, None),
-    "vjp_ignores_grad_output": ("l1_loss", None, _vjp_ignoring_grad_output),
-    "broadcasts_instead_of_raising": ("mse_loss", _no_shape_check, None),
-    "bce_naive_log_sigmoid": ("binary_cross_entropy_with_logits", _bce_naive_log_sigmoid, None),
-    "bce_target_gradient_with_wrong_sign": ("binary_cross_entropy_with_logits", None,
-                                            _bce_target_gradient_with_wrong_sign),
-    "focal_naive_chain_rule": ("sigmoid_focal_loss", None, _focal_naive_chain_rule),
-    "cross_entropy_mean_over_samples": ("cross_entropy", _ce_mean_over_samples, None),
-    "cross_entropy_gradient_without_softmax": ("cross_entropy", None, _ce_gradient_without_softmax_term),
-}
-
-
-@pytest.mark.parametrize("mutant", MUTANTS)
-def test_the_suite_catches_the_mutant(mutant):
-    loss, forward, vjp = MUTANTS[mutant]
-    report = validator.check(_mutant(loss, forward, vjp), SUITE, only=[loss])
-    assert report.failed, f"the suite did not catch {mutant}"
-
-
-def test_an_unmutated_module_passes():
-    report = validator.check(_mutant("smooth_l1_loss"), SUITE, only=["smooth_l1_loss"])
-    assert not report.failed
-
-
 # ---- the pytest-friendly API ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("vector", conformance_vectors("huber_loss"), ids=str)
@@ -287,7 +172,7 @@ def test_cli_check_prints_the_table_and_writes_reports(tmp_path, capsys):
 def test_cli_check_exits_1_on_a_failing_implementation(capsys, monkeypatch):
     import refloss.adapters as adapters
 
-    wrong = _mutant("mse_loss", None, _mse_vjp_without_the_factor_two)
+    wrong = MUTANTS["gradient_missing_factor_two"].adapter()
     monkeypatch.setattr(adapters, "get_adapter", lambda spec: wrong)
     assert main(["conformance", "check", "--impl", "whatever", "--only", "mse_loss"]) == 1
     assert "FAIL mse_loss" in capsys.readouterr().out

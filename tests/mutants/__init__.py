@@ -1,0 +1,36 @@
+"""Mutation testing of the conformance suite: a library of realistic wrong implementations ("mutants").
+
+The golden vectors promise that an implementation which passes them is right. Each mutant here is a complete
+implementation of one registered loss with one bug of the kind real ports make (PyTorch, TensorFlow, JAX and C++
+kernels have shipped most of them), written in the ``module:`` adapter's calling convention:
+
+* ``forward(*inputs, reduction=..., **params)`` and ``vjp(grad_output, *inputs, reduction=..., **params)``, as
+  ``refloss.<name>`` and ``refloss.<name>_vjp``; ``None`` for the part that is refloss's own (correct) function.
+* The bug lives in the formula, in plain NumPy; the plumbing that is right (validation, reductions) comes from
+  ``mutants._port``, so that every mutant has exactly the one bug it describes.
+
+``tests/test_mutants.py`` runs every mutant through ``refloss.conformance.check`` and requires the report to
+fail. A mutant whose ``needs`` is set is not caught yet by the suite of this branch, only by a strengthening of
+it named there (see ``NEEDS``); its test is an expected failure until that lands. Every new loss adds at least
+three mutants here.
+"""
+
+from __future__ import annotations
+
+from ._base import CATEGORIES, NEEDS, Mutant, harness_module
+from . import binary, multiclass, regression
+
+__all__ = ["CATEGORIES", "MUTANTS", "Mutant", "NEEDS", "harness_module"]
+
+
+def _collect() -> dict[str, Mutant]:
+    collected: dict[str, Mutant] = {}
+    for family in (regression, binary, multiclass):
+        for mutant in family.MUTANTS:
+            if mutant.name in collected:
+                raise ValueError(f"two mutants are named {mutant.name!r}")
+            collected[mutant.name] = mutant
+    return collected
+
+
+MUTANTS = _collect()
