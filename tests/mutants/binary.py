@@ -350,7 +350,7 @@ MUTANTS = [
     # binary_cross_entropy
     Mutant("bce_log_one_minus_p", "binary_cross_entropy", _bce_log_one_minus_p, None,
            "log(1 - p) for log1p(-p): 1 - p rounds, so a tiny p gives a loss that is 100 % off, or 0",
-           "precision", needs="per-entry-tolerance"),
+           "precision"),
     Mutant("bce_clips_p_instead_of_the_logs", "binary_cross_entropy", _bce_clipping_p, None,
            "p clipped to [1e-12, 1 - 1e-12] (the backward's epsilon) instead of each log clamped at -100",
            "clamp"),
@@ -373,8 +373,7 @@ MUTANTS = [
            _keras_vjp_sklearn_epsilon, "default epsilon 1e-15 (scikit-learn's log_loss) instead of Keras's 1e-7",
            "default"),
     Mutant("bce_keras_log_one_minus_p", "binary_cross_entropy_keras", _keras_log_one_minus_p, None,
-           "log(1 - p) for log1p(-p) after the clip: 1e-9 relative off at p = 1e-7", "precision",
-           needs="per-entry-tolerance"),
+           "log(1 - p) for log1p(-p) after the clip: 1e-9 relative off at p = 1e-7", "precision"),
     Mutant("bce_keras_vjp_accepts_any_epsilon", "binary_cross_entropy_keras", None, _keras_vjp_any_epsilon,
            "the backward accepts epsilon outside (0, 0.5) (only the forward validates it)", "validation",
            needs="invalid-each-part"),
@@ -386,7 +385,7 @@ MUTANTS = [
            _bce_logits_vjp_target_sign, "the target's gradient with the wrong sign", "gradient"),
     Mutant("bce_logits_log_instead_of_log1p", "binary_cross_entropy_with_logits", _bce_logits_log_not_log1p, None,
            "softplus as max(z, 0) + log(1 + exp(-|z|)): 3e-13 relative off at z = -8, 0 instead of 4e-18 at -40",
-           "precision", needs="per-entry-tolerance"),
+           "precision"),
     Mutant("bce_logits_pos_weight_on_negatives", "binary_cross_entropy_with_logits",
            _bce_logits_pos_weight_on_negatives, None, "pos_weight multiplies the negative term instead of the "
            "positive one", "convention"),
@@ -395,7 +394,7 @@ MUTANTS = [
            "denominator"),
     Mutant("bce_logits_one_minus_sigmoid", "binary_cross_entropy_with_logits", None,
            _bce_logits_vjp_one_minus_sigmoid, "the gradient's 1 - sigmoid(x) by subtraction: 2e-13 relative off at "
-           "x = 8, 0 instead of 4.2e-18 at x = 40", "precision", needs="per-entry-tolerance"),
+           "x = 8, 0 instead of 4.2e-18 at x = 40", "precision"),
     # sigmoid_focal_loss
     Mutant("focal_naive_chain_rule", "sigmoid_focal_loss", None, _focal_naive_chain_rule,
            "the chain rule as written, gamma q^(gamma - 1) dq/dx: NaN where q rounds to 0", "nonfinite"),

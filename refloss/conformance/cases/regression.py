@@ -99,6 +99,12 @@ def edge_cases(loss: str) -> Iterator[VectorCase]:
     tiny = np.array([1e-10, -1e-150, 1e-300, 5e-324])
     yield _case(loss, "tiny_none", "edge", "residuals of 1e-10 down to the smallest subnormal (float64 only)",
                 tiny, np.zeros(4), "none", rng, dtypes=FLOAT64_ONLY, flags=("TinyMagnitude", "Subnormal"))
+    # Thousands of subnormal spacings each: the tolerance allows an underflowing result 2 spacings of absolute
+    # error, so flushing these to zero (-ffast-math, DAZ/FTZ) fails, while 5e-324 above cannot tell.
+    subnormal = np.array([2.5e-310, -1e-315, 4.9e-321])
+    yield _case(loss, "subnormal_none", "edge", "subnormal residuals far above the smallest one (float64 only): "
+                "flush-to-zero arithmetic returns 0 for the loss or the gradient", subnormal, np.zeros(3), "none",
+                rng, dtypes=FLOAT64_ONLY, flags=("Subnormal",))
     if _has_weight(loss):
         zeros = np.zeros(3)
         yield _case(loss, "weights_sum_to_zero_mean", "edge", "all weights 0, reduction mean", np.array(
