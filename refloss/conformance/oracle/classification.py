@@ -82,7 +82,18 @@ def _keras_clip_distance(p: mpf, y: mpf, params: dict) -> mpf:
 
 # ---- standard algorithms (error bounds of policy_v2; see refloss.conformance.oracle.rounding) -------------------
 
+def _logit_precision(x: mpf):
+    """Exact arithmetic cancels too (sigmoid(x) - 1 at x = 1e4 is e^-1e4): 1.5 |x| extra bits, as the oracles
+    above carry."""
+    return mpmath.workprec(mpmath.mp.prec + int(1.5 * abs(x)) + 64)
+
+
 def _bce_with_logits_standard(x: mpf, y: mpf, p: dict) -> tuple:
+    with _logit_precision(x):
+        return _bce_with_logits_bounds(x, y, p)
+
+
+def _bce_with_logits_bounds(x: mpf, y: mpf, p: dict) -> tuple:
     # value: the softplus form (B1), no cancellation; d/dx: PyTorch's sigmoid(x) (1 + (p - 1) y) - p y, the plain
     # difference every framework computes; d/dy: (p - 1) softplus(-x) - x (B4'), exact -x for p = 1.
     pos_weight = p.get("pos_weight", mpf(1))
@@ -96,6 +107,11 @@ def _bce_with_logits_standard(x: mpf, y: mpf, p: dict) -> tuple:
 
 
 def _sigmoid_focal_standard(x: mpf, y: mpf, p: dict) -> tuple:
+    with _logit_precision(x):
+        return _sigmoid_focal_bounds(x, y, p)
+
+
+def _sigmoid_focal_bounds(x: mpf, y: mpf, p: dict) -> tuple:
     # The focal factor (1 - p_t)^gamma is the point of the loss, so 1 - p_t is computed as a complement that keeps
     # its relative accuracy (sigmoid(-x) for y = 1), and so is sigmoid(x) - y; a plain 1 - sigmoid(x) is 0 at
     # x = 40 and loses the easy examples' gradients (FocalSaturation vectors).

@@ -306,13 +306,15 @@ def evaluate_samples(oracle: SampleOracle, inputs: dict[str, np.ndarray], params
             row, label = samples[sample].row, samples[sample].label
             return not probabilities and oracle.at_kink(row, label, params, c)
 
+        def bounds_of(derivatives: str) -> list:
+            """(the sample's factor, the standard algorithm's derivative) for each flat entry."""
+            return [(factor_bounds[sample], getattr(samples[sample], derivatives)[c]) for sample, c in location]
+
         grads = {input_name: _gradient(x, lambda k, at: contracted(x, k, at), at_kink, factors, finite,
-                                       [(factor_bounds[location[k][0]], samples[location[k][0]].grad_input[
-                                           location[k][1]]) for k in range(x.size)])}
+                                       bounds_of("grad_input"))}
         if probabilities and oracle.target_differentiable:
             grads[target_name] = _gradient(t, lambda k, at: contracted(t, k, at), lambda k: False, factors, finite,
-                                           [(factor_bounds[location[k][0]], samples[location[k][0]].grad_target[
-                                               location[k][1]]) for k in range(t.size)])
+                                           bounds_of("grad_target"))
         if any(mpmath.isnan(v) for v in np.ravel(x)):  # a NaN logit poisons its whole row
             for tensor in grads.values():
                 tensor.exact = _nan_rows(tensor.exact, x)
