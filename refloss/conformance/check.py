@@ -639,7 +639,7 @@ def format_summary(report: Report) -> str:
         parts.append(f"{counts['not_run']} not run (the engine failed)")
     summary = ", ".join(parts)
     if report.aborted:
-        summary += f"\nthe run stopped early: {report.aborted}"
+        summary += "\nthe run stopped early: the engine failed (the FAIL line above says how)"
     if report.nothing_checked:
         summary += f"\nnothing was checked: {report.nothing_checked}"
     return summary
