@@ -39,6 +39,8 @@ def get_adapter(spec: str, timeout: float | None = None) -> Adapter:
         return torch_adapter.TorchAdapter()
     if spec.startswith("module:"):
         from refloss.adapters.module import ModuleAdapter
+        if not spec.removeprefix("module:"):
+            raise ValueError("module: needs the name of a module that defines LOSSES, e.g. module:mylosses")
         return ModuleAdapter(spec.removeprefix("module:"))
     if spec.startswith("exec:"):
         from refloss.adapters.jsonl import DEFAULT_TIMEOUT, JsonLinesAdapter
