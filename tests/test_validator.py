@@ -261,7 +261,7 @@ def test_an_implementation_whose_default_reduction_is_sum_fails():
     failures = [o for o in report.outcomes if o.failed]
     # Only the re-runs without reduction fail: all of them but where a sum is a mean (one element, or none)
     assert failures and all(o.name.endswith(validator.DEFAULTS_SUFFIX) for o in failures)
-    assert all("the default should be 'mean'" in o.message for o in failures)
+    assert all("whose default should be 'mean'" in o.message for o in failures)
     sizes = {t.uid: np.size(t.decoded_inputs()["input"]) for t in validator.load_tests(SUITE, ["huber_loss"])}
     assert all(sizes[o.uid] <= 1 for o in _default_outcomes(report) if not o.failed)
 

@@ -341,7 +341,7 @@ def run_test(adapter: Adapter, test: VectorTest, dtype: str, defaults: bool = Fa
     else:
         outcome.status, outcome.message = "fail", f"{best[1]} (closest expectation: {best[2]})"
         if defaults:
-            outcome.message = (f"with the reduction left out (the default should be {test.default_reduction!r}): "
+            outcome.message = (f"called without reduction (whose default should be {test.default_reduction!r}): "
                                + outcome.message)
     return outcome
 
