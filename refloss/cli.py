@@ -207,37 +207,44 @@ def cmd_conformance_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from refloss.adapters import get_adapter
+    from refloss.adapters.base import EngineFailure
     from refloss.conformance import check
 
     for name in args.only:
         _resolve(name)
     directory = Path(args.dir) if args.dir else _suite_directory()
+    if not directory.is_dir():
+        raise SystemExit(f"refloss: --dir {directory}: no such directory")
+    if not args.timeout > 0:
+        raise SystemExit(f"refloss: --timeout must be a positive number of seconds; got {args.timeout}")
     try:
-        adapter = get_adapter(args.impl)
-    except (ValueError, ImportError) as error:
+        adapter = get_adapter(args.impl, timeout=args.timeout)
+    except (ValueError, ImportError, EngineFailure) as error:
         raise SystemExit(f"refloss: {error}") from None
-    expectations_path = Path(args.expectations) if args.expectations else \
-        directory / "expectations" / f"{adapter.name}.json"
     try:
-        report = check.check(adapter, directory, args.only or None, args.dtype or None,
-                             check.load_expectations(expectations_path), args.allow_modified,
-                             consistency=not args.no_consistency, progress=check.progress_bar())
+        expectations_path = Path(args.expectations) if args.expectations else \
+            directory / "expectations" / f"{adapter.name}.json"
+        expectations = check.load_expectations(expectations_path, required=bool(args.expectations))
+        report = check.check(adapter, directory, args.only or None, args.dtype or None, expectations,
+                             args.allow_modified, consistency=not args.no_consistency, progress=check.progress_bar())
     except ValueError as error:
         raise SystemExit(f"refloss: {error}") from None
     finally:
         adapter.close()
     print(check.format_table(report))
-    if args.json:
-        Path(args.json).write_text(report.to_json())
-    if args.junit:
-        Path(args.junit).write_text(report.to_junit())
-    counts = report.counts()
-    failed = counts["failed"] + len(report.consistency_failures)
-    print(f"\n{counts['passed']} passed, {failed} failed"
-          + (f", {counts['xfail']} expected failures" if counts["xfail"] else "")
-          + (f", {counts['xpass']} unexpected passes" if counts["xpass"] else "")
-          + (f", {counts['skipped']} skipped (not expressible in {args.impl})" if counts["skipped"] else ""))
-    return 1 if failed or (args.strict and counts["xpass"]) else 0
+    print()
+    print(check.format_summary(report))
+    # Reports are written after the table and summary, so that a bad path loses neither; missing parent folders
+    # are created (as pytest does for --junitxml).
+    for option, path, text in (("--json", args.json, report.to_json), ("--junit", args.junit, report.to_junit)):
+        if path:
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).write_text(text())
+            except OSError as error:
+                raise SystemExit(f"refloss: cannot write {option} {path}: {error.strerror or error}") from None
+    failed = report.failed or report.nothing_checked or (args.strict and report.counts()["xpass"])
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -290,23 +297,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = csub.add_parser("check", help="run the vectors against an implementation and print a table per loss",
                         description="Run every vector through an adapter, in each dtype the implementation "
                                     "supports, and check values, gradients (with the vector's grad_output), shapes "
-                                    "and must-raise cases, plus consistency checks (linearity in grad_output, "
-                                    "zero grad_output, determinism, sum = sum of none). Exit status 1 on any "
-                                    "failure. Known deviations listed in conformance/expectations/IMPL.json are "
-                                    "expected failures.")
+                                    "and must-raise cases (the forward and the VJP must each raise, with the "
+                                    "vector's error category where the implementation reports one), the default "
+                                    "reduction, plus consistency checks (linearity in grad_output, zero "
+                                    "grad_output, determinism, sum = sum of none). Losses and dtypes the "
+                                    "implementation lacks are listed as skipped. Exit status 1 on any failure, "
+                                    "and when nothing was checked. Known deviations listed in "
+                                    "conformance/expectations/IMPL.json are expected failures.")
     p.add_argument("--impl", default="refloss",
-                   help="refloss (default: the embedded reference), torch, module:NAME (your Python functions: "
-                        "NAME defines LOSSES = {name: (forward, vjp)}), or exec:COMMAND (an engine speaking the "
-                        "lossvec-jsonl/1 protocol)")
+                   help="refloss (default: the embedded reference), torch, jax, module:NAME (your Python functions: "
+                        "NAME, importable from the current directory, defines LOSSES = {name: (forward, vjp)}), or "
+                        "exec:COMMAND (an engine speaking the lossvec-jsonl/1 protocol)")
     p.add_argument("--only", nargs="+", default=[], metavar="NAME", help="only these losses")
     p.add_argument("--dtype", nargs="+", default=[], choices=["float64", "float32", "bfloat16", "float16"],
                    help="only these dtypes (default: all the implementation supports)")
-    p.add_argument("--json", metavar="FILE", help="also write a JSON report")
-    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML")
+    p.add_argument("--json", metavar="FILE", help="also write a JSON report (missing folders are created)")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (missing folders are created)")
     p.add_argument("--expectations", metavar="FILE",
                    help="known deviations (default: conformance/expectations/<impl>.json if it exists)")
     p.add_argument("--strict", action="store_true", help="fail on unexpected passes of listed deviations too")
     p.add_argument("--no-consistency", action="store_true", help="skip the built-in consistency checks")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="exec: engines only: how long to wait for each answer before killing the engine (default "
+                        "60)")
     p.add_argument("--allow-modified", action="store_true",
                    help="run even if files do not match the sha256 in MANIFEST.json")
     p.add_argument("--dir", help="suite directory (default: the one shipped with refloss)")

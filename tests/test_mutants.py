@@ -1,9 +1,8 @@
 """Mutation testing: the conformance suite must catch every realistic wrong implementation in tests/mutants.
 
 Each mutant runs through ``refloss conformance check`` (the ``module:`` adapter, its own loss only) and the
-report must fail. A mutant that only a strengthening of the suite still under way will catch (its ``needs``) is
-an expected failure, not strict: drop the marker once that strengthening is merged. The run ends with the line
-"mutation library: N of M mutants caught" (tests/conftest.py); ``-v`` adds what caught each mutant.
+report must fail. The run ends with the line "mutation library: N of M mutants caught" (tests/conftest.py); ``-v``
+adds what caught each mutant.
 """
 
 from collections import Counter
@@ -15,18 +14,10 @@ import refloss
 from refloss.adapters.module import ModuleAdapter
 from refloss.conformance import check as validator
 
-from mutants import CATEGORIES, MUTANTS, NEEDS, harness_module
+from mutants import CATEGORIES, MUTANTS, harness_module
 
 SUITE = Path(__file__).resolve().parents[1] / "conformance"
 MINIMUM_PER_LOSS = 3
-
-
-def _mutant_params():
-    for name, mutant in MUTANTS.items():
-        marks = ()
-        if mutant.needs:
-            marks = pytest.mark.xfail(reason=f"needs {mutant.needs}: {NEEDS[mutant.needs]}", strict=False)
-        yield pytest.param(mutant, id=name, marks=marks)
 
 
 def _catchers(report: validator.Report) -> list[str]:
@@ -35,10 +26,9 @@ def _catchers(report: validator.Report) -> list[str]:
     return runs + [f"consistency: {problem}" for problem in report.consistency_failures]
 
 
-@pytest.mark.parametrize("mutant", list(_mutant_params()))
+@pytest.mark.parametrize("mutant", MUTANTS.values(), ids=MUTANTS.keys())
 def test_the_suite_catches_the_mutant(mutant, record_property):
     record_property("mutant", mutant.name)
-    record_property("mutant_needs", mutant.needs or "")
     report = validator.check(mutant.adapter(), SUITE, only=[mutant.loss])
     catchers = _catchers(report)
     record_property("mutant_caught_by", catchers[0] if catchers else "")
@@ -46,8 +36,7 @@ def test_the_suite_catches_the_mutant(mutant, record_property):
     crashes = [f"{o.name}: {o.message}" for o in report.outcomes if o.status == "error"]
     assert not crashes, f"{mutant.name} crashed the validator instead of being judged: {crashes[:3]}"
     assert report.failed, (f"the suite did not catch {mutant.name} ({mutant.loss}, {mutant.category}): "
-                           f"{mutant.description}; {len(report.outcomes)} runs all passed"
-                           + (f"; needs {mutant.needs}" if mutant.needs else ""))
+                           f"{mutant.description}; {len(report.outcomes)} runs all passed")
 
 
 def test_every_registered_loss_has_at_least_three_mutants():
@@ -64,7 +53,7 @@ def test_refloss_itself_passes_through_the_same_harness(loss):
 
 def test_every_mutant_is_described_and_distinct():
     for mutant in MUTANTS.values():
-        assert mutant.category in CATEGORIES and (mutant.needs is None or mutant.needs in NEEDS)
+        assert mutant.category in CATEGORIES
         assert mutant.description and "\n" not in mutant.description, mutant.name
     implementations = Counter((m.loss, m.forward, m.vjp) for m in MUTANTS.values())
     assert max(implementations.values()) == 1, [key for key, count in implementations.items() if count > 1]

@@ -7,7 +7,14 @@ with its own JSON parser. Run it under the validator with
     refloss conformance check --impl "exec:python3 conformance/examples/jsonl_engine.py"
 
 It implements l1_loss, mse_loss, smooth_l1_loss and huber_loss, in float64 and in float32 (float32 is emulated by
-rounding every intermediate result to float32 with struct).
+rounding every intermediate result to float32 with struct). The protocol is specified in conformance/README.md
+("From another language"); this file follows it point by point:
+
+- the hello line lists the functions and dtypes;
+- a request without "reduction" gets the default, "mean" (PyTorch's), and parameters it leaves out get theirs;
+- "grads" names the gradients wanted ([] for the value alone), "value": false asks for the gradients alone; the
+  inputs are validated the same way whatever is asked, so an invalid call is rejected by both;
+- a rejection names its category from the suite's vocabulary (shape_mismatch, invalid_parameter, ...).
 """
 
 import json
@@ -79,7 +86,8 @@ def elementwise(function, d, p, r):
 
 
 def run(request):
-    dtype, function, reduction = request["dtype"], request["function"], request["reduction"]
+    dtype, function = request["dtype"], request["function"]
+    reduction = request.get("reduction", "mean")  # absent: this engine's default, PyTorch's
     r = rounder(dtype)
     shape, x = decode(request["inputs"]["input"], dtype)
     target_shape, y = decode(request["inputs"]["target"], dtype)
@@ -95,23 +103,27 @@ def run(request):
     pairs = [elementwise(function, r(a - b), scalars, r) for a, b in zip(x, y)]
     w = weight or [1.0] * len(x)
     losses = [r(wi * loss) for wi, (loss, _) in zip(w, pairs)]
-    _, g = decode(request["cotangent"], dtype)
-    if reduction == "none":
-        value_shape, value = shape, losses
-        scale = [r(gi * wi) for gi, wi in zip(g, w)]
-    else:
-        total = r(math.fsum(losses)) if not any(math.isnan(v) for v in losses) else math.nan
-        divisor = 1.0
-        if reduction == "mean":
-            # torch's weighted l1/mse means divide by the weight sum, its weighted huber mean by the count
-            divisor = math.fsum(w) if (weight is not None and function != "huber_loss") else float(len(x))
-        value_shape = []
-        value = [r(total / divisor) if divisor else math.nan]
-        scale = [r(r(g[0] / divisor) * wi) if divisor else math.nan for wi in w]
-    grad_input = [r(s * slope) for s, (_, slope) in zip(scale, pairs)]
-    return {"value": encode(value_shape, value, dtype),
-            "grads": {"input": encode(shape, grad_input, dtype),
-                      "target": encode(shape, [-v for v in grad_input], dtype)}}
+    g = decode(request["cotangent"], dtype)[1] if request["grads"] else None  # no cotangent for the value alone
+    divisor = 1.0
+    if reduction == "mean":
+        # torch's weighted l1/mse means divide by the weight sum, its weighted huber mean by the count
+        divisor = math.fsum(w) if (weight is not None and function != "huber_loss") else float(len(x))
+    response = {}
+    if request.get("value", True):
+        if reduction == "none":
+            response["value"] = encode(shape, losses, dtype)
+        else:
+            total = r(math.fsum(losses)) if not any(math.isnan(v) for v in losses) else math.nan
+            response["value"] = encode([], [r(total / divisor) if divisor else math.nan], dtype)
+    if g is not None:
+        if reduction == "none":
+            scale = [r(gi * wi) for gi, wi in zip(g, w)]
+        else:
+            scale = [r(r(g[0] / divisor) * wi) if divisor else math.nan for wi in w]
+        grad_input = [r(s * slope) for s, (_, slope) in zip(scale, pairs)]
+        grads = {"input": grad_input, "target": [-v for v in grad_input]}
+        response["grads"] = {name: encode(shape, grads[name], dtype) for name in request["grads"]}
+    return response
 
 
 def main():

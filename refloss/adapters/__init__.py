@@ -4,7 +4,7 @@
 torchvision.ops through torch.autograd, in float64/float32/bfloat16/float16), ``jax`` (optax through jax.vjp),
 ``module:NAME`` (your Python
 functions, see :mod:`refloss.adapters.module`) and ``exec:COMMAND`` (any program speaking the JSON-lines
-protocol of :mod:`refloss.adapters.jsonl`).
+protocol ``lossvec-jsonl/1``, specified in ``conformance/README.md``; see :mod:`refloss.adapters.jsonl`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ ADAPTERS = {
     "torch": "PyTorch's torch.nn.functional equivalents, gradients by torch.autograd (float64, float32, "
              "bfloat16, float16); needs torch installed",
     "jax": "optax's equivalents, gradients by jax.vjp (float64, float32, bfloat16, float16); needs jax and optax",
-    "module:NAME": "your Python functions: module NAME defines LOSSES = {name: (forward, vjp)}",
+    "module:NAME": "your Python functions: module NAME (importable from the current directory) defines "
+                   "LOSSES = {name: (forward, vjp)}",
     "exec:COMMAND": "any engine speaking the lossvec-jsonl/1 protocol on stdin/stdout",
 }
 
 
-def get_adapter(spec: str) -> Adapter:
-    """The adapter named by ``spec``; a ValueError explains the choices for an unknown one."""
+def get_adapter(spec: str, timeout: float | None = None) -> Adapter:
+    """The adapter named by ``spec``; a ValueError explains the choices for an unknown one.
+
+    ``timeout`` (seconds per answer, default 60) applies to ``exec:`` engines only.
+    """
     if spec == "refloss":
         from refloss.adapters.reference import ReferenceAdapter
         return ReferenceAdapter()
@@ -35,10 +39,12 @@ def get_adapter(spec: str) -> Adapter:
         return torch_adapter.TorchAdapter()
     if spec.startswith("module:"):
         from refloss.adapters.module import ModuleAdapter
+        if not spec.removeprefix("module:"):
+            raise ValueError("module: needs the name of a module that defines LOSSES, e.g. module:mylosses")
         return ModuleAdapter(spec.removeprefix("module:"))
     if spec.startswith("exec:"):
-        from refloss.adapters.jsonl import JsonLinesAdapter
-        return JsonLinesAdapter(spec.removeprefix("exec:"))
+        from refloss.adapters.jsonl import DEFAULT_TIMEOUT, JsonLinesAdapter
+        return JsonLinesAdapter(spec.removeprefix("exec:"), DEFAULT_TIMEOUT if timeout is None else timeout)
     if spec == "jax":
         from refloss.adapters import jax as jax_adapter
         if not jax_adapter.available():

@@ -2,8 +2,9 @@
 
 optax losses are elementwise and take no ``reduction``: the adapter applies ``mean``/``sum`` with
 ``jnp.mean``/``jnp.sum``. Tests that need a parameter the optax function lacks (``weight``, ``pos_weight``) or an
-unknown reduction are skipped: optax cannot express them. Computation happens in the requested dtype; float64
-turns on ``jax_enable_x64``.
+unknown reduction are skipped: optax cannot express them. So are the checks of default parameters: optax has no
+reduction argument, and its defaults differ from PyTorch's by design, so the adapter passes every parameter.
+Computation happens in the requested dtype; float64 turns on ``jax_enable_x64``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from refloss._registry import REGISTRY, get
-from refloss.adapters.base import Adapter, Rejected, Result, Unsupported
+from refloss.adapters.base import Adapter, Rejected, Result, Unsupported, wanted_gradients
 
 __all__ = ["JaxAdapter", "available"]
 
@@ -59,8 +60,12 @@ class JaxAdapter(Adapter):
     def supports(self, loss: str) -> bool:
         return loss in REGISTRY and any(e.framework == "optax" for e in get(loss).equivalents)
 
-    def run(self, loss, inputs, params, reduction, cotangent, dtype) -> Result:
+    def run(self, loss, inputs, params, reduction, cotangent, dtype, *, value=True, grads=None) -> Result:
         jax, jnp = self.jax, self.jnp
+        if reduction is None:
+            raise Unsupported("optax losses take no reduction (the adapter applies it) and the adapter passes every "
+                              "parameter explicitly (optax's defaults differ from PyTorch's by design): no defaults "
+                              "to check")
         if reduction not in ("none", "mean", "sum"):
             raise Unsupported("optax losses take no reduction argument: the adapter applies it")
         function = _optax_function(loss)
@@ -73,18 +78,22 @@ class JaxAdapter(Adapter):
         if missing:
             raise Unsupported(f"{function.__module__}.{function.__name__} has no parameter {', '.join(missing)}")
         names = [i.name for i in get(loss).inputs]
+        wanted = wanted_gradients(loss, grads, inputs)
         arrays = [jnp.asarray(inputs[n], dtype=dtype) for n in names]
 
         def reduced(*args: Any) -> Any:
             elementwise = function(*args, **params)
             return {"none": lambda v: v, "mean": jnp.mean, "sum": jnp.sum}[reduction](elementwise)
 
+        # jax.vjp runs the forward too: a VJP-only call is validated by the forward, as in any JAX program.
         try:
-            value, vjp = jax.vjp(reduced, *arrays)
+            if not wanted:
+                return Result(_numpy(reduced(*arrays)), {})
+            loss_value, vjp = jax.vjp(reduced, *arrays)
         except (ValueError, TypeError) as error:
             raise Rejected(None, f"{type(error).__name__}: {error}") from error
-        grads = vjp(jnp.asarray(cotangent, dtype=dtype))
-        return Result(_numpy(value), {n: _numpy(g) for n, g in zip(names, grads)})
+        computed = dict(zip(names, vjp(jnp.asarray(cotangent, dtype=dtype))))
+        return Result(_numpy(loss_value) if value else None, {n: _numpy(computed[n]) for n in wanted})
 
     def describe(self) -> str:
         return f"jax {self.jax.__version__}, optax {self.optax.__version__} (CPU)"

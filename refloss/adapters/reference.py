@@ -2,32 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 import refloss
 from refloss._registry import REGISTRY, get
-from refloss.adapters.base import Adapter, Rejected, Result
+from refloss.adapters.base import Adapter, Rejected, Result, wanted_gradients
 from refloss.conformance.errors import classify
 
 __all__ = ["ReferenceAdapter", "call_registered"]
 
 
-def call_registered(forward: Any, vjp: Any, input_names: list[str], differentiable: list[str],
-                    inputs: dict[str, np.ndarray], params: dict[str, Any], reduction: str,
-                    cotangent: np.ndarray) -> Result:
-    """Run a refloss-style pair ``forward(*inputs, reduction=, **params)`` / ``vjp(g, *inputs, ...)``."""
+def call_registered(forward: Any, vjp: Any, input_names: list[str], inputs: dict[str, Any], params: dict[str, Any],
+                    reduction: str | None, cotangent: Any, *, value: bool = True, grads: Sequence[str] = (),
+                    reject: Callable[[BaseException], Rejected | None] | None = None) -> Result:
+    """Run a refloss-style pair ``forward(*inputs, reduction=, **params)`` / ``vjp(g, *inputs, ...)``.
+
+    Only the forward runs when ``grads`` is empty, only the VJP when ``value`` is False; ``reduction=None`` leaves
+    the reduction out of both calls. ``reject`` turns an exception into :class:`Rejected` (or None: a crash, raised
+    as it is); by default a ``ValueError`` or ``TypeError`` is a rejection categorised by ``errors.classify``.
+    """
+    reject = reject or _reject_by_message
     positional = [inputs[name] for name in input_names]
+    keywords = dict(params) if reduction is None else {"reduction": reduction, **params}
+    loss_value, gradients = None, ()
     try:
-        value = forward(*positional, reduction=reduction, **params)
-        grads = vjp(cotangent, *positional, reduction=reduction, **params)
-    except (ValueError, TypeError) as error:
-        raise Rejected(classify(error), f"{type(error).__name__}: {error}") from error
-    by_name = dict(zip(input_names, grads))
-    return Result(np.asarray(value, dtype=np.float64),
+        if value:
+            loss_value = forward(*positional, **keywords)
+        if grads:
+            gradients = vjp(cotangent, *positional, **keywords)
+    except Exception as error:
+        rejection = reject(error)
+        if rejection is None:
+            raise
+        raise rejection from error
+    by_name = dict(zip(input_names, gradients))
+    return Result(None if loss_value is None else np.asarray(loss_value, dtype=np.float64),
                   {name: None if by_name.get(name) is None else np.asarray(by_name[name], dtype=np.float64)
-                   for name in differentiable})
+                   for name in grads})
+
+
+def _reject_by_message(error: BaseException) -> Rejected | None:
+    """refloss's own errors: ValueError/TypeError, categorised from the message."""
+    if isinstance(error, (ValueError, TypeError)):
+        return Rejected(classify(error), f"{type(error).__name__}: {error}")
+    return None
 
 
 class ReferenceAdapter(Adapter):
@@ -37,10 +57,10 @@ class ReferenceAdapter(Adapter):
     def supports(self, loss: str) -> bool:
         return loss in REGISTRY
 
-    def run(self, loss, inputs, params, reduction, cotangent, dtype) -> Result:
+    def run(self, loss, inputs, params, reduction, cotangent, dtype, *, value=True, grads=None) -> Result:
         spec = get(loss)
-        return call_registered(spec.forward, spec.vjp, [i.name for i in spec.inputs],
-                               list(spec.differentiable_names(inputs)), inputs, params, reduction, cotangent)
+        return call_registered(spec.forward, spec.vjp, [i.name for i in spec.inputs], inputs, params, reduction,
+                               cotangent, value=value, grads=wanted_gradients(loss, grads, inputs))
 
     def describe(self) -> str:
         return f"refloss {refloss.__version__} (NumPy {np.__version__}, float64)"

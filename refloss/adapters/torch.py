@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from refloss._registry import REGISTRY, get
-from refloss.adapters.base import Adapter, Rejected, Result, Unsupported
+from refloss.adapters.base import Adapter, Rejected, Result, Unsupported, wanted_gradients
 
 __all__ = ["TorchAdapter", "available"]
 
@@ -70,30 +70,34 @@ class TorchAdapter(Adapter):
     def supports(self, loss: str) -> bool:
         return loss in REGISTRY and _equivalent(loss) is not None
 
-    def run(self, loss, inputs, params, reduction, cotangent, dtype) -> Result:
+    def run(self, loss, inputs, params, reduction, cotangent, dtype, *, value=True, grads=None) -> Result:
+        # PyTorch has no VJP without its forward: a VJP-only call runs both and returns the gradients, so the
+        # forward's validation is the VJP's too (as it is for anyone calling .backward()).
         torch = self.torch
         spec = get(loss)
         torch_dtype = self.torch_dtypes[dtype]
-        differentiable = spec.differentiable_names(inputs)
+        wanted = wanted_gradients(loss, grads, inputs)
         tensors = {i.name: torch.tensor(inputs[i.name], dtype=torch.long) if inputs[i.name].dtype.kind == "i"
-                   else torch.tensor(inputs[i.name], dtype=torch_dtype, requires_grad=i.name in differentiable)
+                   else torch.tensor(inputs[i.name], dtype=torch_dtype, requires_grad=i.name in wanted)
                    for i in spec.inputs}
-        kwargs = {name: torch.tensor(value, dtype=torch_dtype) if isinstance(value, np.ndarray) else value
-                  for name, value in params.items()}
+        kwargs = {name: torch.tensor(setting, dtype=torch_dtype) if isinstance(setting, np.ndarray) else setting
+                  for name, setting in params.items()}
+        if reduction is not None:  # None: PyTorch's default reduction applies
+            kwargs["reduction"] = reduction
+        wrt = [name for name, t in tensors.items() if t.requires_grad]
         try:
             with warnings.catch_warnings():
                 # PyTorch warns, then broadcasts, on mismatched shapes: the broadcast is what a vector checks.
                 warnings.filterwarnings("ignore", "Using a target size", UserWarning)
-                loss_value = torch_function(loss)(*tensors.values(), reduction=reduction, **kwargs)
+                loss_value = torch_function(loss)(*tensors.values(), **kwargs)
+            computed = torch.autograd.grad(loss_value, [tensors[n] for n in wrt],
+                                           torch.tensor(cotangent, dtype=torch_dtype), allow_unused=True) if wrt else ()
         except NotImplementedError as error:  # e.g. a CPU kernel without float16/bfloat16 support
             raise Unsupported(f"{type(error).__name__}: {error}") from error
         except (RuntimeError, ValueError, TypeError, IndexError) as error:
             raise Rejected(None, f"{type(error).__name__}: {error}") from error
-        wrt = [name for name, t in tensors.items() if t.requires_grad]
-        grads = torch.autograd.grad(loss_value, [tensors[n] for n in wrt],
-                                    torch.tensor(cotangent, dtype=torch_dtype), allow_unused=True)
-        return Result(_numpy(loss_value), {n: _numpy(g if g is not None else torch.zeros_like(tensors[n]))
-                                           for n, g in zip(wrt, grads)})
+        gradients = {n: _numpy(g if g is not None else torch.zeros_like(tensors[n])) for n, g in zip(wrt, computed)}
+        return Result(_numpy(loss_value) if value else None, gradients)
 
     def describe(self) -> str:
         return f"torch {self.torch.__version__} (CPU)"

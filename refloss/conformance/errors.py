@@ -1,12 +1,15 @@
 """Error categories of ``invalid`` vectors, and how refloss's own messages map to them.
 
-A vector says which category of error a call must raise, never the message text. Adapters map their framework's
-exceptions to a category when they can (``None`` means "raised, category unknown", which still passes).
+A vector says which category of error a call must raise, never the message text. Adapters report the category
+of an implementation's error when they can: the reference through :func:`classify`, ``module:`` through the
+exception's ``category`` attribute, ``exec:`` engines in their answer. ``None`` means "raised, category unknown":
+the validator then reports the test as passed with its category unchecked (status ``invalid-unchecked``), never
+silently as checked. A category outside :data:`CATEGORIES` is a failure.
 """
 
 from __future__ import annotations
 
-__all__ = ["CATEGORIES", "classify"]
+__all__ = ["CATEGORIES", "classify", "describe_categories"]
 
 CATEGORIES = {
     "shape_mismatch": "input and target (or another pair of tensors) have incompatible shapes",
@@ -16,6 +19,11 @@ CATEGORIES = {
     "invalid_target": "a target is outside its domain (a probability outside [0, 1])",
     "label_out_of_range": "a class index is negative or not below the number of classes (and not ignore_index)",
 }
+
+
+def describe_categories() -> str:
+    """The allowed categories, for error messages."""
+    return ", ".join(CATEGORIES)
 
 
 def classify(error: BaseException) -> str | None:

@@ -10,17 +10,15 @@ kernels have shipped most of them), written in the ``module:`` adapter's calling
   ``mutants._port``, so that every mutant has exactly the one bug it describes.
 
 ``tests/test_mutants.py`` runs every mutant through ``refloss.conformance.check`` and requires the report to
-fail. A mutant whose ``needs`` is set is not caught yet by the suite of this branch, only by a strengthening of
-it named there (see ``NEEDS``); its test is an expected failure until that lands. Every new loss adds at least
-three mutants here.
+fail. Every new loss adds at least three mutants here.
 """
 
 from __future__ import annotations
 
-from ._base import CATEGORIES, NEEDS, Mutant, harness_module
+from ._base import CATEGORIES, Mutant, harness_module
 from . import binary, multiclass, regression
 
-__all__ = ["CATEGORIES", "MUTANTS", "Mutant", "NEEDS", "harness_module"]
+__all__ = ["CATEGORIES", "MUTANTS", "Mutant", "harness_module"]
 
 
 def _collect() -> dict[str, Mutant]:

@@ -1,4 +1,4 @@
-"""The mutant record, its categories and the strengthenings of the suite that will catch the rest."""
+"""The mutant record, its categories, and the harness that runs a mutant through the validator."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import refloss
 from refloss.adapters.module import ModuleAdapter
 
-__all__ = ["CATEGORIES", "Mutant", "NEEDS", "harness_module"]
+__all__ = ["CATEGORIES", "Mutant", "harness_module"]
 
 CATEGORIES = {
     "branch": "a wrong branch boundary or condition (< for <=, 2 beta for beta, a special case forgotten)",
@@ -31,21 +31,6 @@ CATEGORIES = {
     "convention": "another library's convention taken for this one's (label encoding, smoothing, weights)",
 }
 
-NEEDS = {
-    "per-entry-tolerance": "each entry held to its own tolerance (today a small entry next to a large one is "
-                           "effectively unchecked)",
-    "non-dyadic-vectors": "float64-only vectors of non-dyadic, cancellation-prone inputs (p = 1e-10, logits of "
-                          "+-40, residuals of 1e-9 next to 1e9)",
-    "kink-vectors": "a vector at every declared kink, in each parameter regime that declares it",
-    "invalid-each-part": "invalid tests that require the forward and the VJP each to reject",
-    "default-reduction": "a check of the default reduction (today every call passes reduction explicitly)",
-    "gradient-vectors": "gradient expectations for every differentiable input (cross_entropy's probability "
-                        "targets have none)",
-    "weighted-mean-vectors": "a vector of every weight-like parameter with reduction 'mean' (softmax_focal_loss's "
-                             "alpha is tested with 'none' only)",
-}
-
-
 @dataclass(frozen=True)
 class Mutant:
     """One wrong implementation of one loss.
@@ -57,7 +42,6 @@ class Mutant:
         vjp: The wrong VJP, or None for refloss's own.
         description: The real-world bug it models, in one line.
         category: A key of ``CATEGORIES``.
-        needs: None if today's suite must catch it, else the key of ``NEEDS`` that will.
         dtypes: The dtypes to check it in: float64 unless the bug shows only in another dtype.
     """
 
@@ -67,7 +51,6 @@ class Mutant:
     vjp: Callable[..., Any] | None
     description: str
     category: str
-    needs: str | None = None
     dtypes: tuple[str, ...] = ("float64",)
 
     def __post_init__(self) -> None:
@@ -76,8 +59,6 @@ class Mutant:
         if self.category not in CATEGORIES:
             raise ValueError(f"mutant {self.name}: category must be one of {sorted(CATEGORIES)}, "
                              f"got {self.category!r}")
-        if self.needs is not None and self.needs not in NEEDS:
-            raise ValueError(f"mutant {self.name}: needs must be None or one of {sorted(NEEDS)}, got {self.needs!r}")
         if self.forward is None and self.vjp is None:
             raise ValueError(f"mutant {self.name}: at least one of forward and vjp must be wrong")
 

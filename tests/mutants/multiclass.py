@@ -350,7 +350,7 @@ MUTANTS = [
            "gradient"),
     Mutant("cross_entropy_forward_skips_label_check", "cross_entropy", _ce_forward_without_label_check, None,
            "the forward accepts labels outside [0, C) (one-hot by comparison: a zero row), only the backward "
-           "checks them", "validation", needs="invalid-each-part"),
+           "checks them", "validation"),
     # nll_loss
     Mutant("nll_weighted_mean_over_count", "nll_loss", _nll_weighted_mean_over_count, None,
            "a weighted mean divided by the number of samples not ignored instead of sum(w[y_n])", "denominator"),
@@ -362,8 +362,7 @@ MUTANTS = [
     Mutant("nll_vjp_uses_mean_of_grad_output", "nll_loss", None, _nll_vjp_mean_of_grad_output,
            "reduction 'none': every sample gets the mean of grad_output instead of its own entry", "cotangent"),
     Mutant("nll_vjp_skips_weight_check", "nll_loss", None, _nll_vjp_without_weight_check,
-           "the backward accepts a negative class weight (only the forward validates it)", "validation",
-           needs="invalid-each-part"),
+           "the backward accepts a negative class weight (only the forward validates it)", "validation"),
     # softmax_focal_loss
     Mutant("softmax_focal_one_minus_exp", "softmax_focal_loss", _softmax_focal_one_minus_exp, None,
            "1 - p_y as 1 - exp(log p_y): 0 for a confident row instead of 8.5e-18", "precision"),
@@ -379,8 +378,7 @@ MUTANTS = [
            "'mean' divided by sum(alpha[y_n]) (cross_entropy's rule for weight) instead of the sample count",
            "denominator"),
     Mutant("softmax_focal_vjp_skips_label_check", "softmax_focal_loss", None, _softmax_focal_vjp_without_label_check,
-           "the backward accepts labels outside [0, C) (only the forward validates them)", "validation",
-           needs="invalid-each-part"),
+           "the backward accepts labels outside [0, C) (only the forward validates them)", "validation"),
     # multi_margin_loss
     Mutant("multi_margin_sum_over_classes", "multi_margin_loss", _margin_sum_over_classes, None,
            "each sample's terms summed instead of averaged over the C classes", "denominator"),
@@ -393,5 +391,5 @@ MUTANTS = [
     Mutant("multi_margin_branch_without_margin", "multi_margin_loss", None, _margin_vjp_margin_forgotten_in_branch,
            "the backward's branch tests x_i > x_y, forgetting the margin (the forward has it)", "branch"),
     Mutant("multi_margin_vjp_skips_p_check", "multi_margin_loss", None, _margin_vjp_without_p_check,
-           "the backward accepts p = 3 (only the forward validates it)", "validation", needs="invalid-each-part"),
+           "the backward accepts p = 3 (only the forward validates it)", "validation"),
 ]

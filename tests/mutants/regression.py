@@ -332,8 +332,7 @@ MUTANTS = [
     Mutant("gradient_missing_factor_two", "mse_loss", None, _mse_vjp_without_the_factor_two,
            "the derivative of d^2 taken as d (the 2 lost, as in optax's l2_loss = d^2 / 2)", "gradient"),
     Mutant("broadcasts_instead_of_raising", "mse_loss", _mse_forward_broadcasts, None,
-           "the forward broadcasts (N, 1) against (N,) into (N, N) (the VJP does check the shapes)", "broadcasting",
-           needs="invalid-each-part"),
+           "the forward broadcasts (N, 1) against (N,) into (N, N) (the VJP does check the shapes)", "broadcasting"),
     Mutant("mse_broadcasts_like_torch", "mse_loss", _mse_forward_broadcasts, _mse_vjp_broadcasts,
            "forward and backward broadcast (N, 1) against (N,), as torch.nn.functional.mse_loss does with a "
            "warning", "broadcasting"),
@@ -344,13 +343,11 @@ MUTANTS = [
            "'sum' and 'mean' accumulated in float32 (a GPU reduction kernel's accumulator) for float64 inputs",
            "precision"),
     Mutant("mse_default_reduction_sum", "mse_loss", _mse_default_sum, _mse_vjp_default_sum,
-           "default reduction 'sum' (the old size_average=False) instead of PyTorch's 'mean'", "default",
-           needs="default-reduction"),
+           "default reduction 'sum' (the old size_average=False) instead of PyTorch's 'mean'", "default"),
     Mutant("mse_weighted_mean_over_count", "mse_loss", _mse_weighted_mean_over_count, None,
            "a weighted mean divided by N instead of sum(w)", "denominator"),
     Mutant("mse_vjp_skips_weight_check", "mse_loss", None, _mse_vjp_without_weight_check,
-           "the backward accepts a negative weight (only the forward validates it)", "validation",
-           needs="invalid-each-part"),
+           "the backward accepts a negative weight (only the forward validates it)", "validation"),
     # smooth_l1_loss
     Mutant("smooth_l1_branch_at_wrong_place", "smooth_l1_loss", _smooth_l1_branch_at_twice_beta, None,
            "the quadratic zone ends at |d| = 2 beta instead of beta", "branch"),
@@ -364,8 +361,7 @@ MUTANTS = [
            "Huber's formula with delta = beta used for smooth L1 (beta times too large for beta != 1)",
            "convention"),
     Mutant("smooth_l1_vjp_accepts_negative_beta", "smooth_l1_loss", None, _smooth_l1_vjp_accepting_negative_beta,
-           "the backward accepts beta < 0 (only the forward validates it)", "validation",
-           needs="invalid-each-part"),
+           "the backward accepts beta < 0 (only the forward validates it)", "validation"),
     # huber_loss
     Mutant("mean_computed_as_sum", "huber_loss", _huber_mean_computed_as_sum, None,
            "reduction 'mean' returns the sum", "denominator"),
@@ -377,8 +373,7 @@ MUTANTS = [
     Mutant("huber_linear_zone_half_delta", "huber_loss", _huber_linear_zone_half_delta, None,
            "the linear zone written delta |d| - delta / 2 instead of delta (|d| - delta / 2)", "formula"),
     Mutant("huber_forward_accepts_zero_delta", "huber_loss", _huber_forward_accepting_zero_delta, None,
-           "the forward accepts delta = 0 as Keras does, the backward rejects it as PyTorch", "validation",
-           needs="invalid-each-part"),
+           "the forward accepts delta = 0 as Keras does, the backward rejects it as PyTorch", "validation"),
     # log_cosh_loss
     Mutant("missing_stable_form", "log_cosh_loss", _log_cosh_naive, None,
            "log(cosh(d)) as written: cosh overflows for |d| > 710 and rounds to 1 for tiny d", "overflow"),
@@ -389,8 +384,7 @@ MUTANTS = [
     Mutant("log_cosh_target_gradient_sign", "log_cosh_loss", None, _log_cosh_vjp_target_sign,
            "the target's gradient given the input's sign", "gradient"),
     Mutant("log_cosh_default_reduction_none", "log_cosh_loss", _log_cosh_default_none, _log_cosh_vjp_default_none,
-           "default reduction 'none' (optax's elementwise log_cosh) instead of 'mean'", "default",
-           needs="default-reduction"),
+           "default reduction 'none' (optax's elementwise log_cosh) instead of 'mean'", "default"),
     # balanced_l1_loss
     Mutant("balanced_l1_mmdet_direct_form", "balanced_l1_loss", _balanced_l1_mmdet_direct, None,
            "mmdetection's inner-zone formula verbatim: cancels for residuals far below beta", "precision"),
@@ -402,6 +396,5 @@ MUTANTS = [
            "the paper's inner slope alpha log(b u / beta + 1), exact only for beta = 1, kept for mmdetection's "
            "beta", "formula"),
     Mutant("balanced_l1_vjp_accepts_zero_beta", "balanced_l1_loss", None, _balanced_l1_vjp_accepting_zero_beta,
-           "the backward accepts beta = 0 (only the forward validates it)", "validation",
-           needs="invalid-each-part"),
+           "the backward accepts beta = 0 (only the forward validates it)", "validation"),
 ]
