@@ -1,13 +1,14 @@
 """Exact float encoding and the tolerance policy of the conformance suite."""
 
 import math
+from decimal import Decimal
 
 import mpmath
 import numpy as np
 import pytest
 
 from refloss.conformance.encoding import bits_to_float, decimal, float_to_bits, is_representable, round_to
-from refloss.conformance.tolerance import compare, compare_interval
+from refloss.conformance.tolerance import allowed_error, compare, compare_interval, scale_at, ulps
 
 
 def _special_and_random_doubles():
@@ -78,11 +79,29 @@ class TestCompare:
 
     def test_relative_and_absolute_parts(self):
         u = 2.0 ** -24
-        # allowed = u * (8 * |exact| + 32 * scale) = u * (8 + 32 * 0) for scale 0
-        assert compare(1.0 + 4 * u, "1", None, "float32", "value", "0") == pytest.approx(0.5)
-        assert compare(1.0 + 16 * u, "1", None, "float32", "value", "0") == pytest.approx(2.0)
-        # an entry that cancelled to ~0 is judged against the tensor's scale
+        # policy_v2: allowed = u * (4 * |exact| + 2 * scale) + 2 * 2^-149; the last term is negligible at 1
+        assert compare(1.0 + 2 * u, "1", None, "float32", "value", "0") == pytest.approx(0.5)
+        assert compare(1.0 + 8 * u, "1", None, "float32", "value", "0") == pytest.approx(2.0)
+        assert compare(1.0 + 8 * u, "1", None, "float32", "value", "2") == pytest.approx(1.0)  # scale: the terms
+        # an entry that cancelled to ~0 is judged against its own scale (the terms it was computed from)
         assert compare(1e-9, "0", None, "float32", "gradient", "1") < 1.0
+        assert compare(1e-9, "0", None, "float32", "gradient", "0.001") > 1.0
+
+    def test_underflow_allows_two_subnormal_spacings(self):
+        tiny = 2.0 ** -1074
+        assert compare(3 * tiny, "1e-323", None, "float64", "gradient", "0") <= 1.0  # 2.02 spacings: 1 off
+        assert compare(0.0, "1e-320", None, "float64", "gradient", "0") > 1.0  # flushed to zero: 2024 off
+
+    def test_policy_v1_files_keep_their_tolerance(self):
+        u = 2.0 ** -24
+        # policy_v1: allowed = u * (8 * |exact| + 32 * scale), the scale one per tensor
+        assert compare(1.0 + 4 * u, "1", None, "float32", "value", "0", "policy_v1") == pytest.approx(0.5)
+        assert scale_at({"scale": "3"}, 5) == "3" and scale_at({"scale": ["1", "2"]}, 1) == "2"
+
+    def test_ulps(self):
+        assert ulps(allowed_error("1", "float64", "value", "0"), "1", "float64") == pytest.approx(2.0)  # 4 u
+        assert ulps(Decimal(2) ** -24, "1.5", "float32") == pytest.approx(0.5)
+        assert ulps(Decimal(2) ** -1074, "0", "float64") == pytest.approx(1.0)
 
     def test_nan_and_infinities_must_match_exactly(self):
         assert compare(math.nan, "nan", None, "float64", "value", "0") == 0.0
