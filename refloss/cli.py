@@ -193,13 +193,17 @@ def _suite_directory():
 def cmd_conformance_lint(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from refloss.conformance.lint import lint
+    from refloss.conformance.lint import allowance_summary, allowances, lint
 
     directory = Path(args.dir) if args.dir else _suite_directory()
+    if not (directory / "MANIFEST.json").is_file():
+        raise SystemExit(f"refloss: {directory} holds no conformance suite (no MANIFEST.json)")
     problems = lint(directory)
     for problem in problems:
         print(problem)
     print(f"{directory}: {'clean' if not problems else f'{len(problems)} problems'}")
+    if not problems:
+        print(textwrap.fill(allowance_summary(allowances(directory)), width=_terminal_width()))
     return 1 if problems else 0
 
 

@@ -171,12 +171,13 @@ def test_every_pending_case_gives_a_reason():
         assert len(reason) > 40, f"{loss}/{case.name}: a pending case must say why it is disabled"
 
 
-@pytest.mark.parametrize("loss, case, reason", PENDING, ids=[f"{loss}/{case.name}" for loss, case, _ in PENDING])
-def test_pending_cases_still_fail_generation(loss, case, reason):
-    # Once the reason is fixed, generation succeeds and this test says to enable the case.
-    try:
-        _test_entry(loss, 1, case, {"reference": 0.0, "finite_differences": 0.0})
-    except GenerationError:
-        return
-    pytest.fail(f"{loss}/{case.name} now generates: enable it (its generator's decorator pending_cases_for -> "
-                f"cases_for); it was disabled because {reason}")
+def test_pending_cases_still_fail_generation():
+    # Once the reason is fixed, generation succeeds and this test says to enable the case. (None is pending now;
+    # one loop rather than a parametrization, so that an empty list is not reported as a skip.)
+    for loss, case, reason in PENDING:
+        try:
+            _test_entry(loss, 1, case, {"reference": 0.0, "finite_differences": 0.0})
+        except GenerationError:
+            continue
+        pytest.fail(f"{loss}/{case.name} now generates: enable it (its generator's decorator pending_cases_for -> "
+                    f"cases_for); it was disabled because {reason}")

@@ -14,7 +14,7 @@ from refloss.adapters import get_adapter
 from refloss.cli import main
 from refloss.conformance import check as validator
 from refloss.conformance.generate import generate
-from refloss.conformance.lint import lint
+from refloss.conformance.lint import coverage_problems, lint
 from refloss.testing import assert_conforms, conformance_vectors
 
 from mutants import MUTANTS
@@ -48,6 +48,18 @@ def test_every_registered_loss_has_vectors_of_every_concern(regenerated):
 
 def test_lint_is_clean():
     assert lint(SUITE) == []
+
+
+def test_lint_requires_a_vector_at_every_declared_kink_and_every_gradient():
+    manifest = json.loads((SUITE / "MANIFEST.json").read_bytes())
+    assert coverage_problems(SUITE, manifest) == []
+    without = {**manifest, "files": {path: entry for path, entry in manifest["files"].items()
+                                     if path not in ("vectors/smooth_l1_loss/edge.json",
+                                                     "vectors/cross_entropy/basic.json",
+                                                     "vectors/cross_entropy/accuracy.json")}}
+    problems = coverage_problems(SUITE, without)
+    assert "smooth_l1_loss: no vector has an element at the declared kink 'd = 0 when beta = 0'" in problems
+    assert "cross_entropy: no vector expects a gradient of 'target'" in problems
 
 
 def test_lint_catches_a_tampered_file(tmp_path):
@@ -191,7 +203,8 @@ def test_cli_unknown_implementation_and_loss():
 def test_cli_generate_check_and_lint(capsys):
     assert main(["conformance", "generate", "--check"]) == 0
     assert main(["conformance", "lint"]) == 0
-    assert "clean" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "clean" in out and "normal-range expected entries" in out and "at most 16 ulps" in out
 
 
 def test_cli_generate_writes_a_suite_elsewhere(tmp_path):

@@ -29,7 +29,7 @@ import numpy as np
 
 from refloss.conformance.flags import FLAGS
 
-__all__ = ["Allowance", "allowances", "coverage_problems", "lint"]
+__all__ = ["Allowance", "allowance_summary", "allowances", "coverage_problems", "lint"]
 
 
 def _vector_problems(path: str, document: dict[str, Any], validator: Any, uids: Counter) -> list[str]:
@@ -214,3 +214,18 @@ def allowances(directory: Path) -> list[Allowance]:
                         result.append(Allowance(ulps(allowed, exact, dtype), dtype, test.loss,
                                                 f"{test.uid} ({test.data['name']})", f"{label} entry {i}"))
     return result
+
+
+def allowance_summary(entries: list[Allowance]) -> str:
+    """One paragraph on how loose the suite is: the median, the share within 16 ulps, the count above 1,000 and
+    the largest allowance with the entry it belongs to."""
+    if not entries:
+        return "allowances: no finite, normal-range expected entries"
+    ordered = sorted(entries, key=lambda a: a.ulps)
+    median = ordered[len(ordered) // 2].ulps
+    within = sum(a.ulps <= 16 for a in ordered) / len(ordered)
+    loose = sum(a.ulps > 1000 for a in ordered)
+    top = ordered[-1]
+    return (f"allowances of {len(ordered)} normal-range expected entries (dtype by dtype): median {median:.3g} ulps, "
+            f"{within:.0%} at most 16 ulps, {loose} above 1,000 ulps (entries that cancel in the standard "
+            f"algorithm); the largest {top.ulps:.3g} ulps: {top.loss} {top.test} {top.where} [{top.dtype}]")
