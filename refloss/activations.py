@@ -13,7 +13,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from refloss._checks import as_real_array, check_grad_output
+from refloss._checks import as_array, as_real_array, check_grad_output
 
 __all__ = [
     "softmax_complement",
@@ -179,7 +179,7 @@ def one_hot(labels: Any, num_classes: int | None = None) -> np.ndarray:
     ``labels`` then raises, as in PyTorch). Labels must be integers in ``[0, num_classes)``; the error names the
     first offending value. No gradient: labels are not differentiable.
     """
-    array = np.asarray(labels)
+    array = as_array(labels, "labels")  # (refuses a masked array rather than drop its mask)
     if array.dtype.kind not in "iu":
         raise TypeError(f"labels must be an array of integers, got dtype {array.dtype}")
     if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer))

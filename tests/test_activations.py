@@ -158,3 +158,8 @@ def test_derivation_page_cites_every_step_used_in_the_code():
         assert f"({tag})" in page, tag
     for heading in ("## Definition", "## Gradient", "## Numerics", "## Conventions", "## References"):
         assert heading in page
+
+
+def test_one_hot_refuses_a_masked_array():
+    with pytest.raises(TypeError, match="labels is a NumPy masked array"):
+        refloss.one_hot(np.ma.array([0, 1], mask=[False, True]), 2)

@@ -179,3 +179,17 @@ def test_no_command_is_a_usage_error(capsys):
 def test_python_dash_m_runs_the_cli():
     result = subprocess.run([sys.executable, "-m", "refloss", "list"], capture_output=True, text=True, check=True)
     assert "smooth_l1_loss" in result.stdout
+
+
+def test_output_into_a_closed_pipe_is_no_traceback():
+    # `refloss list | head -1`: the reader has gone when refloss writes; refloss must not print a traceback
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-m", "refloss", "list"], stdout=write_end, stderr=subprocess.PIPE,
+                                text=True)
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, result.stderr

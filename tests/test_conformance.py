@@ -86,6 +86,25 @@ def test_validator_refuses_files_that_do_not_match_the_manifest(tmp_path):
     assert not report.failed
 
 
+def test_files_of_format_1_0_stay_readable_and_are_judged_by_policy_v1(tmp_path):
+    # A 1.0 file: no formatMinorVersion, one scale per tensor (its largest entry), groups under policy_v1.
+    copy = tmp_path / "suite"
+    shutil.copytree(SUITE, copy)
+    path = copy / "vectors" / "l1_loss" / "basic.json"
+    document = json.loads(path.read_text())
+    del document["formatMinorVersion"]
+    for group in document["testGroups"]:
+        group["tolerance"]["policy"] = "policy_v1"
+        for test in group["tests"]:
+            for expectation in test.get("expected", []):
+                for tensor in [expectation["value"], *expectation["grads"].values()]:
+                    tensor["scale"] = max(tensor["scale"], key=float)
+    path.write_text(json.dumps(document))
+    assert {t.policy for t in validator.load_tests(copy, ["l1_loss"]) if t.file == "basic"} == {"policy_v1"}
+    report = validator.check(get_adapter("refloss"), copy, only=["l1_loss"], allow_modified=True)
+    assert report.outcomes and not report.failed, validator.format_table(report)
+
+
 def test_reference_passes_every_vector():
     report = validator.check(get_adapter("refloss"), SUITE)
     counts = report.counts()

@@ -462,6 +462,11 @@ def _soft_targets(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.concatenate([[1 / 3, 0.1, 0.7, 0.0, 1.0], rng.uniform(0.0, 1.0, size=size - 5)])[:size]
 
 
+def _nondyadic_logits(rng: np.random.Generator) -> np.ndarray:
+    """Ten float64 logits that round in every operation: 0.1, -2.7, 1/3, 0.7 and six random ones in [-8, 8]."""
+    return np.concatenate([[0.1, -2.7, 1 / 3, 0.7], nondyadic_values(rng, (6,), -8.0, 8.0)])
+
+
 @cases_for(_BCE)
 def bce_with_logits_accuracy_cases(loss: str) -> Iterator[VectorCase]:
     """Float64 only: non-dyadic logits and soft targets; logits of +-40 with targets 0, 1 and 0.3; confidently right
@@ -469,7 +474,7 @@ def bce_with_logits_accuracy_cases(loss: str) -> Iterator[VectorCase]:
     for reduction in ("none", "mean"):
         name = f"nondyadic_{reduction}"
         rng = case_rng(loss, name)
-        x = np.concatenate([[0.1, -2.7, 1 / 3, 0.7], nondyadic_values(rng, (6,), -8.0, 8.0)])
+        x = _nondyadic_logits(rng)
         yield two_input_case(loss, name, "accuracy", "non-dyadic logits (0.1, 1/3, -2.7, random) and soft targets "
                              "(0.1, 1/3, 0.7, random): softplus, sigmoid and y x all round, unlike on the n/32 grid",
                              x, _soft_targets(rng, 10), reduction, rng,
@@ -524,7 +529,7 @@ def sigmoid_focal_accuracy_cases(loss: str) -> Iterator[VectorCase]:
     for reduction in ("none", "mean"):
         name = f"nondyadic_{reduction}"
         rng = case_rng(loss, name)
-        x = np.concatenate([[0.1, -2.7, 1 / 3, 0.7], nondyadic_values(rng, (6,), -8.0, 8.0)])
+        x = _nondyadic_logits(rng)
         yield two_input_case(loss, name, "accuracy", "non-dyadic logits, soft targets (0.1, 1/3, 0.7, random), alpha "
                              "0.3 and gamma 1.5: (1 - p_t)^gamma with a non-integer gamma, every operation rounds",
                              x, _soft_targets(rng, 10), reduction, rng, params={"alpha": 0.3, "gamma": 1.5},
