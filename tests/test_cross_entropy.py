@@ -152,3 +152,13 @@ def test_mean_over_nothing_is_nan_even_with_label_smoothing(torch):
     value, (grad,), g = _torch_case(torch, x, np.array([1, 1]), torch.nn.functional.cross_entropy, **kwargs)
     assert np.isnan(value) and np.isnan(CE(x, np.array([1, 1]), **kwargs))
     assert np.all(np.isnan(grad)) and np.all(np.isnan(CE_VJP(g, x, np.array([1, 1]), **kwargs)[0]))
+
+
+def test_ignore_index_accepts_integer_scalars_and_refuses_the_rest():
+    x, target = np.zeros((2, 3)), np.array([0, 2])
+    expected = refloss.cross_entropy(x, target, ignore_index=2)
+    for setting in (np.int64(2), np.array(2)):  # as the scalar parameters accept 0-d arrays
+        assert refloss.cross_entropy(x, target, ignore_index=setting) == expected
+    for bad in (True, 2.0, np.array(2.0), np.array([2])):
+        with pytest.raises(TypeError, match="ignore_index must be an integer"):
+            refloss.cross_entropy(x, target, ignore_index=bad)

@@ -93,13 +93,14 @@ def _spec(spec: LossSpec | str) -> LossSpec:
 def differentiated_inputs(spec: LossSpec | str, case: Case) -> list[int]:
     """The positions of the inputs whose gradient the ``assert_*`` checks compare at ``case``.
 
-    The registry's differentiable inputs, plus an input of class indices given as floats: cross_entropy reads a
-    float target as class probabilities, and those have a gradient. (``autograd_vjp`` and
-    ``finite_difference_vjp`` differentiate the registry's differentiable inputs unless given ``wrt=``.)
+    The registry's differentiable inputs, plus an input of class indices given as probabilities where the
+    registry says those are differentiable (``LossSpec.differentiable_names``: cross_entropy's float target).
+    (``autograd_vjp`` and ``finite_difference_vjp`` differentiate the registry's differentiable inputs unless
+    given ``wrt=``.)
     """
     spec = _spec(spec)
-    return [i for i, inp in enumerate(spec.inputs)
-            if inp.differentiable or (inp.kind == "int" and np.asarray(case.inputs[i]).dtype.kind == "f")]
+    names = spec.differentiable_names({inp.name: value for inp, value in zip(spec.inputs, case.inputs)})
+    return [i for i, inp in enumerate(spec.inputs) if inp.name in names]
 
 
 def _registry_differentiable(spec: LossSpec) -> list[int]:

@@ -17,6 +17,7 @@ ignored (class indices) or the number of samples (probabilities), exactly as PyT
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 import autograd.numpy as anp
@@ -246,8 +247,7 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
     shape = shape_of(x)
     class_axis = class_axis_of(shape)
     classes = shape[class_axis]
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
-        raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}")
+    ignore_index = _integer(ignore_index, "ignore_index")
     label_smoothing = LABEL_SMOOTHING.check(label_smoothing)
     weight = check_class_weight(weight, "weight", classes)
     class_weight = _class_weight(weight, classes, len(shape), class_axis)
@@ -275,6 +275,17 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
     coefficients = class_weight * ((1.0 - label_smoothing) * t + label_smoothing / classes)  # (C2)
     samples = int(np.prod(shape)) // classes if classes else 0
     return x, coefficients, float(samples), True
+
+
+def _integer(value: Any, name: str) -> int:
+    """An integer setting as a Python int: an int, a NumPy integer or a 0-d integer array (as the scalar
+    parameters accept 0-d arrays); booleans and floats are refused."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, np.ndarray) and value.dtype.kind not in "iu"):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}") from None
 
 
 def _index_coefficients(labels: np.ndarray, shape: tuple[int, ...], class_axis: int, classes: int,
