@@ -6,7 +6,7 @@ Conventions (PyTorch's, checked against torch 2.13):
 * With an elementwise ``weight`` (``l1_loss``, ``mse_loss``, ``huber_loss``), every reduction multiplies the
   loss by the weight first. ``mean`` then divides by the sum of the weights, ``sum(w * l) / sum(w)``, for
   ``l1_loss`` and ``mse_loss`` (a weight sum of zero gives NaN), but by the number of elements,
-  ``sum(w * l) / n``, for ``huber_loss``: PyTorch 2.13 is inconsistent here and refloss follows it loss by loss
+  ``sum(w * l) / n``, for ``huber_loss``: PyTorch (2.13 and 2.14.1) is inconsistent here and refloss follows it loss by loss
   (``mean_over_weights``).
 """
 

@@ -1,6 +1,6 @@
 """refloss against torch.nn.functional (values and gradients), through the torch adapter.
 
-Skips when PyTorch is not installed; .ci/run installs torch 2.13.0 (CPU) so that this runs in CI.
+Skips when PyTorch is not installed; .ci/run installs torch 2.14.1 and torchvision 0.29.1 so that this runs in CI.
 """
 
 import numpy as np

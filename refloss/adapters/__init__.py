@@ -35,7 +35,7 @@ def get_adapter(spec: str, timeout: float | None = None) -> Adapter:
     if spec == "torch":
         from refloss.adapters import torch as torch_adapter
         if not torch_adapter.available():
-            raise ValueError("--impl torch needs PyTorch: pip install torch==2.13.0")
+            raise ValueError("--impl torch needs PyTorch: pip install torch==2.14.1 torchvision==0.29.1")
         return torch_adapter.TorchAdapter()
     if spec.startswith("module:"):
         from refloss.adapters.module import ModuleAdapter
