@@ -25,10 +25,17 @@ def _terminal_width() -> int:
 
 
 def _wrap(text: str, width: int, indent: str, subsequent_indent: str | None = None) -> list[str]:
-    """``text`` wrapped to ``width`` at spaces (never inside a word, a call or a URL)."""
-    return textwrap.wrap(text, width, initial_indent=indent,
-                         subsequent_indent=indent if subsequent_indent is None else subsequent_indent,
-                         break_long_words=False, break_on_hyphens=False) or [indent.rstrip()]
+    """``text`` wrapped to ``width`` at spaces (never inside a word, a call or a URL).
+
+    A first word too long to follow a label (``indent``), such as a path under a deep install directory, starts
+    on the line below it, so that the label's line still fits.
+    """
+    subsequent_indent = indent if subsequent_indent is None else subsequent_indent
+    lines = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=subsequent_indent,
+                          break_long_words=False, break_on_hyphens=False) or [indent.rstrip()]
+    if len(lines[0]) > width and indent.strip() and len(lines[0].split()) > 1:
+        return [indent.rstrip(), *_wrap(text, width, subsequent_indent)]
+    return lines
 
 
 def _table(header: Sequence[str], rows: list[Sequence[str]], width: int = 80,

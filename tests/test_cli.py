@@ -94,6 +94,18 @@ def test_show_prints_no_rst_or_latex_and_fits_the_terminal(capsys, monkeypatch, 
     assert not _fits(lines, 80), _fits(lines, 80)
 
 
+def test_show_puts_a_path_too_long_for_its_label_on_a_line_of_its_own(capsys, monkeypatch):
+    # CI clones into a deeper directory than a developer's checkout; the page's path must still fit or stand alone.
+    deep = Path("/" + "/".join(["a-rather-deep-directory"] * 3)) / "docs/derivations/mse_loss.md"
+    monkeypatch.setattr("refloss.cli.derivation_path", lambda spec: deep)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["show", "mse_loss"]) == 0
+    lines = _lines(capsys)
+    assert not _fits(lines, 80), _fits(lines, 80)
+    row = lines.index("derivation:")
+    assert lines[row + 1] == " " * 13 + str(deep)
+
+
 def test_show_raw_keeps_the_docstring_source(capsys):
     assert main(["show", "huber_loss", "--raw"]) == 0
     out = capsys.readouterr().out
