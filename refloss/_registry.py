@@ -19,6 +19,7 @@ __all__ = [
     "Equivalent",
     "Input",
     "Interval",
+    "KINDS",
     "Kink",
     "LossSpec",
     "Param",
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 REDUCTIONS = ("none", "mean", "sum")
+# What a registered function is: a loss (reduced, differentiable), box geometry (areas, conversions, pairwise
+# IoU matrices), a box coder (encode/decode), or a selection (NMS: integer output, no gradient).
+KINDS = ("loss", "geometry", "coder", "selection")
 
 
 @dataclass(frozen=True)
@@ -182,12 +186,15 @@ class Equivalent:
 
 @dataclass(frozen=True)
 class LossSpec:
-    """Everything refloss knows about one loss."""
+    """Everything refloss knows about one registered function: a loss, or (``kind``) box geometry, a coder or a
+    selection. A function with no gradient (NMS, the pairwise IoU matrices used for matching) has ``vjp`` None,
+    says why in its docstring, and nothing pretends otherwise. Functions
+    other than losses take no ``reduction`` (``reductions`` is empty)."""
 
     name: str
     family: str
     forward: Callable[..., Any]
-    vjp: Callable[..., tuple]
+    vjp: Callable[..., tuple] | None
     inputs: tuple[Input, ...]
     params: tuple[Param, ...]
     smoothness: str
@@ -199,8 +206,14 @@ class LossSpec:
     default_reduction: str = "mean"
     per_sample: bool = False  # the unreduced loss drops the class axis (dim 1; dim 0 of a 1-D input)
     derivation: str = field(default="")
+    kind: str = "loss"
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.name}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.kind != "loss" and self.reductions == REDUCTIONS:
+            object.__setattr__(self, "reductions", ())
+            object.__setattr__(self, "default_reduction", None)
         if not self.derivation:
             object.__setattr__(self, "derivation", f"docs/derivations/{self.name}.md")
 
@@ -242,15 +255,19 @@ def register(spec: LossSpec) -> LossSpec:
     """Add ``spec`` to the registry; a name can be registered only once."""
     if spec.name in _REGISTRY:
         raise ValueError(f"loss {spec.name!r} is already registered")
-    if spec.forward.__name__ != spec.name or spec.vjp.__name__ != spec.name + "_vjp":
+    if spec.forward.__name__ != spec.name or (spec.vjp is not None and spec.vjp.__name__ != spec.name + "_vjp"):
         raise ValueError(f"loss {spec.name!r}: forward and vjp must be named {spec.name} and {spec.name}_vjp")
+    if spec.vjp is None and spec.kind == "loss":
+        raise ValueError(f"loss {spec.name!r} must have a vjp (only geometry and selections may have none)")
     _REGISTRY[spec.name] = spec
     return spec
 
 
-def names() -> list[str]:
-    """Registered loss names, in registration order."""
-    return list(_REGISTRY)
+def names(kind: str | None = "loss") -> list[str]:
+    """Registered names of one ``kind`` (losses by default; None for every kind), in registration order."""
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)} or None, got {kind!r}")
+    return [name for name, spec in _REGISTRY.items() if kind is None or spec.kind == kind]
 
 
 def get(name: str) -> LossSpec:

@@ -18,6 +18,7 @@ CATEGORIES = {
     "invalid_weight": "a weight is negative, not finite, or of the wrong shape",
     "invalid_target": "a target is outside its domain (a probability outside [0, 1])",
     "label_out_of_range": "a class index is negative or not below the number of classes (and not ignore_index)",
+    "invalid_box": "a box is inverted (x2 < x1 or y2 < y1), or a box argument is not of shape (..., 4)",
 }
 
 
@@ -29,6 +30,8 @@ def describe_categories() -> str:
 def classify(error: BaseException) -> str | None:
     """The category of one of refloss's own ``ValueError``/``TypeError`` messages (None if unrecognised)."""
     message = str(error)
+    if "is not a valid box" in message or "(boxes as x1, y1, x2, y2)" in message:
+        return "invalid_box"
     if message.startswith(("weight ", "pos_weight ", "alpha must have shape", "alpha must be finite",
                            "alpha must be non-negative")):
         return "invalid_weight"
