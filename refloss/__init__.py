@@ -14,6 +14,20 @@ from refloss.activations import sigmoid
 from refloss.activations import sigmoid_vjp
 from refloss.activations import softmax
 from refloss.activations import softmax_vjp
+from refloss.losses.boxes import ciou_loss
+from refloss.losses.boxes import ciou_loss_vjp
+from refloss.losses.boxes import diou_loss
+from refloss.losses.boxes import diou_loss_vjp
+from refloss.losses.boxes import eiou_loss
+from refloss.losses.boxes import eiou_loss_vjp
+from refloss.losses.boxes import giou_loss
+from refloss.losses.boxes import giou_loss_vjp
+from refloss.losses.boxes import iou_loss
+from refloss.losses.boxes import iou_loss_vjp
+from refloss.losses.boxes import log_iou_loss
+from refloss.losses.boxes import log_iou_loss_vjp
+from refloss.losses.boxes import siou_loss
+from refloss.losses.boxes import siou_loss_vjp
 from refloss.losses.classification import binary_cross_entropy
 from refloss.losses.classification import binary_cross_entropy_keras
 from refloss.losses.classification import binary_cross_entropy_keras_vjp
@@ -58,16 +72,28 @@ __all__ = [
     "binary_cross_entropy_vjp",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_vjp",
+    "ciou_loss",
+    "ciou_loss_vjp",
     "cross_entropy",
     "cross_entropy_vjp",
+    "diou_loss",
+    "diou_loss_vjp",
+    "eiou_loss",
+    "eiou_loss_vjp",
+    "giou_loss",
+    "giou_loss_vjp",
     "hinge_loss",
     "hinge_loss_vjp",
     "huber_loss",
     "huber_loss_vjp",
+    "iou_loss",
+    "iou_loss_vjp",
     "l1_loss",
     "l1_loss_vjp",
     "log_cosh_loss",
     "log_cosh_loss_vjp",
+    "log_iou_loss",
+    "log_iou_loss_vjp",
     "log_sigmoid",
     "log_sigmoid_vjp",
     "log_softmax",
@@ -84,6 +110,8 @@ __all__ = [
     "sigmoid_focal_loss",
     "sigmoid_focal_loss_vjp",
     "sigmoid_vjp",
+    "siou_loss",
+    "siou_loss_vjp",
     "smooth_l1_loss",
     "smooth_l1_loss_vjp",
     "softmax",

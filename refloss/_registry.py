@@ -83,7 +83,8 @@ class Input:
     domain: Interval = REALS
     sample: Interval = Interval(-3.0, 3.0, True, True)
     differentiable: bool = True
-    kind: str = "real"  # "real", or "int" for class indices in [0, size of the dimension named by classes)
+    kind: str = "real"  # "real"; "int" for class indices in [0, size of the dimension named by classes);
+    # "box" for boxes (..., 4) in xyxy, drawn valid (x2 >= x1, y2 >= y1) with corners in ``sample``
     classes: str | None = None
     choices: tuple[float, ...] = ()  # discrete values (labels -1/+1): samplers draw among them
     differentiable_as_probabilities: bool = False  # an "int" input that may instead hold probabilities, which
@@ -226,6 +227,8 @@ class LossSpec:
         """The shape of the loss's output for a first input of ``input_shape``."""
         if reduction != "none":
             return ()
+        if self.inputs[0].kind == "box":  # one loss per pair of boxes
+            return input_shape[:-1]
         if self.per_sample:
             class_axis = 1 if len(input_shape) > 1 else 0
             return input_shape[:class_axis] + input_shape[class_axis + 1:]

@@ -391,6 +391,8 @@ def _resolve_shape(symbols: tuple[str, ...], sizes: dict[str, Any]) -> tuple[int
     for symbol in symbols:
         if symbol == "...":
             shape.extend(sizes["..."])
+        elif symbol.isdigit():  # a fixed size: the 4 coordinates of a box
+            shape.append(int(symbol))
         else:
             shape.append(sizes[symbol])
     return tuple(shape)
@@ -408,7 +410,7 @@ def sample_case(spec: LossSpec | str, rng: np.random.Generator, *, leading_shape
     spec = _spec(spec)
     reduction = spec.default_reduction if reduction is None else reduction
     params = dict(params or {})
-    symbols = {s for inp in spec.inputs for s in inp.shape if s != "..."}
+    symbols = {s for inp in spec.inputs for s in inp.shape if s != "..." and not s.isdigit()}
     sizes: dict[str, Any] = {s: int(rng.integers(1, 5)) for s in sorted(symbols)}
     sizes["..."] = leading_shape
     first_shape = _resolve_shape(spec.inputs[0].shape, sizes)
@@ -430,7 +432,15 @@ def _draw_input(rng: np.random.Generator, inp: Any, shape: tuple[int, ...], size
         return rng.integers(0, sizes[inp.classes], size=shape)
     if inp.choices:
         return rng.choice(np.array(inp.choices, dtype=np.float64), size=shape)
+    if inp.kind == "box":
+        return boxes_from(rng.uniform(inp.sample.low, inp.sample.high, size=shape))
     return rng.uniform(inp.sample.low, inp.sample.high, size=shape)
+
+
+def boxes_from(values: np.ndarray) -> np.ndarray:
+    """Valid xyxy boxes from any four values per box: each axis's two values sorted (x1 <= x2, y1 <= y2)."""
+    pairs = np.sort(np.asarray(values, dtype=np.float64).reshape(*np.shape(values)[:-1], 2, 2), axis=-2)
+    return pairs.reshape(np.shape(values))
 
 
 def standard_cases(spec: LossSpec | str, seed: int = 0) -> list[Case]:

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from refloss._registry import LossSpec, Param, get
-from refloss.testing._gradients import TENSOR_PARAM_KINDS, Case, _resolve_shape, kink_distance, tensor_param_shape
+from refloss.testing._gradients import (TENSOR_PARAM_KINDS, Case, _resolve_shape, boxes_from, kink_distance,
+                                        tensor_param_shape)
 
 __all__ = ["cases", "param_values"]
 
@@ -50,7 +51,7 @@ def param_values(param: Param, shape: tuple[int, ...]) -> st.SearchStrategy:
 @st.composite
 def _cases(draw: Any, spec: LossSpec, reductions: tuple[str, ...], avoid_kinks: bool, margin: float,
            max_dims: int, max_side: int) -> Case:
-    symbols = sorted({s for inp in spec.inputs for s in inp.shape if s != "..."})
+    symbols = sorted({s for inp in spec.inputs for s in inp.shape if s != "..." and not s.isdigit()})
     sizes: dict[str, Any] = {s: draw(st.integers(1, max_side)) for s in symbols}
     sizes["..."] = draw(hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=max_side))
     inputs = tuple(
@@ -62,6 +63,8 @@ def _cases(draw: Any, spec: LossSpec, reductions: tuple[str, ...], avoid_kinks: 
                         elements=st.floats(inp.sample.low, inp.sample.high, allow_subnormal=False)))
         for inp in spec.inputs
     )
+    # boxes: any four values per box, each axis's pair sorted into x1 <= x2, y1 <= y2
+    inputs = tuple(boxes_from(values) if inp.kind == "box" else values for inp, values in zip(spec.inputs, inputs))
     first_shape = inputs[0].shape
     params = {p.name: draw(param_values(p, first_shape)) for p in spec.params}
     params = {name: value for name, value in params.items() if value is not None}

@@ -1,0 +1,86 @@
+"""What the IoU-family losses share: argument checks, eps, the IoU itself with its cotangents, the reduction
+(torchvision's: the mean of no pairs is 0), the registry's description of box inputs, and the kinks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+
+from refloss._checks import check_reduction
+from refloss._reduction import reduce, reduce_vjp
+from refloss._registry import Input, Interval, Kink, Param
+from refloss.boxes._checks import as_boxes, check_same_boxes_shape
+from refloss.boxes._pair import intersection_and_union
+
+__all__ = ["BOXES", "EPS", "TIE_KINK", "iou_cotangents", "iou_with_eps", "pair_cotangent", "prepare",
+           "reduce_pairs"]
+
+EPS = Param("eps", 1e-7, Interval(0.0, math.inf, low_closed=True),
+            "added to the denominators (union, enclosing area or diagonal) so that degenerate boxes give 0, not 0/0",
+            grid=(1e-7,), sample=Interval(0.0, 1e-3, True, True))
+
+BOXES = (
+    Input("boxes1", "predicted boxes (..., 4) in xyxy", shape=("...", "4"), kind="box",
+          sample=Interval(-4.0, 4.0, True, True)),
+    Input("boxes2", "target boxes (..., 4) in xyxy, matched one to one with boxes1", shape=("...", "4"),
+          kind="box", sample=Interval(-4.0, 4.0, True, True)),
+)
+
+
+def tie_distance(boxes1: Any, boxes2: Any, **params: Any) -> np.ndarray:
+    """Per pair: the smallest |difference| between a coordinate of one box and one of the other on the same axis
+    (0 where a max or min of the intersection or the enclosing box ties, or where the boxes touch)."""
+    b1, b2 = np.asarray(boxes1, dtype=np.float64), np.asarray(boxes2, dtype=np.float64)
+    gaps = [np.abs(b1[..., i] - b2[..., j]) for i, j in ((0, 0), (0, 2), (2, 0), (2, 2), (1, 1), (1, 3), (3, 1), (3, 3))]
+    return np.min(np.stack(gaps, axis=-1), axis=-1, initial=np.inf)
+
+
+TIE_KINK = Kink(
+    "a coordinate of boxes1 equals one of boxes2 on the same axis: a max or min of the intersection or the "
+    "enclosing box ties (identical boxes, shared edges), or the boxes touch (zero-width overlap)",
+    "a tie of max/min splits the gradient equally between the two coordinates (PyTorch, autograd); touching "
+    "boxes get no gradient through the intersection (torchvision's strict mask iw > 0 and ih > 0)",
+    tie_distance,
+)
+
+
+def prepare(boxes1: Any, boxes2: Any, reduction: str, eps: Any) -> tuple[Any, Any, float]:
+    """Checked boxes (float64, same shape, none inverted), reduction and eps."""
+    b1 = as_boxes(boxes1, "boxes1")
+    b2 = as_boxes(boxes2, "boxes2")
+    check_same_boxes_shape(b1, b2)
+    check_reduction(reduction)
+    return b1, b2, EPS.check(eps)
+
+
+def reduce_pairs(loss: Any, reduction: str) -> Any:
+    """``none``/``mean``/``sum`` over the pairs; the ``mean`` of no pairs is 0 (torchvision's IoU losses return
+    ``0.0 * loss.sum()`` there, unlike the NaN of ``torch.nn.functional``)."""
+    if reduction == "mean" and np.size(loss) == 0:
+        return anp.sum(loss)
+    return reduce(loss, reduction)
+
+
+def pair_cotangent(grad_output: Any, b1: np.ndarray, reduction: str) -> np.ndarray:
+    """The cotangent of each pair's loss, from that of the (reduced) output. (No pairs: an empty array, so the
+    mean's division by zero pairs never happens.)"""
+    return reduce_vjp(grad_output, b1.shape[:-1], reduction)
+
+
+def iou_with_eps(b1: Any, b2: Any, eps: float) -> tuple[Any, Any, Any]:
+    """IoU = I / (U + eps), with the intersection I and the union U."""
+    inter, union = intersection_and_union(b1, b2)
+    return inter / (union + eps), inter, union
+
+
+def iou_cotangents(g_iou: np.ndarray, inter: np.ndarray, union: np.ndarray, eps: float) -> dict[str, np.ndarray]:
+    """The cotangents of I, area1 and area2 from that of IoU = I / (area1 + area2 - I + eps):
+    dIoU/dI = (U + eps + I) / (U + eps)^2 and dIoU/darea = -I / (U + eps)^2."""
+    denominator = union + eps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_area = -inter / denominator**2
+        d_inter = (denominator + inter) / denominator**2
+    return {"inter": g_iou * d_inter, "area1": g_iou * d_area, "area2": g_iou * d_area}
