@@ -202,6 +202,10 @@ class LossSpec:
     references: tuple[Reference, ...]
     kinks: tuple[Kink, ...] = ()
     stop_gradients: tuple[str, ...] = ()
+    # For a loss with stop-gradients: held_forward(*inputs, **kwargs) returns the forward with those quantities
+    # held at their values at these inputs. Finite differences differentiate it; the plain forward would show them
+    # the gradient through what is stopped.
+    held_forward: Callable[..., Callable[..., Any]] | None = None
     equivalents: tuple[Equivalent, ...] = ()
     reductions: tuple[str, ...] = REDUCTIONS
     default_reduction: str = "mean"
@@ -215,6 +219,8 @@ class LossSpec:
         if self.kind != "loss" and self.reductions == REDUCTIONS:
             object.__setattr__(self, "reductions", ())
             object.__setattr__(self, "default_reduction", None)
+        if bool(self.stop_gradients) != (self.held_forward is not None):
+            raise ValueError(f"{self.name}: a loss with stop-gradients needs held_forward, and only such a loss")
         if not self.derivation:
             object.__setattr__(self, "derivation", f"docs/derivations/{self.name}.md")
 

@@ -78,6 +78,19 @@ FLAGS = {
                           "a zero label treated as 0, so its loss is always 1"),
     "HardTargets": Flag("BASIC", "Targets exactly 0 and 1, with confident logits of both signs: one of the two "
                         "log terms must vanish exactly.", "0 * log(0) = NaN"),
+    "IdenticalBoxes": Flag("NONDIFFERENTIABLE_POINT", "The two boxes of a pair are identical: every max and min of "
+                           "the intersection and the enclosing box ties (the gradient splits equally; one-sided "
+                           "derivatives bound the accepted interval)."),
+    "TouchingBoxes": Flag("NONDIFFERENTIABLE_POINT", "The boxes share an edge or a corner: the overlap has zero "
+                          "width, so the intersection is 0 and, by torchvision's strict mask, has no gradient."),
+    "DisjointBoxes": Flag("BASIC", "The boxes do not overlap: IoU is 0 and only the enclosing-box and distance terms "
+                          "have a gradient."),
+    "NestedBoxes": Flag("BASIC", "One box lies inside the other: the intersection is the smaller box."),
+    "SharedEdge": Flag("NONDIFFERENTIABLE_POINT", "A coordinate of one box equals the same coordinate of the other "
+                       "(a tie in the intersection's and the enclosing box's max/min) while the rest differ."),
+    "DegenerateBox": Flag("EMPTY", "A box of zero width or height (a segment) or zero size (a point): areas of 0, "
+                          "and eps keeps every ratio finite."),
+    "InvertedBox": Flag("INVALID_INPUT", "A box with x2 < x1 or y2 < y1: an error naming the box."),
     "InvalidInput": Flag("INVALID_INPUT", "The call must raise an error of the given category."),
     "ShapeMismatch": Flag("INVALID_INPUT", "input and target shapes differ in a way PyTorch would broadcast "
                           "((N, 1) against (N,)); refloss requires equal shapes.", "a silently broadcast loss"),

@@ -139,10 +139,11 @@ def autograd_vjp(spec: LossSpec | str, case: Case, *, forward: Callable | None =
 def finite_difference_vjp(spec: LossSpec | str, case: Case, *, forward: Callable | None = None,
                           wrt: list[int] | None = None) -> tuple[np.ndarray | None, ...]:
     """The VJP at ``case`` by central differences of ``<grad_output, forward(inputs)>``, element by element
-    (default: the registered forward), w.r.t. the inputs at positions ``wrt`` (default: the registry's
-    differentiable inputs); ``None`` for the others."""
+    (default: the registered forward, with its stop-gradients held at their values at ``case``), w.r.t. the
+    inputs at positions ``wrt`` (default: the registry's differentiable inputs); ``None`` for the others."""
     spec = _spec(spec)
-    forward = spec.forward if forward is None else forward
+    if forward is None:
+        forward = spec.held_forward(*case.inputs, **case.kwargs()) if spec.held_forward else spec.forward
     grad_output = np.asarray(case.grad_output, dtype=np.float64)
     wrt = _registry_differentiable(spec) if wrt is None else wrt
 

@@ -72,7 +72,7 @@ def pending_cases_for(*loss_names: str, reason: str) -> Callable:
 
 
 def _register_all() -> None:
-    from refloss.conformance.cases import classification, regression  # noqa: F401  (registers the generators)
+    from refloss.conformance.cases import boxes, classification, regression  # noqa: F401  (registers the generators)
 
 
 def generate_cases(loss_name: str) -> list[VectorCase]:
@@ -129,10 +129,11 @@ def two_input_case(loss: str, name: str, concern: str, comment: str, x: np.ndarr
     """A case of a loss with two inputs (named as in its registry record); the cotangent is drawn unless given."""
     from refloss._registry import get
 
-    first, second = (i.name for i in get(loss).inputs)
+    spec = get(loss)
+    first, second = (i.name for i in spec.inputs)
     cotangent = fields.pop("cotangent", None)
-    if cotangent is None:
-        cotangent = cotangent_for(rng, np.shape(x), reduction)
+    if cotangent is None:  # (an unreduced box loss has one entry per pair: the boxes' shape without its last axis)
+        cotangent = cotangent_for(rng, spec.output_shape(np.shape(x), "none"), reduction)
     return VectorCase(name, concern, comment, {first: np.asarray(x, float), second: np.asarray(y, float)},
                       reduction, cotangent=np.asarray(cotangent, float), **fields)
 

@@ -5,9 +5,9 @@ derivatives numerically at high precision (``mpmath.diff``; one-sided at declare
 reductions exactly. Its results are what the golden vectors expect.
 """
 
-from refloss.conformance.oracle import classification, regression, tensor
+from refloss.conformance.oracle import boxes, classification, regression, tensor
 
-ORACLES = {**regression.ORACLES, **classification.ORACLES, **tensor.ORACLES}
+ORACLES = {**regression.ORACLES, **classification.ORACLES, **tensor.ORACLES, **boxes.ORACLES}
 
 __all__ = ["ORACLES", "evaluate_oracle"]
 
@@ -18,4 +18,6 @@ def evaluate_oracle(oracle, *args, **kwargs):
 
     if isinstance(oracle, tensor.SampleOracle):
         return tensor.evaluate_samples(oracle, *args, **kwargs)
+    if isinstance(oracle, boxes.BoxOracle):
+        return boxes.evaluate_boxes(oracle, *args, **kwargs)
     return evaluate(oracle, *args, **kwargs)

@@ -31,10 +31,11 @@ BOXES = (
 
 
 def tie_distance(boxes1: Any, boxes2: Any, **params: Any) -> np.ndarray:
-    """Per pair: the smallest |difference| between a coordinate of one box and one of the other on the same axis
-    (0 where a max or min of the intersection or the enclosing box ties, or where the boxes touch)."""
-    b1, b2 = np.asarray(boxes1, dtype=np.float64), np.asarray(boxes2, dtype=np.float64)
-    gaps = [np.abs(b1[..., i] - b2[..., j]) for i, j in ((0, 0), (0, 2), (2, 0), (2, 2), (1, 1), (1, 3), (3, 1), (3, 3))]
+    """Per pair: the smallest |difference| between two coordinates on the same axis (0 where a max or min of the
+    intersection or the enclosing box ties, where the boxes touch, or where a box has zero width or height)."""
+    coordinates = np.concatenate([np.asarray(boxes1, dtype=np.float64), np.asarray(boxes2, dtype=np.float64)], -1)
+    same_axis = [(i, j) for i in range(8) for j in range(i + 1, 8) if i % 2 == j % 2]
+    gaps = [np.abs(coordinates[..., i] - coordinates[..., j]) for i, j in same_axis]
     return np.min(np.stack(gaps, axis=-1), axis=-1, initial=np.inf)
 
 

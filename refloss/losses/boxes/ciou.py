@@ -97,11 +97,29 @@ def ciou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
         0.9682539683
     """
     b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
-    alpha_gate = _check_gate(alpha_gate)
+    return reduce_pairs(_per_pair(b1, b2, eps, _check_gate(alpha_gate)), reduction)
+
+
+def _per_pair(b1: Any, b2: Any, eps: float, alpha_gate: float | None, alpha: Any = None) -> Any:
+    """Each pair's loss (C2); alpha computed here unless given (held fixed)."""
     iou, _, _ = iou_with_eps(b1, b2, eps)
     v = _V_SCALE * (_aspect_angle(b2) - _aspect_angle(b1)) ** 2  # (C1)
-    alpha = _aspect_weight(iou, v, eps, alpha_gate)
-    return reduce_pairs(1.0 - iou + distance_penalty(b1, b2, eps) + alpha * v, reduction)  # (C2)
+    alpha = _aspect_weight(iou, v, eps, alpha_gate) if alpha is None else alpha
+    return 1.0 - iou + distance_penalty(b1, b2, eps) + alpha * v
+
+
+def _held_alpha(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7,
+                alpha_gate: float | None = None) -> Any:
+    """:func:`ciou_loss` as a function of the boxes with alpha held at its value at these boxes."""
+    b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
+    iou, _, _ = iou_with_eps(b1, b2, eps)
+    alpha = _aspect_weight(iou, _V_SCALE * (_aspect_angle(b2) - _aspect_angle(b1)) ** 2, eps, _check_gate(alpha_gate))
+
+    def ciou_with_alpha_held(boxes1: Any, boxes2: Any, **kwargs: Any) -> Any:
+        c1, c2, _ = prepare(boxes1, boxes2, reduction, eps)
+        return reduce_pairs(_per_pair(c1, c2, eps, None, alpha), reduction)
+
+    return ciou_with_alpha_held
 
 
 def ciou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7,
@@ -137,6 +155,7 @@ register(LossSpec(
     smoothness="piecewise C-infinity in the coordinates; kinks where coordinates of the two boxes tie",
     kinks=(TIE_KINK,),
     stop_gradients=("alpha",),
+    held_forward=_held_alpha,
     default_reduction="none",
     references=(REFERENCE,),
     equivalents=(Equivalent("torchvision", "torchvision.ops.complete_box_iou_loss",

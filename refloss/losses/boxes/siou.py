@@ -7,7 +7,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from refloss._registry import Equivalent, LossSpec, Reference, register
+from refloss._registry import Equivalent, Kink, LossSpec, Reference, register
 from refloss.boxes._pair import centre_offset, enclosing_size, pair_vjp, sides
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
                                           prepare, reduce_pairs)
@@ -153,6 +153,16 @@ def _shape_cotangents(g: np.ndarray, sides1: tuple, sides2: tuple, omegas: tuple
     return tuple(out1), tuple(out2)
 
 
+def _offset_distance(boxes1: Any, boxes2: Any, eps: float = 1e-7, **params: Any) -> np.ndarray:
+    """Per pair: how far the angle cost's |a| |b| is from its kink at a = 0 or b = 0."""
+    a, b = _offsets(np.asarray(boxes1, dtype=np.float64), np.asarray(boxes2, dtype=np.float64), eps)
+    return np.minimum(np.abs(a), np.abs(b))
+
+
+OFFSET_KINK = Kink("a centre offset plus eps is 0 (a = 0 or b = 0): the angle cost 2 |a| |b| / (a^2 + b^2) has a "
+                   "corner", "sign(0) = 0: the angle cost's derivative w.r.t. the vanishing offset is taken as 0, the "
+                   "midpoint of its one-sided derivatives", _offset_distance)
+
 register(LossSpec(
     name="siou_loss",
     family="boxes",
@@ -162,7 +172,7 @@ register(LossSpec(
     params=(EPS,),
     smoothness="piecewise C-infinity in the coordinates; kinks where coordinates of the two boxes tie and where "
                "a centre offset plus eps is 0",
-    kinks=(TIE_KINK,),
+    kinks=(TIE_KINK, OFFSET_KINK),
     default_reduction="none",
     references=(Reference("Gevorgyan. SIoU Loss: More Powerful Learning for Bounding Box Regression. 2022",
                           "https://arxiv.org/abs/2205.12740"),),
