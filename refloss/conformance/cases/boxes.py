@@ -91,6 +91,11 @@ def edge_cases(loss: str) -> Iterator[VectorCase]:
         if name == "disjoint":  # swapped: the loss is symmetric in value, its gradients swap
             yield _case(loss, "disjoint_swapped", "edge", f"disjoint, swapped: {box2} and {box1}", np.array([box2]),
                         np.array([box1]), "none", rng, flags=flags)
+    if loss == "siou_loss":  # the angle cost's corner: the centre offset equals eps (a dyadic eps, exact anywhere)
+        rng = _rng(loss, "offset_equals_eps")
+        yield _case(loss, "offset_equals_eps", "edge", "eps = 1/16 and the centres 1/16 apart in x: a = 0 exactly",
+                    np.array([[0.0, 0.0, 2.0, 2.0]]), np.array([[-0.0625, 0.5, 1.9375, 1.5]]), "none", rng,
+                    params={"eps": 0.0625}, flags=("AtKink",))
     rng = _rng(loss, "all_configurations_mean")
     yield _case(loss, "all_configurations_mean", "edge", "every configuration above in one batch, mean",
                 np.array([c[0] for c in usable.values()]), np.array([c[1] for c in usable.values()]), "mean", rng,

@@ -249,14 +249,24 @@ def _siou_loss(M, p, g, params, frozen):
 
 @dataclass(frozen=True)
 class BoxOracle:
-    """``formula(M, p, g, params, frozen) -> (loss, frozen)`` for one pair, over the namespace ``M``."""
+    """``formula(M, p, g, params, frozen) -> (loss, frozen)`` for one pair, over the namespace ``M``;
+    ``at_kink(coordinates, k, params)``: a kink of the loss's own at coordinate k (ties are found for all)."""
 
     formula: Callable
+    at_kink: Callable = lambda coordinates, k, params: False
+
+
+def _siou_offset_kink(c: list, k: int, params: dict) -> bool:
+    """The angle cost's corner: a = eps - dx = 0 concerns the x coordinates, b = eps - dy = 0 the y ones."""
+    axis = k % 2
+    offset = (c[axis] + c[axis + 2]) / 2 - (c[4 + axis] + c[6 + axis]) / 2
+    return params["eps"] - offset == 0
 
 
 ORACLES = {name: BoxOracle(formula) for name, formula in {
     "iou_loss": _iou_loss, "log_iou_loss": _log_iou_loss, "giou_loss": _giou_loss, "diou_loss": _diou_loss,
-    "ciou_loss": _ciou_loss, "eiou_loss": _eiou_loss, "siou_loss": _siou_loss}.items()}
+    "ciou_loss": _ciou_loss, "eiou_loss": _eiou_loss}.items()}
+ORACLES["siou_loss"] = BoxOracle(_siou_loss, _siou_offset_kink)
 
 
 def _params(params: dict[str, Any]) -> dict[str, Any]:
@@ -316,7 +326,8 @@ def evaluate_boxes(oracle: BoxOracle, inputs: dict[str, np.ndarray], params: dic
             else:  # sum, or the mean of no pairs: 0, as torchvision
                 value = Tensor((), [total], scale=[summed.err])
                 factors = [r.exact(mpf(float(cotangent)))] * pairs
-        grads = [_pair_gradient(e, p + g, f) for e, p, g, f in zip(evaluated, flat1, flat2, factors)]
+        grads = [_pair_gradient(e, p + g, f, lambda c, k: _at_tie(c, k) or oracle.at_kink(c, k, params))
+                 for e, p, g, f in zip(evaluated, flat1, flat2, factors)]
     tensors = {}
     for name, offset, boxes in ((name1, 0, boxes1), (name2, 4, boxes2)):
         entries = [entry for pair in grads for entry in pair[offset:offset + 4]]
@@ -326,7 +337,7 @@ def evaluate_boxes(oracle: BoxOracle, inputs: dict[str, np.ndarray], params: dic
     return Expectation(value, tensors)
 
 
-def _pair_gradient(evaluated: tuple | None, coordinates: list, factor: r.Bound) -> list:
+def _pair_gradient(evaluated: tuple | None, coordinates: list, factor: r.Bound, at_kink: Callable) -> list:
     """(exact, lo, hi, scale) of the 8 coordinates' gradients of one pair, times its cotangent factor."""
     if evaluated is None:  # a NaN coordinate: every gradient of the pair is NaN
         return [(mpmath.nan, mpmath.nan, mpmath.nan, mpf(0))] * _COORDINATES
@@ -336,7 +347,7 @@ def _pair_gradient(evaluated: tuple | None, coordinates: list, factor: r.Bound) 
         analytic = factor * standard.d[k]
         step = max(abs(coordinates[k]), mpf(1)) * mpf(2) ** -150
         with mpmath.workdps(_DIFF_DIGITS):
-            if _at_tie(coordinates, k):
+            if at_kink(coordinates, k):
                 left, right = (_snap(mpmath.diff(along(k), coordinates[k], h=step, direction=side)) * factor.value
                                for side in (-1, 1))
                 out.append(((left + right) / 2, min(left, right), max(left, right), analytic.err))
