@@ -61,9 +61,10 @@ SYMBOLS = {
     "xi": "ξ", "ll": "≪", "gg": "≫", "odot": "⊙", "leftarrow": "←", "top": "T", "lVert": "‖", "rVert": "‖",
     "ldots": "...", "dots": "...", "cdots": "...", "lvert": "|", "rvert": "|", "{": "{", "}": "}", "_": "_",
     "%": "%", "&": "&", "#": "#", " ": " ", ",": " ", ";": " ", ":": " ", "quad": "  ", "qquad": _QQUAD,
-    "!": _TIGHT,
+    "!": _TIGHT, "Delta": "Δ", "Lambda": "Λ", "Omega": "Ω", "omega": "ω",
 }
-WORDS = ("log", "ln", "exp", "max", "min", "sup", "inf", "tanh", "cosh", "sinh", "sin", "cos", "arg", "det")
+WORDS = ("log", "ln", "exp", "max", "min", "sup", "inf", "tanh", "cosh", "sinh", "sin", "cos", "arg", "det", "arctan",
+         "arcsin")
 SIZES = ("left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "big", "Big")
 FRACTIONS = ("frac", "dfrac", "tfrac")
 TEXT_COMMANDS = ("text", "textrm", "texttt", "mathrm", "mathit", "mathbf", "mathbb", "operatorname")

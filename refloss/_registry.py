@@ -99,7 +99,9 @@ class Param:
     ``"elementwise"`` for an optional array with the shape of the first input (PyTorch's ``weight=`` of l1_loss),
     ``"broadcast"`` for an optional array that broadcasts to the first input (``pos_weight``, sampled with the
     shape of the input's last dimension), or ``"per_class"`` for an optional array of one entry per class (the
-    ``weight`` of cross_entropy; the class axis is dim 1, or dim 0 of a 1-D input). ``grid`` lists the values the
+    ``weight`` of cross_entropy; the class axis is dim 1, or dim 0 of a 1-D input), ``"choice"`` for one of the
+    strings in ``choices`` (a box format), or ``"tuple"`` for a fixed-length tuple of numbers checked by its
+    function (a coder's weights). ``grid`` lists the values the
     gradient checker and the conformance cases use;
     ``sample``, if given, is the interval random tests draw from (for parameters whose valid combinations are
     narrower than their separate domains).
@@ -112,6 +114,9 @@ class Param:
     kind: str = "scalar"
     grid: tuple = ()
     sample: Interval | None = None  # where random tests draw values from, if narrower than the domain
+    optional: bool = False  # None is a valid setting (the default of alpha_gate: "no gate")
+    required: bool = False  # no default: the caller must give it (NMS's iou_threshold, box_convert's formats)
+    choices: tuple[str, ...] = ()  # the valid strings of a "choice" parameter (box formats)
 
     def check(self, value: Any) -> Any:
         """Return ``value`` as a float if it is a valid scalar setting; raise a message naming the parameter.
@@ -120,8 +125,14 @@ class Param:
         what reductions such as ``x.max()`` return). Refused: booleans, complex numbers, strings, arrays with
         dimensions, and values outside the domain.
         """
+        if value is None and self.optional:
+            return None
+        if self.kind == "choice":
+            if isinstance(value, str) and value in self.choices:
+                return value
+            raise ValueError(f"{self.name} must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
         if self.kind != "scalar":
-            raise TypeError(f"Param.check is for scalar parameters; {self.name!r} is {self.kind}")
+            raise TypeError(f"Param.check is for scalar and choice parameters; {self.name!r} is {self.kind}")
         number = _real_scalar(value)
         if number is None:
             raise TypeError(f"{self.name} must be a real number in {self.domain}, got {value!r} of type "

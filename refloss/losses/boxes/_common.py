@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from typing import Any, Callable
 
 import autograd.numpy as anp
 import numpy as np
@@ -16,7 +17,7 @@ from refloss.boxes._checks import as_boxes, check_same_boxes_shape
 from refloss.boxes._pair import intersection_and_union
 
 __all__ = ["BOXES", "EPS", "TIE_KINK", "iou_cotangents", "iou_with_eps", "pair_cotangent", "prepare",
-           "reduce_pairs"]
+           "quietly", "reduce_pairs"]
 
 EPS = Param("eps", 1e-7, Interval(0.0, math.inf, low_closed=True),
             "added to the denominators (union, enclosing area or diagonal) so that degenerate boxes give 0, not 0/0",
@@ -46,6 +47,16 @@ TIE_KINK = Kink(
     "boxes get no gradient through the intersection (torchvision's strict mask iw > 0 and ih > 0)",
     tie_distance,
 )
+
+
+def quietly(function: Callable) -> Callable:
+    """Run ``function`` without NumPy's divide/invalid warnings: with ``eps = 0`` two zero-area boxes give 0/0,
+    whose NaN is the documented result, not an accident to warn about."""
+    @functools.wraps(function)
+    def quiet(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return function(*args, **kwargs)
+    return quiet
 
 
 def prepare(boxes1: Any, boxes2: Any, reduction: str, eps: Any) -> tuple[Any, Any, float]:

@@ -12,13 +12,14 @@ from autograd.tracer import getval
 from refloss._registry import Equivalent, Interval, LossSpec, Param, register
 from refloss.boxes._pair import pair_vjp, sides
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
-                                          prepare, reduce_pairs)
+                                          prepare, quietly, reduce_pairs)
 from refloss.losses.boxes.diou import REFERENCE, distance_penalty, distance_penalty_cotangents
 
 __all__ = ["ciou_loss", "ciou_loss_vjp"]
 
 ALPHA_GATE = Param("alpha_gate", None, Interval(0.0, 1.0, True, True),
-                   "if given, the aspect term counts only where IoU > alpha_gate (mmdetection: 0.5); None: always")
+                   "if given, the aspect term counts only where IoU > alpha_gate (mmdetection: 0.5); None: always",
+                   grid=(0.5,), optional=True)
 _V_SCALE = 4 / math.pi**2
 
 
@@ -36,10 +37,7 @@ def _aspect_weight(iou: Any, v: Any, eps: float, alpha_gate: float | None) -> np
     return alpha if alpha_gate is None else np.where(iou > alpha_gate, alpha, 0.0)
 
 
-def _check_gate(alpha_gate: Any) -> float | None:
-    return None if alpha_gate is None else ALPHA_GATE.check(alpha_gate)
-
-
+@quietly
 def ciou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7,
               alpha_gate: float | None = None) -> Any:
     r"""Complete IoU loss :math:`1 - \mathrm{IoU} + \rho^2 / c^2 + \alpha v` of matched pairs of boxes.
@@ -97,7 +95,7 @@ def ciou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
         0.9682539683
     """
     b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
-    return reduce_pairs(_per_pair(b1, b2, eps, _check_gate(alpha_gate)), reduction)
+    return reduce_pairs(_per_pair(b1, b2, eps, ALPHA_GATE.check(alpha_gate)), reduction)
 
 
 def _per_pair(b1: Any, b2: Any, eps: float, alpha_gate: float | None, alpha: Any = None) -> Any:
@@ -113,7 +111,7 @@ def _held_alpha(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float
     """:func:`ciou_loss` as a function of the boxes with alpha held at its value at these boxes."""
     b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
     iou, _, _ = iou_with_eps(b1, b2, eps)
-    alpha = _aspect_weight(iou, _V_SCALE * (_aspect_angle(b2) - _aspect_angle(b1)) ** 2, eps, _check_gate(alpha_gate))
+    alpha = _aspect_weight(iou, _V_SCALE * (_aspect_angle(b2) - _aspect_angle(b1)) ** 2, eps, ALPHA_GATE.check(alpha_gate))
 
     def ciou_with_alpha_held(boxes1: Any, boxes2: Any, **kwargs: Any) -> Any:
         c1, c2, _ = prepare(boxes1, boxes2, reduction, eps)
@@ -122,11 +120,12 @@ def _held_alpha(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float
     return ciou_with_alpha_held
 
 
+@quietly
 def ciou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7,
                   alpha_gate: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Vector-Jacobian product of :func:`ciou_loss` w.r.t. ``(boxes1, boxes2)``. See its "Gradient"."""
     b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
-    alpha_gate = _check_gate(alpha_gate)
+    alpha_gate = ALPHA_GATE.check(alpha_gate)
     g = pair_cotangent(grad_output, b1, reduction)
     iou, inter, union = iou_with_eps(b1, b2, eps)
     difference = _aspect_angle(b2) - _aspect_angle(b1)

@@ -11,7 +11,7 @@ from autograd.tracer import getval
 from refloss._registry import Equivalent, Interval, LossSpec, Param, Reference, register
 from refloss.boxes._pair import enclosing_size, pair_vjp, sides
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
-                                          prepare, reduce_pairs)
+                                          prepare, quietly, reduce_pairs)
 from refloss.losses.boxes.diou import distance_penalty, distance_penalty_cotangents
 
 __all__ = ["eiou_loss", "eiou_loss_vjp"]
@@ -34,6 +34,7 @@ def _focal_weight(iou: Any, gamma: float) -> np.ndarray:
     return np.asarray(getval(iou)) ** gamma
 
 
+@quietly
 def eiou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7, gamma: float = 0.0) -> Any:
     r"""Efficient IoU loss of matched pairs of boxes, and Focal-EIoU with ``gamma > 0``.
 
@@ -108,6 +109,7 @@ def _held_weight(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: floa
     return eiou_with_weight_held
 
 
+@quietly
 def eiou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7,
                   gamma: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Vector-Jacobian product of :func:`eiou_loss` w.r.t. ``(boxes1, boxes2)``. See its "Gradient"."""

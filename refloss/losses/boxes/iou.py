@@ -10,11 +10,12 @@ import numpy as np
 from refloss._registry import Equivalent, LossSpec, Reference, register
 from refloss.boxes._pair import pair_vjp
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
-                                          prepare, reduce_pairs)
+                                          prepare, quietly, reduce_pairs)
 
 __all__ = ["iou_loss", "iou_loss_vjp", "log_iou_loss", "log_iou_loss_vjp"]
 
 
+@quietly
 def iou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7) -> Any:
     r"""IoU loss :math:`1 - \mathrm{IoU}` of matched pairs of boxes.
 
@@ -67,6 +68,7 @@ def iou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 
     return reduce_pairs(1.0 - iou, reduction)
 
 
+@quietly
 def iou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none",
                  eps: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Vector-Jacobian product of :func:`iou_loss` w.r.t. ``(boxes1, boxes2)``. See its "Gradient"."""
@@ -76,6 +78,7 @@ def iou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str =
     return pair_vjp(b1, b2, **iou_cotangents(-g, inter, union, eps))  # (I3)
 
 
+@quietly
 def log_iou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7) -> Any:
     r"""UnitBox's IoU loss :math:`-\ln \mathrm{IoU}` of matched pairs of boxes, with IoU clamped at ``eps``.
 
@@ -89,8 +92,8 @@ def log_iou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: floa
 
     Gradient:
         .. math::
-            \frac{\partial \ell}{\partial \mathrm{IoU}} = -\frac{1}{\mathrm{IoU}} \ \text{where}\
-            \mathrm{IoU} > \epsilon, \quad 0 \ \text{where}\ \mathrm{IoU} < \epsilon  \qquad \text{(U2)}
+            \frac{\partial \ell}{\partial \mathrm{IoU}} = -\frac{1}{\mathrm{IoU}} \ \text{where}
+            \ \mathrm{IoU} > \epsilon, \quad 0 \ \text{where}\ \mathrm{IoU} < \epsilon  \qquad \text{(U2)}
 
         and the IoU's own gradient (I3). At :math:`\mathrm{IoU} = \epsilon` the two sides split equally (a max
         tie). Derivation: ``docs/derivations/iou_loss.md``.
@@ -126,6 +129,7 @@ def log_iou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: floa
         return reduce_pairs(-anp.log(anp.maximum(iou, eps)), reduction)  # (U1)
 
 
+@quietly
 def log_iou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none",
                      eps: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Vector-Jacobian product of :func:`log_iou_loss` w.r.t. ``(boxes1, boxes2)``. See its "Gradient"."""
