@@ -111,10 +111,14 @@ def box_area(boxes: Any) -> Any:
     r"""Area of each box in ``xyxy``: :math:`(x_2 - x_1)(y_2 - y_1)`.
 
     Definition:
+        Width times height, from the corners:
+
         .. math::
             A = (x_2 - x_1)(y_2 - y_1) = w\,h  \qquad \text{(A1)}
 
     Gradient:
+        Each edge moves the area by the length of the perpendicular side:
+
         .. math::
             \frac{\partial A}{\partial x_1} = -h, \quad \frac{\partial A}{\partial y_1} = -w, \quad
             \frac{\partial A}{\partial x_2} = h, \quad \frac{\partial A}{\partial y_2} = w
