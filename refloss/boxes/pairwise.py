@@ -195,7 +195,7 @@ def complete_box_iou(boxes1: Any, boxes2: Any, eps: float = 1e-7, *, out: np.nda
         box of ``boxes1`` and :math:`w', h'` of the box of ``boxes2``:
 
         .. math::
-            v = \frac{4}{\pi^2}\Bigl(\arctan\frac{w}{h} - \arctan\frac{w'}{h'}\Bigr)^2, \qquad
+            v = \frac{4}{\pi^2}\Bigl(\operatorname{arctan}\frac{w}{h} - \operatorname{arctan}\frac{w'}{h'}\Bigr)^2, \qquad
             \alpha = \frac{v}{1 - \operatorname{IoU} + v + \varepsilon}  \qquad \text{(P6, P7)}
 
         .. math::
@@ -206,7 +206,7 @@ def complete_box_iou(boxes1: Any, boxes2: Any, eps: float = 1e-7, *, out: np.nda
         differentiable matched-pair form (torchvision treats :math:`\alpha` as a constant there).
 
     Conventions:
-        As :func:`distance_box_iou`. The aspect angle :math:`\arctan(w/h)` is :math:`\pi/2` for a box of zero
+        As :func:`distance_box_iou`. The aspect angle :math:`\operatorname{arctan}(w/h)` is :math:`\pi/2` for a box of zero
         height and positive width, and NaN for a box with :math:`w = h = 0` (:math:`0/0`), so a point box gives
         NaN against every box, as in torchvision. ``boxes1`` and ``boxes2`` enter symmetrically: the matrix for
         swapped arguments is the transpose.
