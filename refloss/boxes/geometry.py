@@ -81,7 +81,8 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> Any:
         The boxes in ``out_fmt``, float64.
 
     References:
-        torchvision ``torchvision.ops.box_convert``: https://docs.pytorch.org/vision/stable/generated/torchvision.ops.box_convert.html
+        torchvision ``torchvision.ops.box_convert``:
+        https://docs.pytorch.org/vision/stable/generated/torchvision.ops.box_convert.html
 
     Examples:
         >>> box_convert([10.0, 20.0, 30.0, 60.0], "xyxy", "cxcywh").tolist()
@@ -144,7 +145,8 @@ def box_area(boxes: Any) -> Any:
         The areas, float64.
 
     References:
-        torchvision ``torchvision.ops.box_area``: https://docs.pytorch.org/vision/stable/generated/torchvision.ops.box_area.html
+        torchvision ``torchvision.ops.box_area``:
+        https://docs.pytorch.org/vision/stable/generated/torchvision.ops.box_area.html
 
     Examples:
         >>> float(box_area([1.0, 2.0, 4.0, 7.0]))

@@ -71,7 +71,8 @@ def box_iou(boxes1: Any, boxes2: Any, *, out: np.ndarray | None = None) -> np.nd
         The IoU matrix, float64 (``out`` if given).
 
     References:
-        torchvision ``torchvision.ops.box_iou``: https://docs.pytorch.org/vision/stable/generated/torchvision.ops.box_iou.html
+        torchvision ``torchvision.ops.box_iou``:
+        https://docs.pytorch.org/vision/stable/generated/torchvision.ops.box_iou.html
 
     Examples:
         >>> box_iou([[0.0, 0.0, 2.0, 2.0]], [[1.0, 1.0, 3.0, 3.0], [0.0, 0.0, 2.0, 2.0]]).tolist()
@@ -119,7 +120,8 @@ def generalized_box_iou(boxes1: Any, boxes2: Any, *, out: np.ndarray | None = No
 
     References:
         Rezatofighi, H. et al. "Generalized Intersection over Union", CVPR 2019: https://arxiv.org/abs/1902.09630.
-        torchvision ``torchvision.ops.generalized_box_iou``: https://docs.pytorch.org/vision/stable/generated/torchvision.ops.generalized_box_iou.html
+        torchvision ``torchvision.ops.generalized_box_iou``:
+        https://docs.pytorch.org/vision/stable/generated/torchvision.ops.generalized_box_iou.html
 
     Examples:
         >>> round(float(generalized_box_iou([[0.0, 0.0, 1.0, 1.0]], [[2.0, 0.0, 3.0, 2.0]])[0, 0]), 6)
@@ -171,7 +173,8 @@ def distance_box_iou(boxes1: Any, boxes2: Any, eps: float = 1e-7, *, out: np.nda
 
     References:
         Zheng, Z. et al. "Distance-IoU Loss", AAAI 2020, eq. (6): https://arxiv.org/abs/1911.08287.
-        torchvision ``torchvision.ops.distance_box_iou``: https://docs.pytorch.org/vision/stable/generated/torchvision.ops.distance_box_iou.html
+        torchvision ``torchvision.ops.distance_box_iou``:
+        https://docs.pytorch.org/vision/stable/generated/torchvision.ops.distance_box_iou.html
 
     Examples:
         >>> round(float(distance_box_iou([[0.0, 0.0, 2.0, 2.0]], [[1.0, 1.0, 3.0, 3.0]])[0, 0]), 6)
@@ -195,7 +198,8 @@ def complete_box_iou(boxes1: Any, boxes2: Any, eps: float = 1e-7, *, out: np.nda
         box of ``boxes1`` and :math:`w', h'` of the box of ``boxes2``:
 
         .. math::
-            v = \frac{4}{\pi^2}\Bigl(\operatorname{arctan}\frac{w}{h} - \operatorname{arctan}\frac{w'}{h'}\Bigr)^2, \qquad
+            v = \frac{4}{\pi^2}\,\Bigl(\operatorname{arctan}\frac{w}{h}
+                - \operatorname{arctan}\frac{w'}{h'}\Bigr)^2, \qquad
             \alpha = \frac{v}{1 - \operatorname{IoU} + v + \varepsilon}  \qquad \text{(P6, P7)}
 
         .. math::
@@ -206,10 +210,10 @@ def complete_box_iou(boxes1: Any, boxes2: Any, eps: float = 1e-7, *, out: np.nda
         differentiable matched-pair form (torchvision treats :math:`\alpha` as a constant there).
 
     Conventions:
-        As :func:`distance_box_iou`. The aspect angle :math:`\operatorname{arctan}(w/h)` is :math:`\pi/2` for a box of zero
-        height and positive width, and NaN for a box with :math:`w = h = 0` (:math:`0/0`), so a point box gives
-        NaN against every box, as in torchvision. ``boxes1`` and ``boxes2`` enter symmetrically: the matrix for
-        swapped arguments is the transpose.
+        As :func:`distance_box_iou`. The aspect angle :math:`\operatorname{arctan}(w/h)` is :math:`\pi/2` for a
+        box of zero height and positive width, and NaN for a box with :math:`w = h = 0` (:math:`0/0`), so a point
+        box gives NaN against every box, as in torchvision. ``boxes1`` and ``boxes2`` enter symmetrically: the
+        matrix for swapped arguments is the transpose.
 
     Shapes:
         ``boxes1``: ``(N, 4)``; ``boxes2``: ``(M, 4)``. Output: ``(N, M)``.
@@ -225,7 +229,8 @@ def complete_box_iou(boxes1: Any, boxes2: Any, eps: float = 1e-7, *, out: np.nda
 
     References:
         Zheng, Z. et al. "Distance-IoU Loss", AAAI 2020, eqs. (9)-(11): https://arxiv.org/abs/1911.08287.
-        torchvision ``torchvision.ops.complete_box_iou``: https://docs.pytorch.org/vision/stable/generated/torchvision.ops.complete_box_iou.html
+        torchvision ``torchvision.ops.complete_box_iou``:
+        https://docs.pytorch.org/vision/stable/generated/torchvision.ops.complete_box_iou.html
 
     Examples:
         >>> round(float(complete_box_iou([[0.0, 0.0, 1.0, 1.0]], [[2.0, 0.0, 3.0, 2.0]])[0, 0]), 6)
