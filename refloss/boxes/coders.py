@@ -157,7 +157,8 @@ def _as_cells(value: Any, first_shape: tuple[int, ...], first: str, grid_size: t
         raise ValueError(f"cells must have shape (..., 2) (column i, row j), got shape {cells.shape}")
     _broadcast_check(cells.shape, first_shape[:-1] + (2,), "cells", first)
     if not np.all(cells == np.floor(cells)):
-        raise ValueError(f"cells must hold integers (column i, row j), got {cells[cells != np.floor(cells)][0]!r}")
+        fraction = float(cells[cells != np.floor(cells)][0])
+        raise ValueError(f"cells must hold integers (column i, row j), got {fraction!r}")
     outside = (cells < 0) | (cells >= np.asarray(grid_size))
     if np.any(outside):
         index = tuple(int(i) for i in np.argwhere(np.any(outside, axis=-1))[0])
@@ -514,7 +515,8 @@ def decode_ssd_boxes(offsets: Any, priors: Any, *, variances: Any = SSD_VARIANCE
     References:
         Liu, W. et al. "SSD: Single Shot MultiBox Detector", ECCV 2016: https://arxiv.org/abs/1512.02325.
         Caffe SSD ``DecodeBBox``: https://github.com/weiliu89/caffe/blob/ssd/src/caffe/util/bbox_util.cpp
-        torchvision ``models/detection/ssd.py``: https://github.com/pytorch/vision/blob/main/torchvision/models/detection/ssd.py
+        torchvision ``models/detection/ssd.py``:
+        https://github.com/pytorch/vision/blob/main/torchvision/models/detection/ssd.py
 
     Examples:
         >>> decode_ssd_boxes([0.0, 0.0, 1.43841, 1.43841], [0.15, 0.25, 0.45, 0.55]).round(5).tolist()
@@ -598,7 +600,8 @@ def decode_yolo_boxes(raw: Any, cells: Any, anchors: Any, *, grid_size: Any = (1
     References:
         Redmon, J., Farhadi, A. "YOLOv3: An Incremental Improvement", 2018, section 2.1:
         https://arxiv.org/abs/1804.02767.
-        darknet ``src/yolo_layer.c`` (``get_yolo_box``): https://github.com/pjreddie/darknet/blob/master/src/yolo_layer.c
+        darknet ``src/yolo_layer.c`` (``get_yolo_box``):
+        https://github.com/pjreddie/darknet/blob/master/src/yolo_layer.c
 
     Examples:
         >>> decode_yolo_boxes([0.0, 0.0, 0.0, 0.0], [6, 5], [116, 90]).round(6).tolist()
@@ -660,9 +663,9 @@ def encode_yolo_boxes(boxes: Any, cells: Any, anchors: Any, *, grid_size: Any = 
         (y, h likewise); the cells get None.
 
     Conventions:
-        Boxes in image units (0 to 1) and ``xyxy``; the cell is given, not recomputed (the target builder picks it
-        as :math:`i = \operatorname{floor}(g_x W)`), so the targets are smooth in the box; an offset outside [0, 1) means
-        the centre is outside the given cell and is returned as is. Boxes of zero width or height are refused
+        Boxes in image units (0 to 1) and ``xyxy``; the cell is given, not recomputed (the target builder picks
+        it as :math:`i = \operatorname{floor}(g_x W)`), so the targets are smooth in the box; an offset outside
+        [0, 1) means the centre is outside the given cell and is returned as is. Boxes of zero width or height are refused
         (:math:`\ln 0`; darknet drops truths narrower than 0.001). The VJP returns gradients with respect to the
         boxes and the anchors, and None for the cells.
 
@@ -682,7 +685,8 @@ def encode_yolo_boxes(boxes: Any, cells: Any, anchors: Any, *, grid_size: Any = 
 
     References:
         Redmon, J., Farhadi, A. "YOLOv3: An Incremental Improvement", 2018: https://arxiv.org/abs/1804.02767.
-        darknet ``src/yolo_layer.c`` (``delta_yolo_box``): https://github.com/pjreddie/darknet/blob/master/src/yolo_layer.c
+        darknet ``src/yolo_layer.c`` (``delta_yolo_box``):
+        https://github.com/pjreddie/darknet/blob/master/src/yolo_layer.c
 
     Examples:
         >>> encode_yolo_boxes([0.35, 0.3, 0.65, 0.5], [6, 5], [116, 90]).round(6).tolist()
