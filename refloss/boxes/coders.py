@@ -45,8 +45,8 @@ __all__ = [
     "encode_yolo_boxes_vjp",
 ]
 
-# torchvision's bbox_xform_clip (and py-faster-rcnn's): no decoded box is more than 1000/16 = 62.5 times wider
-# or taller than its anchor. exp(4.135) = 62.5 keeps exp far from overflow for any float32 anchor.
+# torchvision's bbox_xform_clip (from Detectron and maskrcnn-benchmark; py-faster-rcnn has none): no decoded box is
+# more than 1000/16 = 62.5 times wider or taller than its anchor, and exp stays far from overflow.
 BBOX_XFORM_CLIP = math.log(1000.0 / 16)
 RPN_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
 BOX_HEAD_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
@@ -331,10 +331,11 @@ def decode_boxes(deltas: Any, anchors: Any, *, weights: Any = RPN_WEIGHTS, clamp
 
     Conventions:
         The clamp acts on the size codes after dividing by the weights, when decoding only (torchvision,
-        py-faster-rcnn); at the clamp point itself (:math:`t_w / w_w = \tau` exactly) the derivative is 0, the
-        right-hand one, as ``torch.clamp``'s backward gives. ``clamp=math.inf`` disables it. There is no clamp from
-        below: a very negative size code gives a box of width 0, never an inverted one. Anchors of zero width
-        or height are refused. The VJP returns gradients with respect to the deltas and the anchors.
+        Detectron; py-faster-rcnn's ``bbox_transform_inv`` has none); at the clamp point itself
+        (:math:`t_w / w_w = \tau` exactly) the derivative is 0, the right-hand one, as ``torch.clamp``'s backward
+        gives. ``clamp=math.inf`` disables it. There is no clamp from below: a very negative size code gives a
+        box of width 0, never an inverted one. Anchors of zero width or height are refused. The VJP returns
+        gradients with respect to the deltas and the anchors.
 
     Shapes:
         ``deltas``: ``(..., 4)``; ``anchors``: ``(..., 4)`` broadcasting to the shape of ``deltas`` without
@@ -665,9 +666,9 @@ def encode_yolo_boxes(boxes: Any, cells: Any, anchors: Any, *, grid_size: Any = 
     Conventions:
         Boxes in image units (0 to 1) and ``xyxy``; the cell is given, not recomputed (the target builder picks
         it as :math:`i = \operatorname{floor}(g_x W)`), so the targets are smooth in the box; an offset outside
-        [0, 1) means the centre is outside the given cell and is returned as is. Boxes of zero width or height are refused
-        (:math:`\ln 0`; darknet drops truths narrower than 0.001). The VJP returns gradients with respect to the
-        boxes and the anchors, and None for the cells.
+        [0, 1) means the centre is outside the given cell and is returned as is. Boxes of zero width or height
+        are refused (:math:`\ln 0`; darknet drops truths narrower than 0.001). The VJP returns gradients with
+        respect to the boxes and the anchors, and None for the cells.
 
     Shapes:
         ``boxes``: ``(..., 4)``; ``cells``, ``anchors``: ``(..., 2)``, broadcasting to the leading shape of
