@@ -299,6 +299,8 @@ def _boxes_and_scores(boxes: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
 def _categories(idxs: Any, count: int) -> np.ndarray:
     """The category of each box: an integer array of shape (N,)."""
     categories = as_array(idxs, "idxs")
+    if categories.size == 0 and categories.dtype.kind == "f":
+        categories = categories.astype(np.int64)  # an empty list: NumPy gives it float64, but it holds no float
     if categories.dtype.kind not in "iu":
         raise TypeError(f"idxs must be an array of integers (one category per box), got dtype {categories.dtype}")
     if categories.shape != (count,):
