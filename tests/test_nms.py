@@ -506,6 +506,24 @@ def test_registered_as_a_selection_without_gradient(name):
     assert not any(i.differentiable for i in spec.inputs)
 
 
+def test_the_declared_kinks_are_where_the_output_jumps():
+    # Score ties: scores 0.5, 0.7, 0.7, 0.7 are 0.2, 0, 0, 0 from their nearest other score.
+    for name in NAMES:
+        ties, threshold = refloss.registry.get(name).kinks
+        assert ties.distance([[0, 0, 1, 1]] * 4, [0.5, 0.7, 0.7, 0.7]).tolist() == pytest.approx([0.2, 0, 0, 0])
+    # IoU 1/2 (check_strict_threshold) at t = 0.5 and t = 0.25; disjoint boxes have IoU 0 (0.5 from 0.5).
+    boxes = [[0, 0, 2, 1], [0, 0, 1, 1], [5, 5, 6, 6]]
+    threshold = refloss.registry.get("nms").kinks[1].distance
+    assert threshold(boxes, [0.9, 0.8, 0.7], iou_threshold=0.5).tolist() == [0, 0, 0.5]
+    assert threshold(boxes, [0.9, 0.8, 0.7], iou_threshold=0.25).tolist() == [0.25, 0.25, 0.25]
+    # Of different categories the pair does not count (inf); DIoU: 15/32 (check_diou_strict_threshold) is at it.
+    batched = refloss.registry.get("batched_nms").kinks[1].distance
+    assert batched(boxes[:2], [0.9, 0.8], [0, 1], iou_threshold=0.5).tolist() == [math.inf, math.inf]
+    diou = refloss.registry.get("diou_nms").kinks[1].distance
+    assert diou([[0, 0, 4, 4], [0, 0, 4, 2]], [0.9, 0.8], iou_threshold=15 / 32, beta=1.0).tolist() == [0, 0]
+    assert diou([[0, 0, 4, 4], [0, 0, 4, 2]], [0.9, 0.8], iou_threshold=15 / 32, beta=2.0)[0] > 0
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_docstring_sections_render_and_say_there_is_no_gradient(name):
     doc = sections(refloss.registry.get(name).forward.__doc__)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from refloss._checks import as_array, as_real_array
-from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
+from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
 from refloss.boxes._checks import as_boxes
 from refloss.boxes._pair import centre_distance_squared, enclosing_size, intersection_and_union
 
@@ -216,9 +216,8 @@ def diou_nms(boxes: Any, scores: Any, iou_threshold: float, *, beta: float = 1.0
         The indices of the kept boxes as an int64 array, by decreasing score (ties: lower index first).
 
     References:
-        Zheng, Z., Wang, P., Liu, W., Li, J., Ye, R. and Ren, D. "Distance-IoU Loss: Faster and Better Learning
-        for Bounding Box Regression", AAAI 2020, section "Non-Maximum Suppression using DIoU":
-        https://arxiv.org/abs/1911.08287.
+        Zheng, Z. et al. "Distance-IoU Loss: Faster and Better Learning for Bounding Box Regression", AAAI 2020:
+        https://arxiv.org/abs/1911.08287 (section "Non-Maximum Suppression using DIoU").
         Authors' code, Zzh-tju/DIoU-darknet, src/box.c (box_diounms, diounms_sort):
         https://github.com/Zzh-tju/DIoU-darknet
 
@@ -309,6 +308,41 @@ def _categories(idxs: Any, count: int) -> np.ndarray:
     return categories
 
 
+# ---- where the output jumps (registry kinks) -------------------------------------------------------------------
+# NMS is piecewise constant; its output changes at two kinds of equality. The distances are per box, so that a
+# sampler can keep random cases away from them and the conformance lint can ask for vectors exactly at them.
+
+def _score_tie_distance(boxes: Any, scores: Any, *_: Any, **__: Any) -> np.ndarray:
+    """For each box, the distance of its score from the nearest other box's score (0 at a tie)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    gaps = np.abs(scores[:, None] - scores[None, :])
+    np.fill_diagonal(gaps, np.inf)
+    return gaps.min(axis=1, initial=np.inf)
+
+
+def _threshold_distance(overlap: Overlap) -> Callable[..., np.ndarray]:
+    """For each box, the distance of its overlap with any other box (of its category) from the threshold."""
+    def distance(boxes: Any, scores: Any, idxs: Any = None, *, iou_threshold: float, **params: Any) -> np.ndarray:
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        categories = _one_category(len(boxes)) if idxs is None else np.asarray(idxs)
+        gaps = np.full((len(boxes), len(boxes)), np.inf)
+        for i in range(len(boxes)):
+            value, defined = overlap(boxes[i], boxes, **params)
+            relevant = defined & (categories == categories[i]) & (np.arange(len(boxes)) != i)
+            gaps[i, relevant] = np.abs(value[relevant] - iou_threshold)
+        return gaps.min(axis=1, initial=np.inf)
+    return distance
+
+
+def _ties(overlap_name: str, overlap: Overlap) -> tuple[Kink, Kink]:
+    return (
+        Kink("two equal scores", "the output jumps; the lower index is ranked first (a stable sort)",
+             _score_tie_distance),
+        Kink(f"{overlap_name} equal to iou_threshold", "the output jumps; equality does not suppress (strict >)",
+             _threshold_distance(overlap)),
+    )
+
+
 _REFERENCES = (
     Reference("Neubeck, A. and Van Gool, L. Efficient Non-Maximum Suppression. ICPR 2006",
               "https://doi.org/10.1109/ICPR.2006.479"),
@@ -318,6 +352,7 @@ _SMOOTHNESS = "piecewise constant: the output is a set of integer indices; no gr
 register(LossSpec(
     name="nms", family="boxes", kind="selection", forward=nms, vjp=None,
     inputs=(BOXES, SCORES), params=(IOU_THRESHOLD,), smoothness=_SMOOTHNESS, derivation=DERIVATION,
+    kinks=_ties("an IoU", _iou),
     references=_REFERENCES + (
         Reference("torchvision, torchvision.ops.nms",
                   "https://docs.pytorch.org/vision/stable/generated/torchvision.ops.nms.html"),),
@@ -331,6 +366,7 @@ register(LossSpec(
 register(LossSpec(
     name="batched_nms", family="boxes", kind="selection", forward=batched_nms, vjp=None,
     inputs=(BOXES, SCORES, IDXS), params=(IOU_THRESHOLD,), smoothness=_SMOOTHNESS, derivation=DERIVATION,
+    kinks=_ties("an IoU within a category", _iou),
     references=_REFERENCES + (
         Reference("torchvision, torchvision.ops.batched_nms",
                   "https://docs.pytorch.org/vision/stable/generated/torchvision.ops.batched_nms.html"),),
@@ -345,6 +381,7 @@ register(LossSpec(
 register(LossSpec(
     name="diou_nms", family="boxes", kind="selection", forward=diou_nms, vjp=None,
     inputs=(BOXES, SCORES), params=(IOU_THRESHOLD, BETA), smoothness=_SMOOTHNESS, derivation=DERIVATION,
+    kinks=_ties("IoU - (rho^2/c^2)^beta", lambda kept, rest, beta=BETA.default: _diou(kept, rest, beta)),
     references=(
         Reference("Zheng, Z. et al. Distance-IoU Loss: Faster and Better Learning for Bounding Box Regression. "
                   "AAAI 2020 (DIoU-NMS)", "https://arxiv.org/abs/1911.08287"),
