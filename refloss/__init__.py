@@ -14,6 +14,29 @@ from refloss.activations import sigmoid
 from refloss.activations import sigmoid_vjp
 from refloss.activations import softmax
 from refloss.activations import softmax_vjp
+from refloss.boxes import batched_nms
+from refloss.boxes import box_area
+from refloss.boxes import box_area_vjp
+from refloss.boxes import box_convert
+from refloss.boxes import box_convert_vjp
+from refloss.boxes import box_iou
+from refloss.boxes import complete_box_iou
+from refloss.boxes import decode_boxes
+from refloss.boxes import decode_boxes_vjp
+from refloss.boxes import decode_ssd_boxes
+from refloss.boxes import decode_ssd_boxes_vjp
+from refloss.boxes import decode_yolo_boxes
+from refloss.boxes import decode_yolo_boxes_vjp
+from refloss.boxes import diou_nms
+from refloss.boxes import distance_box_iou
+from refloss.boxes import encode_boxes
+from refloss.boxes import encode_boxes_vjp
+from refloss.boxes import encode_ssd_boxes
+from refloss.boxes import encode_ssd_boxes_vjp
+from refloss.boxes import encode_yolo_boxes
+from refloss.boxes import encode_yolo_boxes_vjp
+from refloss.boxes import generalized_box_iou
+from refloss.boxes import nms
 from refloss.losses.boxes import ciou_loss
 from refloss.losses.boxes import ciou_loss_vjp
 from refloss.losses.boxes import diou_loss
@@ -66,20 +89,42 @@ __version__ = "0.2.0"
 __all__ = [
     "balanced_l1_loss",
     "balanced_l1_loss_vjp",
+    "batched_nms",
     "binary_cross_entropy",
     "binary_cross_entropy_keras",
     "binary_cross_entropy_keras_vjp",
     "binary_cross_entropy_vjp",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_vjp",
+    "box_area",
+    "box_area_vjp",
+    "box_convert",
+    "box_convert_vjp",
+    "box_iou",
     "ciou_loss",
     "ciou_loss_vjp",
+    "complete_box_iou",
     "cross_entropy",
     "cross_entropy_vjp",
+    "decode_boxes",
+    "decode_boxes_vjp",
+    "decode_ssd_boxes",
+    "decode_ssd_boxes_vjp",
+    "decode_yolo_boxes",
+    "decode_yolo_boxes_vjp",
     "diou_loss",
     "diou_loss_vjp",
+    "diou_nms",
+    "distance_box_iou",
     "eiou_loss",
     "eiou_loss_vjp",
+    "encode_boxes",
+    "encode_boxes_vjp",
+    "encode_ssd_boxes",
+    "encode_ssd_boxes_vjp",
+    "encode_yolo_boxes",
+    "encode_yolo_boxes_vjp",
+    "generalized_box_iou",
     "giou_loss",
     "giou_loss_vjp",
     "hinge_loss",
@@ -104,6 +149,7 @@ __all__ = [
     "multi_margin_loss_vjp",
     "nll_loss",
     "nll_loss_vjp",
+    "nms",
     "one_hot",
     "registry",
     "sigmoid",

@@ -6,6 +6,7 @@ The CLI only reads the registry; it holds no loss logic.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import shutil
 import sys
@@ -75,17 +76,30 @@ def _resolve(name: str) -> _registry.LossSpec:
 
 
 def _params_text(spec: _registry.LossSpec) -> str:
-    return ", ".join([f"{p.name}={p.default!r}" for p in spec.params] + [f"reduction={spec.default_reduction!r}"])
+    settings = [f"{p.name} (required)" if p.required else f"{p.name}={p.default!r}" for p in spec.params]
+    return ", ".join(settings + ([f"reduction={spec.default_reduction!r}"] if spec.kind == "loss" else []))
+
+
+def _call_text(spec: _registry.LossSpec) -> str:
+    """The forward's call as a user writes it: inputs, then the keyword-only settings after a *."""
+    parts: list[str] = []
+    for parameter in inspect.signature(spec.forward).parameters.values():
+        if parameter.kind is parameter.KEYWORD_ONLY and "*" not in parts:
+            parts.append("*")
+        parts.append(parameter.name if parameter.default is parameter.empty else
+                     f"{parameter.name}={parameter.default!r}")
+    return f"refloss.{spec.name}({', '.join(parts)})"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    specs = [_registry.get(n) for n in _registry.names()]
+    specs = [_registry.get(n) for n in _registry.names(kind=None if args.kind == "all" else args.kind)]
     if args.family:
         specs = [s for s in specs if s.family == args.family]
         if not specs:
-            families = sorted({_registry.get(n).family for n in _registry.names()})
+            families = sorted({_registry.get(n).family for n in _registry.names(kind=None)})
             raise SystemExit(f"refloss: no family {args.family!r}; families: {', '.join(families)}")
-    rows = [(s.name, s.family, _params_text(s)) for s in specs]
+    # the family column names the kind too where it is not a loss ("boxes/coder")
+    rows = [(s.name, s.family if s.kind == "loss" else f"{s.family}/{s.kind}", _params_text(s)) for s in specs]
     equivalents = [", ".join(e.call for e in s.equivalents) or "(none)" for s in specs]
     print(_table(("name", "family", "parameters (defaults)"), rows, _terminal_width(), equivalents,
                  "framework equivalents (their differences: refloss show NAME)"))
@@ -117,9 +131,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     inputs = ", ".join(i.name for i in spec.inputs)
     out = [f"{spec.name}  ({spec.family})", text(doc[""].split("\n\n")[0]), ""]
     for label, value in [
-        ("call", f"refloss.{spec.name}({inputs}, *, reduction={spec.default_reduction!r}"
-                 f"{''.join(f', {p.name}={p.default!r}' for p in spec.params)})"),
-        ("gradient", f"refloss.{spec.name}_vjp(grad_output, {inputs}, ...)"),
+        ("call", _call_text(spec)),
+        ("gradient", f"refloss.{spec.name}_vjp(grad_output, {inputs}, ...)" if spec.vjp else
+                     f"none: a {spec.kind} function without a VJP (see Gradient below)"),
         *[("derivation" if i == 0 else "", line) for i, line in enumerate(where)],
         ("smoothness", spec.smoothness),
     ]:
@@ -269,12 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    p = sub.add_parser("list", help="list the registered losses",
+    p = sub.add_parser("list", help="list the registered losses and box functions",
                        description="Print the registry as a table that fits the terminal (80 columns when the "
                                    "output is not a terminal; set COLUMNS to choose): name, family, parameters "
                                    "with their defaults (as in PyTorch where PyTorch has the loss), and under each "
                                    "row the framework equivalents ('refloss show NAME' gives their differences).")
     p.add_argument("--family", help="only this family (for example: regression)")
+    p.add_argument("--kind", choices=[*_registry.KINDS, "all"], default="all",
+                   help="only this kind of function: loss, geometry (box conversions, areas, pairwise IoU), coder "
+                        "(box encodings) or selection (NMS); default: all")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="show one loss: formula, gradient, conventions, references",

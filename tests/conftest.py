@@ -1,4 +1,5 @@
-"""Shared test settings: deterministic Hypothesis runs (CI must not flake) and a ``spec`` fixture per loss."""
+"""Shared test settings: deterministic Hypothesis runs (CI must not flake), a ``spec`` fixture per loss and an
+``any_spec`` fixture per registered function of any kind."""
 
 import os
 
@@ -14,11 +15,18 @@ settings.register_profile("dev", deadline=None, max_examples=300)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 SPECS = [refloss.registry.get(name) for name in refloss.registry.names()]
+ALL_SPECS = [refloss.registry.get(name) for name in refloss.registry.names(kind=None)]
 
 
 @pytest.fixture(params=SPECS, ids=[s.name for s in SPECS])
 def spec(request):
     """Each registered loss record in turn."""
+    return request.param
+
+
+@pytest.fixture(params=ALL_SPECS, ids=[s.name for s in ALL_SPECS])
+def any_spec(request):
+    """Each registered record of every kind in turn (losses, geometry, coders, selections)."""
     return request.param
 
 

@@ -50,7 +50,7 @@ def test_package_data_patterns_cover_every_file(package, directory):
             assert any(fnmatch.fnmatch(relative, p) and relative.count("/") == p.count("/") for p in patterns), relative
 
 
-@pytest.mark.parametrize("name", refloss.registry.names())
+@pytest.mark.parametrize("name", refloss.registry.names(kind=None))
 def test_every_derivation_page_is_shipped_and_found(name):
     # LossSpec.derivation is relative to the checkout (docs/...); installed, the same path is under refloss/.
     from refloss.cli import derivation_path
@@ -74,7 +74,7 @@ def test_the_wheel_contains_the_suite_and_every_derivation_page(tmp_path):
                     str(source), "-w", str(tmp_path / "dist")], check=True, capture_output=True)
     wheel, = (tmp_path / "dist").glob("refloss-*.whl")
     contents = set(zipfile.ZipFile(wheel).namelist())
-    for name in refloss.registry.names():
+    for name in refloss.registry.names(kind=None):
         assert f"refloss/{refloss.registry.get(name).derivation}" in contents, name
     assert {"refloss/docs/conventions.md", "refloss/suite/MANIFEST.json"} <= contents  # pages link ../conventions.md
     suite_files = {f"refloss/suite/{p.relative_to(ROOT / 'conformance').as_posix()}"

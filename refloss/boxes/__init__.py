@@ -3,3 +3,16 @@
 Boxes are arrays of shape ``(..., 4)`` in ``xyxy`` (x1, y1, x2, y2), torchvision's default; other formats enter
 only through :func:`refloss.box_convert`.
 """
+
+from refloss.boxes.geometry import BOX_FORMATS, box_area, box_area_vjp, box_convert, box_convert_vjp
+from refloss.boxes.pairwise import box_iou, complete_box_iou, distance_box_iou, generalized_box_iou
+from refloss.boxes.coders import (decode_boxes, decode_boxes_vjp, decode_ssd_boxes, decode_ssd_boxes_vjp,
+                                  decode_yolo_boxes, decode_yolo_boxes_vjp, encode_boxes, encode_boxes_vjp,
+                                  encode_ssd_boxes, encode_ssd_boxes_vjp, encode_yolo_boxes, encode_yolo_boxes_vjp)
+from refloss.boxes.nms import batched_nms, diou_nms, nms
+
+__all__ = ["BOX_FORMATS", "batched_nms", "box_area", "box_area_vjp", "box_convert", "box_convert_vjp", "box_iou",
+           "complete_box_iou", "decode_boxes", "decode_boxes_vjp", "decode_ssd_boxes", "decode_ssd_boxes_vjp",
+           "decode_yolo_boxes", "decode_yolo_boxes_vjp", "diou_nms", "distance_box_iou", "encode_boxes",
+           "encode_boxes_vjp", "encode_ssd_boxes", "encode_ssd_boxes_vjp", "encode_yolo_boxes",
+           "encode_yolo_boxes_vjp", "generalized_box_iou", "nms"]

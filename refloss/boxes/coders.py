@@ -771,7 +771,8 @@ register(LossSpec(
                   sample=Interval(0.0, 100.0, True, True)),
             _reference_input("anchors", "anchors or proposals")),
     params=(WEIGHTS,), smoothness=_SMOOTH, references=_FASTER_RCNN_REFERENCES, derivation=_DERIVATION,
-    equivalents=(Equivalent("torchvision", f"{_TORCHVISION_CODER}(weights).encode_single(boxes, anchors)",
+    equivalents=(Equivalent("torchvision", f"{_TORCHVISION_CODER}.encode_single",
+                            "as BoxCoder(weights).encode_single(boxes, anchors); "
                             "no broadcasting (one anchor per box); zero-size boxes give -inf/NaN, not an error"),),
 ))
 register(LossSpec(
@@ -781,7 +782,8 @@ register(LossSpec(
     params=(WEIGHTS, CLAMP), references=_FASTER_RCNN_REFERENCES, derivation=_DERIVATION,
     smoothness="C-infinity except where a size code t_w / w_w or t_h / w_h equals the clamp",
     kinks=(Kink("t_w / w_w = clamp (likewise h)", _CLAMP_KINK, _clamp_distance),),
-    equivalents=(Equivalent("torchvision", f"{_TORCHVISION_CODER}(weights, clamp).decode_single(deltas, anchors)",
+    equivalents=(Equivalent("torchvision", f"{_TORCHVISION_CODER}.decode_single",
+                            "as BoxCoder(weights, clamp).decode_single(deltas, anchors); "
                             "deltas (N, 4K) with anchors (N, 4) there; here (N, K, 4) with (N, 1, 4)"),),
 ))
 register(LossSpec(
@@ -790,7 +792,8 @@ register(LossSpec(
                   sample=Interval(0.0, 1.0, True, True)),
             _reference_input("priors", "default boxes")),
     params=(VARIANCES,), smoothness=_SMOOTH, references=_SSD_REFERENCES, derivation=_DERIVATION,
-    equivalents=(Equivalent("torchvision", f"{_TORCHVISION_CODER}((10, 10, 5, 5)).encode_single(boxes, priors)",
+    equivalents=(Equivalent("torchvision", f"{_TORCHVISION_CODER}.encode_single",
+                            "as BoxCoder((10, 10, 5, 5)).encode_single(boxes, priors); "
                             "the variances (0.1, 0.2) as weights 1/v"),),
 ))
 register(LossSpec(
@@ -800,7 +803,8 @@ register(LossSpec(
     params=(VARIANCES, SSD_CLAMP), references=_SSD_REFERENCES, derivation=_DERIVATION,
     smoothness="C-infinity (with a finite clamp: except where v_s l_w or v_s l_h equals it)",
     kinks=(Kink("v_s l_w = clamp (likewise h), with a finite clamp", _CLAMP_KINK, _ssd_clamp_distance),),
-    equivalents=(Equivalent("torchvision", f"{_TORCHVISION_CODER}((10, 10, 5, 5)).decode_single(offsets, priors)",
+    equivalents=(Equivalent("torchvision", f"{_TORCHVISION_CODER}.decode_single",
+                            "as BoxCoder((10, 10, 5, 5)).decode_single(offsets, priors); "
                             "torchvision clamps at log(1000/16): pass clamp=math.log(1000 / 16)"),),
 ))
 register(LossSpec(

@@ -30,7 +30,7 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> Any:
     r"""Convert boxes between the ``xyxy``, ``xywh`` (top-left corner) and ``cxcywh`` (centre) formats.
 
     Definition:
-        Every conversion goes through corners :math:`(x_1, y_1, x_2, y_2)` (C0), as torchvision does:
+        Every conversion goes through corners :math:`(x_1, y_1, x_2, y_2)`, as torchvision does:
 
         .. math::
             \text{xywh} \to \text{xyxy}: (x, y, x + w, y + h), \qquad
@@ -249,11 +249,8 @@ _FROM_XYXY_VJP = {"xyxy": _identity, "xywh": _xyxy_to_xywh_vjp, "cxcywh": _xyxy_
 
 # ---- registration -------------------------------------------------------------------------------------------------
 
-# String choices: the registry's Param kinds are numeric (a domain Interval), and none describes a choice among
-# strings. Until the registry has one (asked of the lead), the formats are recorded minimally: kind "choice",
-# their allowed values in grid, and the domain left at its default (all reals), which nothing reads for them.
 _FORMAT_PARAMS = tuple(
-    Param(name, default=None, domain=REALS, kind="choice", grid=BOX_FORMATS,
+    Param(name, default=None, domain=REALS, kind="choice", choices=BOX_FORMATS, required=True,
           description=f"{role} format, required: one of {', '.join(BOX_FORMATS)}")
     for name, role in (("in_fmt", "input"), ("out_fmt", "output"))
 )

@@ -25,7 +25,7 @@ IOU_THRESHOLD = Param(
     "iou_threshold", default=None, domain=Interval(-math.inf, math.inf, True, True),
     description="a box is suppressed when its overlap with a kept box is strictly greater than this; required "
                 "(no default, as in torchvision); any real number, NaN refused",
-    grid=(0.0, 0.3, 0.5, 0.7, 1.0))
+    grid=(0.0, 0.3, 0.5, 0.7, 1.0), required=True)
 BETA = Param("beta", default=1.0, domain=Interval(0.0, math.inf),
              description="exponent of the DIoU penalty (rho^2 / c^2)^beta; 1 in the paper, 0.6 in the authors' "
                          "darknet cfg", grid=(0.6, 1.0, 2.0))

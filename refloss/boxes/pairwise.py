@@ -19,7 +19,8 @@ from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Refe
 from refloss.boxes._checks import as_boxes
 from refloss.boxes._pair import centre_distance_squared, enclosing_size, intersection_and_union
 
-__all__ = ["WORKSPACE_BYTES", "block_rows", "box_iou", "complete_box_iou", "distance_box_iou", "generalized_box_iou"]
+__all__ = ["WORKSPACE_BYTES", "block_rows", "box_iou", "complete_box_iou", "distance_box_iou",
+           "generalized_box_iou"]
 
 # The working memory one block of rows may use. The budget the issue sets is 256 MiB beyond the result; half of
 # it leaves room for NumPy's temporaries that the count below does not foresee and for the copies of the inputs.
@@ -38,8 +39,8 @@ def box_iou(boxes1: Any, boxes2: Any, *, out: np.ndarray | None = None) -> np.nd
         ``boxes2``:
 
         .. math::
-            I = \max(0, \min(x_2, x'_2) - \max(x_1, x'_1)) \cdot \max(0, \min(y_2, y'_2) - \max(y_1, y'_1))
-            \qquad \text{(P1)}
+            I = i_w\, i_h, \quad i_w = \max(0, \min(x_2, x'_2) - \max(x_1, x'_1)), \quad
+            i_h = \max(0, \min(y_2, y'_2) - \max(y_1, y'_1))  \qquad \text{(P1)}
 
         .. math::
             U = A + A' - I, \qquad \operatorname{IoU} = \frac{I}{U}  \qquad \text{(P2, P3)}
@@ -199,8 +200,8 @@ def complete_box_iou(boxes1: Any, boxes2: Any, eps: float = 1e-7, *, out: np.nda
 
         .. math::
             v = \frac{4}{\pi^2}\,\Bigl(\operatorname{arctan}\frac{w}{h}
-                - \operatorname{arctan}\frac{w'}{h'}\Bigr)^2, \qquad
-            \alpha = \frac{v}{1 - \operatorname{IoU} + v + \varepsilon}  \qquad \text{(P6, P7)}
+                - \operatorname{arctan}\frac{w'}{h'}\Bigr)^2  \quad \text{(P6)}, \qquad
+            \alpha = \frac{v}{1 - \operatorname{IoU} + v + \varepsilon}  \qquad \text{(P7)}
 
         .. math::
             \operatorname{CIoU} = \operatorname{DIoU} - \alpha\,v  \qquad \text{(P8)}

@@ -51,8 +51,8 @@ def eiou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
 
         .. math::
             \frac{\partial}{\partial w_1} = \frac{2 (w_1 - w_2)}{c_w^2 + \epsilon} = -\frac{\partial}{\partial w_2},
-            \qquad \frac{\partial}{\partial c_w} = -\frac{2 c_w (w_1 - w_2)^2}{(c_w^2 + \epsilon)^2}
-            \qquad \text{(E3)}
+
+            \frac{\partial}{\partial c_w} = -\frac{2 c_w (w_1 - w_2)^2}{(c_w^2 + \epsilon)^2}  \qquad \text{(E3)}
 
         (the same in h) to :func:`diou_loss`'s gradient, all times :math:`\mathrm{IoU}^\gamma`.
         Derivation: ``docs/derivations/eiou_loss.md``.
