@@ -11,6 +11,7 @@ Computation happens in the requested dtype (float64, float32, bfloat16 or float1
 from __future__ import annotations
 
 import importlib
+import inspect
 import warnings
 from typing import Any
 
@@ -80,6 +81,10 @@ class TorchAdapter(Adapter):
         tensors = {i.name: torch.tensor(inputs[i.name], dtype=torch.long) if inputs[i.name].dtype.kind == "i"
                    else torch.tensor(inputs[i.name], dtype=torch_dtype, requires_grad=i.name in wanted)
                    for i in spec.inputs}
+        function = torch_function(loss)
+        missing = [name for name in params if name not in inspect.signature(function).parameters]
+        if missing:  # a refloss variant (ciou_loss's alpha_gate) the equivalent does not have
+            raise Unsupported(f"{_equivalent(loss).call} has no parameter {', '.join(missing)}")
         kwargs = {name: torch.tensor(setting, dtype=torch_dtype) if isinstance(setting, np.ndarray) else setting
                   for name, setting in params.items()}
         if reduction is not None:  # None: PyTorch's default reduction applies
@@ -89,7 +94,7 @@ class TorchAdapter(Adapter):
             with warnings.catch_warnings():
                 # PyTorch warns, then broadcasts, on mismatched shapes: the broadcast is what a vector checks.
                 warnings.filterwarnings("ignore", "Using a target size", UserWarning)
-                loss_value = torch_function(loss)(*tensors.values(), **kwargs)
+                loss_value = function(*tensors.values(), **kwargs)
             computed = torch.autograd.grad(loss_value, [tensors[n] for n in wrt],
                                            torch.tensor(cotangent, dtype=torch_dtype), allow_unused=True) if wrt else ()
         except NotImplementedError as error:  # e.g. a CPU kernel without float16/bfloat16 support

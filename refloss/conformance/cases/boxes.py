@@ -73,6 +73,12 @@ def basic_cases(loss: str) -> Iterator[VectorCase]:
             boxes1, boxes2 = random_boxes(rng, 8)
             yield _case(loss, name, "basic", f"{param} = {value:g}, reduction {reduction}", boxes1, boxes2,
                         reduction, rng, params={param: value}, flags=("ParameterGrid",))
+    for reduction in ("none", "sum"):  # a large dyadic eps, so that where it enters shows in every dtype
+        name = f"eps0.25_{reduction}"
+        rng = _rng(loss, name)
+        boxes1, boxes2 = random_boxes(rng, 6)
+        yield _case(loss, name, "basic", f"eps = 0.25 (in every denominator it enters), reduction {reduction}",
+                    boxes1 / 4, boxes2 / 4, reduction, rng, params={"eps": 0.25}, flags=("ParameterGrid",))
     rng = _rng(loss, "zero_cotangent")
     boxes1, boxes2 = random_boxes(rng, 4)
     yield _case(loss, "zero_cotangent", "basic", "grad_output = 0 must give zero gradients", boxes1, boxes2, "none",
