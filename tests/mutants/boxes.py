@@ -231,7 +231,7 @@ def _iou_clamp_passes_touching(b1, b2, eps):
 
 def _iou_intersection_not_clamped(b1, b2, eps):
     iw, ih = _overlap_sides(b1, b2)
-    inter = iw * ih  # the bug: no clamp at 0; for diagonal disjoint boxes both sides are negative
+    inter = iw * ih  # the bug: no clamp at 0; one negative side gives I < 0, two (diagonal boxes) I > 0
     return 1.0 - inter / (_union(b1, b2, inter) + eps)
 
 
@@ -520,9 +520,9 @@ MUTANTS = [
     Mutant("iou_vjp_ignores_grad_output", "iou_loss", None, _vjp_ignoring_grad_output("iou_loss"),
            "the backward assumes grad_output is 1", "cotangent"),
     _mutant("iou_intersection_not_clamped", "iou_loss", _Port(_iou_intersection_not_clamped),
-            "I = iw * ih with neither side clamped at 0: two negative sides give diagonal disjoint boxes an overlap",
+            "I = iw * ih with no clamp at 0: disjoint boxes get a negative overlap, or a positive one diagonally",
             "branch"),
-    _mutant("iou_default_reduction_mean", "iou_loss", _Port(_iou_loss, default_reduction="mean"),
+    _mutant("iou_default_reduction_mean", "iou_loss", _Port(_iou_loss, default_reduction="mean"),  # the bug
             "default reduction 'mean' (mmdetection's IoULoss) instead of 'none'", "default"),
     _mutant("iou_mean_of_no_pairs_nan", "iou_loss", _Port(_iou_loss, reduce=_mean_of_no_pairs_nan), _NAN_MEAN,
             "denominator"),
@@ -531,7 +531,7 @@ MUTANTS = [
             "-ln IoU without the clamp at eps: inf for disjoint boxes, NaN gradient", "clamp"),
     _mutant("log_iou_union_clamped_at_eps", "log_iou_loss", _Port(_log_iou_union_clamped),
             "IoU = I / max(U, eps), mmdetection's bbox_overlaps, for I / (U + eps)", "clamp"),
-    _mutant("log_iou_mmdet_default_eps", "log_iou_loss", _Port(_log_iou_loss, {"eps": 1e-6}),
+    _mutant("log_iou_mmdet_default_eps", "log_iou_loss", _Port(_log_iou_loss, {"eps": 1e-6}),  # the bug
             "default eps 1e-6 (mmdetection's IoULoss) instead of 1e-7", "default"),
     _mutant("log_iou_log_of_mean_iou", "log_iou_loss", _Port(_log_iou_per_pair_iou, reduce=_log_of_mean_iou),
             "KerasCV's IoULoss(mode='log'): -ln of the mean IoU instead of the mean of -ln IoU", "convention"),
@@ -544,7 +544,7 @@ MUTANTS = [
             "(A_c - U) / A_c without eps: NaN for two identical zero-area boxes", "clamp"),
     _mutant("giou_clamped_at_eps", "giou_loss", _Port(_giou_clamped_at_eps),
             "union and enclosing area clamped with max(., eps) (mmdetection) instead of eps added", "clamp"),
-    _mutant("giou_default_reduction_mean", "giou_loss", _Port(_giou_loss, default_reduction="mean"),
+    _mutant("giou_default_reduction_mean", "giou_loss", _Port(_giou_loss, default_reduction="mean"),  # the bug
             "default reduction 'mean' (mmdetection's GIoULoss) instead of torchvision's 'none'", "default"),
     _mutant("giou_accepts_inverted_boxes", "giou_loss", _Port(_giou_loss, validate_boxes=_boxes_unchecked),
             "an inverted box (x2 < x1) is not rejected, as in torchvision since its asserts were removed",
@@ -563,7 +563,7 @@ MUTANTS = [
     _mutant("ciou_alpha_differentiated", "ciou_loss", _Port(_ciou_alpha_differentiated, {"alpha_gate": None}),
             "alpha = v / (1 - IoU + v + eps) carries a gradient (Keras core), not held constant", "gradient",
             part="vjp"),
-    _mutant("ciou_alpha_gated_by_default", "ciou_loss", _Port(_ciou_loss, {"alpha_gate": 0.5}),
+    _mutant("ciou_alpha_gated_by_default", "ciou_loss", _Port(_ciou_loss, {"alpha_gate": 0.5}),  # the bug
             "mmdetection's gate alpha = 0 unless IoU > 0.5 applied by default", "default"),
     _mutant("ciou_atan_ratio_nan_gradient", "ciou_loss", _Port(_ciou_atan_of_ratio, {"alpha_gate": None}),
             "theta = atan(w / h): a zero-height box has w / h = inf and a NaN gradient (torchvision)", "nonfinite",
@@ -588,7 +588,7 @@ MUTANTS = [
             _Port(_eiou_mean_over_weight_sum, {"gamma": 0.0}, reduce=_reduce_over_weight_sum),
             "Focal-EIoU's mean divided by the sum of IoU^gamma (the paper's normalisation) instead of N",
             "denominator"),
-    _mutant("eiou_default_gamma_half", "eiou_loss", _Port(_eiou_loss, {"gamma": 0.5}),
+    _mutant("eiou_default_gamma_half", "eiou_loss", _Port(_eiou_loss, {"gamma": 0.5}),  # the bug
             "default gamma 0.5 (the paper's Focal-EIoU) instead of 0 (plain EIoU)", "default"),
     # siou_loss
     _mutant("siou_mmdet_default_gamma_sign", "siou_loss", _Port(_siou_positive_gamma),
@@ -622,7 +622,7 @@ UNCAUGHT = [
     _mutant("giou_tf_tie_rule", "giou_loss", _Port(_giou_tf_ties),
             "a max/min tie gives the whole gradient to the first argument (TensorFlow), not half to each", "branch",
             part="vjp"),
-    _mutant("diou_broadcasts_pairs", "diou_loss", _Port(_diou_loss, same_shape=False),
+    _mutant("diou_broadcasts_pairs", "diou_loss", _Port(_diou_loss, same_shape=False),  # the bug
             "boxes of shapes (1, 4) and (N, 4) broadcast against each other instead of being rejected",
             "broadcasting"),
 ]
