@@ -86,7 +86,9 @@ def test_identical_boxes_cost_eps_over_the_area():
             continue  # its offsets carry eps: checked below
         expected = math.log1p(1e-7 / 4) if name == "log_iou_loss" else 1e-7 / (4 + 1e-7)
         assert float(loss(name, box, box)) == pytest.approx(expected, rel=1e-8), name
-        if name != "ciou_loss":  # with eps = 0, CIoU's alpha = v / (1 - IoU + v) is 0/0 here (as torchvision's)
+        # CIoU with eps = 0 is NaN here: alpha = v / (1 - IoU + v) = 0/0 (reported to the lead: alpha = 0 where
+        # v = 0 would give 0; torchvision is finite only because its IoU keeps eps = 1e-7)
+        if name != "ciou_loss":
             assert float(loss(name, box, box, eps=0.0)) == 0.0, name
     # SIoU: a = b = eps, so the angle cost is sin(pi/2) = 1, gamma = 1 and rho_x = eps^2 / (4 + eps): tiny
     assert 0 <= float(refloss.siou_loss(box, box)) < 1e-7
