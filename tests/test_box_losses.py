@@ -86,10 +86,8 @@ def test_identical_boxes_cost_eps_over_the_area():
             continue  # its offsets carry eps: checked below
         expected = math.log1p(1e-7 / 4) if name == "log_iou_loss" else 1e-7 / (4 + 1e-7)
         assert float(loss(name, box, box)) == pytest.approx(expected, rel=1e-8), name
-        # CIoU with eps = 0 is NaN here: alpha = v / (1 - IoU + v) = 0/0 (reported to the lead: alpha = 0 where
-        # v = 0 would give 0; torchvision is finite only because its IoU keeps eps = 1e-7)
-        if name != "ciou_loss":
-            assert float(loss(name, box, box, eps=0.0)) == 0.0, name
+        # with eps = 0 every loss is exactly 0 (CIoU too: alpha = 0 where v = 0, not 0/0)
+        assert float(loss(name, box, box, eps=0.0)) == 0.0, name
     # SIoU: a = b = eps, so the angle cost is sin(pi/2) = 1, gamma = 1 and rho_x = eps^2 / (4 + eps): tiny
     assert 0 <= float(refloss.siou_loss(box, box)) < 1e-7
 
@@ -325,7 +323,8 @@ def test_an_inverted_box_is_named_with_its_index(name):
 
 @pytest.mark.parametrize("name", BOX_LOSSES)
 def test_shapes_are_checked(name):
-    with pytest.raises(ValueError, match=r"boxes2 must have the same shape as boxes1 .*\(2, 4\) and \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"boxes2 must have the same shape as boxes1 .*got boxes2 \(2, 4\) and "
+                                         r"boxes1 \(3, 4\)"):
         loss(name, BOXES, BOXES[:2])
     with pytest.raises(ValueError, match=r"boxes2 must have the same shape as boxes1"):
         loss(name, BOXES[:1], BOXES)  # (1, 4) against (3, 4): would broadcast, and must not

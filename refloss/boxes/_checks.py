@@ -38,5 +38,5 @@ def check_same_boxes_shape(boxes1: Any, boxes2: Any, names: tuple[str, str] = ("
     """Matched pairs: both box arrays must have the same shape (no broadcasting of pairs)."""
     shape1, shape2 = np.shape(getval(boxes1)), np.shape(getval(boxes2))
     if shape1 != shape2:
-        raise ValueError(f"{names[1]} must have the same shape as {names[0]} (one box per pair), got {shape2} "
-                         f"and {shape1}")
+        raise ValueError(f"{names[1]} must have the same shape as {names[0]} (one box per pair, never broadcast), "
+                         f"got {names[1]} {shape2} and {names[0]} {shape1}")

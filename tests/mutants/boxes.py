@@ -550,6 +550,9 @@ MUTANTS = [
             "an inverted box (x2 < x1) is not rejected, as in torchvision since its asserts were removed",
             "validation"),
     # diou_loss
+    _mutant("diou_broadcasts_pairs", "diou_loss", _Port(_diou_loss, same_shape=False),  # the bug
+            "boxes of shapes (1, 4) and (N, 4) broadcast against each other instead of being rejected",
+            "broadcasting"),
     _mutant("diou_centre_distance_not_halved", "diou_loss", _Port(_diou_centre_distance_not_halved),
             "rho^2 from sums of corners (x1 + x2 - X1 - X2)^2 without the factor 1/4", "formula"),
     _mutant("diou_diagonal_without_eps", "diou_loss", _Port(_diou_diagonal_without_eps),
@@ -622,12 +625,8 @@ UNCAUGHT = [
     _mutant("giou_tf_tie_rule", "giou_loss", _Port(_giou_tf_ties),
             "a max/min tie gives the whole gradient to the first argument (TensorFlow), not half to each", "branch",
             part="vjp"),
-    _mutant("diou_broadcasts_pairs", "diou_loss", _Port(_diou_loss, same_shape=False),  # the bug
-            "boxes of shapes (1, 4) and (N, 4) broadcast against each other instead of being rejected",
-            "broadcasting"),
 ]
 """Mutants that pass the suite, with why: TensorFlow's tie rule for IoU and GIoU (at a tie the intersection's and
 the enclosing box's one-sided effects on a coordinate have opposite signs, so their sum stays between them), the
-inclusive clamp at touching boxes (it gives the right-hand derivative), (U + eps - I)/(U + eps) (within
-tolerance), and broadcasting (the only mismatched pair shapes in the vectors, (3, 4) and (2, 4), do not
-broadcast)."""
+inclusive clamp at touching boxes (it gives the right-hand derivative) and (U + eps - I)/(U + eps) (within
+tolerance)."""

@@ -160,6 +160,9 @@ def invalid_cases(loss: str) -> Iterator[VectorCase]:
                 error="invalid_box", flags=("InvalidInput", "InvertedBox"))
     yield _case(loss, "pair_shape_mismatch", "invalid", "3 boxes against 2", boxes1, boxes2[:2], "none", rng,
                 cotangent=np.ones(3), error="shape_mismatch", flags=("InvalidInput", "ShapeMismatch"))
+    yield _case(loss, "pairs_would_broadcast", "invalid", "1 box against 3: NumPy and ultralytics would broadcast",
+                boxes1[:1], boxes2, "none", rng, cotangent=np.ones(1), error="shape_mismatch",
+                flags=("InvalidInput", "ShapeMismatch"))
     yield _case(loss, "three_coordinates", "invalid", "boxes of shape (3, 3)", boxes1[:, :3], boxes2[:, :3], "none",
                 rng, cotangent=np.ones(3), error="invalid_box", flags=("InvalidInput",))
     yield _case(loss, "unknown_reduction", "invalid", "reduction 'batchmean'", boxes1, boxes2, "batchmean", rng,

@@ -210,7 +210,7 @@ def _ciou_loss(M, p, g, params, frozen):
     v = 4 / mpmath.pi ** 2 * angle * angle
     if frozen is None:
         gate = params.get("alpha_gate")
-        alpha = M.const(v / (1 - iou + v + eps))
+        alpha = M.const(v / (1 - iou + v + eps) if M.val(v) != 0 else 0 * v)  # 0 where v = 0 (no 0/0)
         frozen = {"alpha": alpha if gate is None or M.val(iou) > gate else M.const(0 * v)}
     return 1 - iou + _distance_penalty(M, p, g, eps) + frozen["alpha"] * v, frozen
 

@@ -30,10 +30,12 @@ def _aspect_angle(boxes: Any) -> Any:
 
 
 def _aspect_weight(iou: Any, v: Any, eps: float, alpha_gate: float | None) -> np.ndarray:
-    """alpha = v / (1 - IoU + v + eps), a constant (no gradient), zero where a gate excludes the pair."""
+    """alpha = v / (1 - IoU + v + eps), a constant (no gradient); 0 where v = 0 (boxes of one shape: with eps = 0
+    and identical boxes the ratio would be 0/0, and alpha multiplies v = 0 anyway), and where a gate excludes the
+    pair."""
     iou, v = np.asarray(getval(iou)), np.asarray(getval(v))
     with np.errstate(divide="ignore", invalid="ignore"):
-        alpha = v / (1.0 - iou + v + eps)
+        alpha = np.where(v > 0, v / (1.0 - iou + v + eps), 0.0)
     return alpha if alpha_gate is None else np.where(iou > alpha_gate, alpha, 0.0)
 
 
@@ -48,7 +50,7 @@ def ciou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
 
         .. math::
             v = \frac{4}{\pi^2} (\theta_2 - \theta_1)^2, \qquad
-            \alpha = \frac{v}{1 - \mathrm{IoU} + v + \epsilon}, \qquad
+            \alpha = \frac{v}{1 - \mathrm{IoU} + v + \epsilon}\ (0 \text{ where } v = 0), \qquad
             \ell = 1 - \mathrm{IoU} + \frac{\rho^2}{c^2 + \epsilon} + \alpha v  \qquad \text{(C2)}
 
         With ``alpha_gate``, :math:`\alpha = 0` unless :math:`\mathrm{IoU} > \text{alpha\_gate}`.
@@ -70,7 +72,7 @@ def ciou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
         every term (torchvision's DIoU part always uses 1e-7); :math:`\operatorname{atan2}` keeps a zero-height
         box finite (torchvision: NaN gradient); a zero-size box (w = h = 0) has :math:`\theta = 0` and no aspect
         gradient (torchvision: NaN). ``alpha_gate=0.5`` is mmdetection's gate (its other eps placements differ by
-        O(eps)). Ties split equally; touching boxes get no gradient through the intersection; ``mean`` of no
+        O(eps), and it clamps the CIoU to [-1, 1], so its loss never exceeds 2; refloss's can). Ties split equally; touching boxes get no gradient through the intersection; ``mean`` of no
         pairs is 0. NaN propagates.
 
     Shapes:
