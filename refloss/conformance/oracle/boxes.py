@@ -25,7 +25,7 @@ from mpmath import mpf
 from refloss.conformance.oracle import rounding as r
 from refloss.conformance.oracle.evaluate import DIGITS, Expectation, Tensor, _snap, agree
 
-__all__ = ["BoxOracle", "Dual", "ORACLES", "evaluate_boxes"]
+__all__ = ["BoxOracle", "Dual", "EXACT", "ORACLES", "STANDARD", "evaluate_boxes"]
 
 _DIFF_DIGITS = 120
 _COORDINATES = 8  # x1, y1, x2, y2 of boxes1, then of boxes2
@@ -129,6 +129,12 @@ class _Standard:
         return _unary(a, r.log(a.value), 1 / a.value.value)
 
     @staticmethod
+    def sigmoid(a: Any) -> Dual:
+        a = _dual(a)
+        value = r.sigmoid(a.value)
+        return _unary(a, value, value.value * (1 - value.value))
+
+    @staticmethod
     def atan2(y: Any, x: Any) -> Dual:
         """atan2(y, x) for x, y >= 0, rounded once; (0, 0) gives 0 with no derivative (refloss's convention)."""
         y, x = _dual(y), _dual(x)
@@ -151,10 +157,14 @@ class _Exact:
     abs = staticmethod(abs)
     exp = staticmethod(mpmath.exp)
     log = staticmethod(mpmath.log)
+    sigmoid = staticmethod(lambda a: 1 / (1 + mpmath.exp(-a)))
 
     @staticmethod
     def atan2(y: Any, x: Any) -> mpf:
         return mpmath.atan2(y, x) if (x, y) != (0, 0) else mpf(0)
+
+
+EXACT, STANDARD = _Exact, _Standard  # the two namespaces every formula of the box functions is written over
 
 
 # ---- the formulas (p: boxes1's coordinates, g: boxes2's; frozen: the constants, once evaluated) ----------------
