@@ -109,7 +109,7 @@ def kink_cases(function: str) -> Iterator[VectorCase]:
         yield _case(function, "iou_3_10_below_threshold", "accuracy", "IoU exactly 3/10 against the threshold "
                     "0.30000000000000004 (the double after 0.3): kept; an IoU computed in float32 (0.30000001) "
                     "exceeds it", [[0, 0, 5, 1], [2, 0, 10, 1]], [0.875, 0.75], float(np.nextafter(0.3, 1.0)),
-                    flags=("NearKink", "NonDyadic"), dtypes=FLOAT64_ONLY)
+                    flags=("NearKink",), dtypes=FLOAT64_ONLY)
     # Four identical boxes, scores 1/2, 3/4, 3/4, 3/4: box 1 ranks first (lower index among equals) and suppresses
     # the rest (IoU 1; DIoU penalty 0).
     yield _case(function, "tie_identical_boxes", "edge", "four identical boxes, three with the top score: the lowest "
