@@ -54,19 +54,21 @@ def _validated_beta(beta: Any) -> float:
     return beta
 
 
-def _iou(a: np.ndarray, b: np.ndarray, pixel: float = 0.0) -> float:
-    """IoU of two boxes; NaN when the union is zero (never suppresses: NaN > t is false)."""
+def _iou(a: np.ndarray, b: np.ndarray, pixel: float = 0.0, eps: float = 0.0) -> float:
+    """IoU of two boxes; NaN when the union is zero (never suppresses: NaN > t is false). ``pixel`` and ``eps``
+    are bugs."""
     inter = (max(0.0, min(a[2], b[2]) - max(a[0], b[0]) + pixel)
              * max(0.0, min(a[3], b[3]) - max(a[1], b[1]) + pixel))
     union = (a[2] - a[0] + pixel) * (a[3] - a[1] + pixel) + (b[2] - b[0] + pixel) * (b[3] - b[1] + pixel) - inter
-    return inter / union if union > 0 else math.nan
+    return inter / (union + eps) if union > 0 else math.nan
 
 
-def _diou(a: np.ndarray, b: np.ndarray, beta: float, *, squared: bool = True, enclosing_area: bool = False) -> float:
-    """IoU - (rho^2 / c^2)^beta; the two switches are bugs."""
+def _diou(a: np.ndarray, b: np.ndarray, beta: float, *, squared: bool = True, enclosing_area: bool = False,
+          eps: float = 0.0) -> float:
+    """IoU - (rho^2 / c^2)^beta; the three switches are bugs."""
     cw, ch = max(a[2], b[2]) - min(a[0], b[0]), max(a[3], b[3]) - min(a[1], b[1])
     rho2 = ((a[0] + a[2]) / 2 - (b[0] + b[2]) / 2) ** 2 + ((a[1] + a[3]) / 2 - (b[1] + b[3]) / 2) ** 2
-    c2 = cw * ch if enclosing_area else cw * cw + ch * ch
+    c2 = (cw * ch if enclosing_area else cw * cw + ch * ch) + eps
     if c2 == 0:
         return math.nan
     ratio = rho2 / c2 if squared else math.sqrt(rho2 / c2)
@@ -119,6 +121,11 @@ def nms_float32_iou(boxes, scores, iou_threshold):
     boxes, scores, t = _validated(boxes, scores, iou_threshold)
     single = boxes.astype(np.float32)  # the bug: the overlap computed in float32 whatever the input dtype
     return _greedy(single, scores, t, overlap=lambda a, b: float(np.float32(_iou(a, b))))
+
+
+def nms_union_eps(boxes, scores, iou_threshold):
+    boxes, scores, t = _validated(boxes, scores, iou_threshold)
+    return _greedy(boxes, scores, t, overlap=lambda a, b: _iou(a, b, eps=1e-7))  # the bug: I / (U + 1e-7)
 
 
 # ---- batched_nms -------------------------------------------------------------------------------------------------
@@ -184,6 +191,12 @@ def diou_nms_plain_iou(boxes, scores, iou_threshold, beta=1.0):
     return _greedy(boxes, scores, t)  # the bug: the penalty left out (plain NMS under DIoU-NMS's name)
 
 
+def diou_nms_eps_in_diagonal(boxes, scores, iou_threshold, beta=1.0):
+    boxes, scores, t = _validated(boxes, scores, iou_threshold)
+    beta = _validated_beta(beta)
+    return _greedy(boxes, scores, t, overlap=lambda a, b: _diou(a, b, beta, eps=1e-7))  # the bug: c^2 + 1e-7
+
+
 MUTANTS = [
     Mutant("nms_suppresses_at_equality", "nms", nms_suppresses_at_equality, None,
            ">= instead of >: a box whose IoU equals the threshold is suppressed", "branch"),
@@ -196,6 +209,8 @@ MUTANTS = [
            "the legacy integer-pixel IoU of py-faster-rcnn and Detectron: widths x2 - x1 + 1", "convention"),
     Mutant("nms_float32_iou", "nms", nms_float32_iou, None,
            "the IoU computed in float32 for float64 input (a float-only kernel)", "precision"),
+    Mutant("nms_union_eps", "nms", nms_union_eps, None,
+           "I / (U + 1e-7), the epsilon of ultralytics' and YOLOv5's box_iou, in the suppression test", "clamp"),
     Mutant("batched_nms_coordinate_offset", "batched_nms", batched_nms_coordinate_offset, None,
            "torchvision's offset trick idx * (max + 1): categories interact for negative coordinates", "convention"),
     Mutant("batched_nms_float32_offset", "batched_nms", batched_nms_float32_offset, None,
@@ -212,6 +227,8 @@ MUTANTS = [
            "c^2 taken as the enclosing box's area (GIoU's C) instead of its squared diagonal", "formula"),
     Mutant("diou_nms_ignores_beta", "diou_nms", diou_nms_ignores_beta, None,
            "beta accepted but not applied (the penalty always to the power 1)", "default"),
+    Mutant("diou_nms_eps_in_diagonal", "diou_nms", diou_nms_eps_in_diagonal, None,
+           "c^2 + 1e-7 (the epsilon of ultralytics' DIoU) in the penalty's denominator", "clamp"),
     Mutant("diou_nms_plain_iou", "diou_nms", diou_nms_plain_iou, None,
            "the DIoU penalty left out: plain NMS", "formula"),
 ]

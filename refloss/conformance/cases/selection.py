@@ -101,6 +101,12 @@ def kink_cases(function: str) -> Iterator[VectorCase]:
                 "both kept", pair, [0.875, 0.75], equal, flags=("AtKink",))
     yield _case(function, "overlap_just_above_threshold", "edge", f"{what} against a threshold 1/64 lower: "
                 "suppressed", pair, [0.875, 0.75], equal - 1 / 64, flags=("AtKink",))
+    # The double just below the overlap: exactly, the overlap exceeds it, so it is suppressed. An epsilon in a
+    # denominator (I / (U + eps)) lowers the overlap below it. Float64 only: NumPy compares a float32 or float16
+    # array with a Python float in the array's dtype, where this threshold rounds to the overlap itself.
+    yield _case(function, "threshold_one_ulp_below_overlap", "edge", f"{what} against the double just below it: "
+                "greater, suppressed", pair, [0.875, 0.75], float(np.nextafter(equal, 0.0)), flags=("NearKink",),
+                dtypes=FLOAT64_ONLY)
     if not _diou(function):
         # A = (0,0,5,1), B = (2,0,10,1): I = 3, U = 5 + 8 - 3 = 10, IoU 3/10 exactly, against the double just above
         # 0.3 (0.30000000000000004): 3/10 is below it, kept. A float64 IoU rounds to the double 0.3, below it too;
