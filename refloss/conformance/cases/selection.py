@@ -4,9 +4,10 @@ Every all-dtype case has corners that are multiples of 1/8 (or integers below 25
 of 1/32, so that float16 and bfloat16 hold them exactly, box sides below 256 (areas stay finite in float16), and
 every overlap at least a few float16/bfloat16 rounding errors away from the threshold unless it equals it
 exactly in every dtype (1/2, 15/32, 1/4): the kept set is then the same whatever dtype the overlap is computed in.
-Cases where that fails (an IoU of 3/10 against 0.3, which float32 rounds up; an IoU 0.68067 against 0.68; areas of
-10^6) are restricted to the dtypes where it holds. Each registry kink (two equal scores; the overlap equal to
-the threshold) has vectors exactly at it.
+Thresholds and beta are exact in every dtype of their case too (87/128 for "0.68", 67/128 for "0.52").
+Cases where that fails (an IoU of 3/10 against a threshold next to 0.3, which float32 rounds up; an IoU 0.68067
+against 0.6796875; areas of 10^6; beta 0.6) are restricted to the dtypes where it holds. Each registry kink (two
+equal scores; the overlap equal to the threshold) has vectors exactly at it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from refloss.conformance.cases import FLOAT64_ONLY, VectorCase, case_rng, cases_for
+from refloss.conformance.cases import FLOAT64_ONLY, VectorCase, case_rng, cases_for, pending_cases_for
 
 SELECTIONS = ("nms", "batched_nms", "diou_nms")
 F64_F32 = ("float64", "float32")
@@ -51,9 +52,10 @@ def basic_cases(function: str) -> Iterator[VectorCase]:
     """The greedy pass itself: suppression at three thresholds, output order, only kept boxes suppress, and
     random boxes without score ties."""
     scores = [0.875, 0.75, 0.625]
-    for threshold, dtypes in [(0.5, None), (0.68, F64_F32), (0.7, None)]:
-        # nms: A suppresses B at 0.5 and 0.68 (81/119 = 0.68067), nothing at 0.7; diou_nms: 0.67241 < 0.68.
-        yield _case(function, f"three_boxes_t{threshold:g}", "basic",
+    for label, threshold, dtypes in [("0.5", 0.5, None), ("87_128", 87 / 128, F64_F32), ("0.75", 0.75, None)]:
+        # nms: A suppresses B at 0.5 and 87/128 = 0.6796875 (81/119 = 0.68067), nothing at 0.75; diou_nms:
+        # 0.67241 < 0.6796875.
+        yield _case(function, f"three_boxes_t{label}", "basic",
                     f"A = (0,0,10,10), B = (1,1,11,11) (IoU 81/119 = 0.68067; minus the DIoU penalty 1/121: "
                     f"0.67241), C disjoint, threshold {threshold:g}", ABC, scores, threshold, flags=("Basic",),
                     **({"dtypes": dtypes} if dtypes else {}))
@@ -62,8 +64,8 @@ def basic_cases(function: str) -> Iterator[VectorCase]:
                 flags=("Basic", "DisjointBoxes"))
     # A = (0,0,10,10), B = (5,0,15,10), C = (10,0,20,10): IoU(A,B) = IoU(B,C) = 1/3, A and C touch. A suppresses B;
     # C is compared with the kept A only and kept. DIoU: IoU - rho^2/c^2 = 1/3 - 25/325 = 0.25641 for A,B, and
-    # 0 - 100/400 for A,C, so the threshold is 0.2 there.
-    chain_threshold = 0.2 if _diou(function) else 0.3
+    # 0 - 100/400 for A,C, so the threshold is 3/16 there (5/16 for IoU).
+    chain_threshold = 3 / 16 if _diou(function) else 5 / 16
     yield _case(function, "only_kept_boxes_suppress", "basic",
                 f"chain A, B, C: A suppresses B, and C, overlapped only by the suppressed B, is kept "
                 f"(threshold {chain_threshold:g})", [[0, 0, 10, 10], [5, 0, 15, 10], [10, 0, 20, 10]],
@@ -184,10 +186,10 @@ def category_cases(function: str) -> Iterator[VectorCase]:
     yield _case(function, "negative_coordinates", "edge", "(-10,-10,1,1) in categories 0 and 1: both kept "
                 "(torchvision's offset idx * (max + 1) = 2 makes them overlap, IoU 81/161 > 0.5)",
                 [[-10, -10, 1, 1], [-10, -10, 1, 1]], [0.875, 0.75], 0.5, idxs=[0, 1], flags=("IdenticalBoxes",))
-    yield _case(function, "category_1e7", "edge", "(0,0,1,1) and (0.5,0,1.5,1), IoU 1/3 > 0.2, in category 10^7, and "
+    yield _case(function, "category_1e7", "edge", "(0,0,1,1) and (0.5,0,1.5,1), IoU 1/3 > 3/16, in category 10^7, and "
                 "a copy of the first in category 10^7 + 1: the second is suppressed, the copy kept (torchvision's "
                 "float32 offset 2 * 10^7 rounds these boxes away)", [[0, 0, 1, 1], [0.5, 0, 1.5, 1], [0, 0, 1, 1]],
-                [0.875, 0.75, 0.625], 0.2, idxs=[10**7, 10**7, 10**7 + 1], flags=("Basic",))
+                [0.875, 0.75, 0.625], 3 / 16, idxs=[10**7, 10**7, 10**7 + 1], flags=("Basic",))
     yield _case(function, "category_ids_extreme", "edge", "categories -3 and 2^40, two identical boxes in each: one "
                 "kept per category", [[0, 0, 4, 4]] * 4, [0.875, 0.75, 0.625, 0.5], 0.5,
                 idxs=[-3, 2**40, -3, 2**40], flags=("IdenticalBoxes",))
@@ -201,25 +203,25 @@ def category_cases(function: str) -> Iterator[VectorCase]:
 @cases_for("diou_nms")
 def diou_cases(function: str) -> Iterator[VectorCase]:
     """The DIoU penalty: distant centres keep what plain NMS suppresses; beta; concentric boxes."""
-    yield _case(function, "distant_centres_t0.52", "basic", "IoU 7/13 = 0.538 but IoU - 9/269 = 0.505 < 0.52: both "
-                "kept (plain NMS suppresses)", ADJACENT, [0.875, 0.75], 0.52, flags=("Basic",))
+    yield _case(function, "distant_centres_t67_128", "basic", "IoU 7/13 = 0.538 but IoU - 9/269 = 0.505 < 67/128 = "
+                "0.5234: both kept (plain NMS suppresses)", ADJACENT, [0.875, 0.75], 67 / 128, flags=("Basic",))
     yield _case(function, "distant_centres_t0.5", "basic", "IoU - 9/269 = 0.50501 > 0.5: suppressed", ADJACENT,
                 [0.875, 0.75], 0.5, flags=("Basic",), dtypes=F64_F32)
-    yield _case(function, "beta0.5_t0.4", "basic", "beta 1/2: IoU - 3/sqrt(269) = 0.3555 < 0.4: both kept",
-                ADJACENT, [0.875, 0.75], 0.4, beta=0.5, flags=("ParameterGrid",))
-    yield _case(function, "beta1_t0.4", "basic", "beta 1: 0.505 > 0.4: suppressed", ADJACENT, [0.875, 0.75], 0.4,
-                beta=1.0, flags=("ParameterGrid",))
-    yield _case(function, "beta2_t0.52", "basic", "beta 2: IoU - (9/269)^2 = 0.5373 > 0.52: suppressed",
-                ADJACENT, [0.875, 0.75], 0.52, beta=2.0, flags=("ParameterGrid",))
+    yield _case(function, "beta0.5_t13_32", "basic", "beta 1/2: IoU - 3/sqrt(269) = 0.3555 < 13/32: both kept",
+                ADJACENT, [0.875, 0.75], 13 / 32, beta=0.5, flags=("ParameterGrid",))
+    yield _case(function, "beta1_t13_32", "basic", "beta 1: 0.505 > 13/32: suppressed", ADJACENT, [0.875, 0.75],
+                13 / 32, beta=1.0, flags=("ParameterGrid",))
+    yield _case(function, "beta2_t67_128", "basic", "beta 2: IoU - (9/269)^2 = 0.5373 > 67/128 = 0.5234: suppressed",
+                ADJACENT, [0.875, 0.75], 67 / 128, beta=2.0, flags=("ParameterGrid",))
     yield _case(function, "beta0.6_t0.45", "accuracy", "beta 0.6 (the authors' VOC cfg): IoU - (9/269)^0.6 = 0.4156 "
                 "< 0.45, kept; and B (1,1,11,11) of ABC, 0.6724 - (1/121)^0.6 = 0.6176 > 0.45, suppressed",
                 ADJACENT + [[1, 1, 11, 11]], [0.875, 0.75, 0.625], 0.45, beta=0.6, flags=("ParameterGrid",),
                 dtypes=FLOAT64_ONLY)
     for beta in (0.5, 1.0, 3.0):
         # A = (0,0,4,4), B = (1,1,3,3): same centre, penalty 0; IoU 4/16 = 1/4.
-        yield _case(function, f"concentric_beta{beta:g}_t0.2", "edge", f"concentric boxes, IoU 1/4 and no "
-                    f"penalty, beta {beta:g}, threshold 0.2: suppressed", [[0, 0, 4, 4], [1, 1, 3, 3]], [0.875, 0.75],
-                    0.2, beta=beta, flags=("NestedBoxes",))
+        yield _case(function, f"concentric_beta{beta:g}_t3_16", "edge", f"concentric boxes, IoU 1/4 and no "
+                    f"penalty, beta {beta:g}, threshold 3/16: suppressed", [[0, 0, 4, 4], [1, 1, 3, 3]],
+                    [0.875, 0.75], 3 / 16, beta=beta, flags=("NestedBoxes",))
         yield _case(function, f"concentric_beta{beta:g}_t0.25", "edge", f"concentric boxes, IoU 1/4 and no "
                     f"penalty, beta {beta:g}, threshold 1/4 (equal): kept", [[0, 0, 4, 4], [1, 1, 3, 3]],
                     [0.875, 0.75], 0.25, beta=beta, flags=("NestedBoxes", "AtKink"))
@@ -233,10 +235,6 @@ def invalid_cases(function: str) -> Iterator[VectorCase]:
                 scores, 0.5, error="invalid_box", flags=("InvalidInput",))
     yield _case(function, "inverted_box", "invalid", "boxes[1] has x2 < x1", [[0, 0, 2, 2], [3, 1, 1, 3]], scores,
                 0.5, error="invalid_box", flags=("InvalidInput", "InvertedBox"))
-    yield _case(function, "nan_coordinate", "invalid", "boxes[1] has a NaN x2: no overlap is defined",
-                [[0, 0, 2, 2], [1, 1, np.nan, 3]], scores, 0.5, error="invalid_box", flags=("InvalidInput",))
-    yield _case(function, "nan_score", "invalid", "scores[1] is NaN: it cannot be ranked (torchvision ranks it "
-                "first)", boxes, [0.875, np.nan], 0.5, error="invalid_score", flags=("InvalidInput",))
     yield _case(function, "scores_wrong_length", "invalid", "3 scores for 2 boxes", boxes, [0.875, 0.75, 0.5], 0.5,
                 error="shape_mismatch", flags=("InvalidInput", "ShapeMismatch"))
     yield _case(function, "scores_column", "invalid", "scores of shape (2, 1)", boxes, [[0.875], [0.75]], 0.5,
@@ -244,11 +242,24 @@ def invalid_cases(function: str) -> Iterator[VectorCase]:
     yield _case(function, "threshold_nan", "invalid", "iou_threshold NaN (torchvision then suppresses nothing)",
                 boxes, scores, float("nan"), error="invalid_parameter", flags=("InvalidInput",))
     if function == "batched_nms":
-        yield _case(function, "idxs_float", "invalid", "idxs as floats 0.0, 1.0 (torchvision accepts them)", boxes,
-                    scores, 0.5, idxs=np.array([0.0, 1.0]), error="invalid_category", flags=("InvalidInput",))
         yield _case(function, "idxs_wrong_length", "invalid", "3 categories for 2 boxes", boxes, scores, 0.5,
                     idxs=np.array([0, 1, 1]), error="shape_mismatch", flags=("InvalidInput", "ShapeMismatch"))
     if _diou(function):
         for beta in (0.0, -1.0):
             yield _case(function, f"beta{beta:g}", "invalid", f"beta = {beta:g} (must be > 0)", boxes, scores, 0.5,
                         beta=beta, error="invalid_parameter", flags=("InvalidInput",))
+
+
+@pending_cases_for(*SELECTIONS, reason="refloss/conformance/errors.py has no category for these yet: a non-finite box "
+                   "(invalid_box's classify does not match its message), a NaN score (invalid_score), float idxs "
+                   "(invalid_category)")
+def pending_invalid_cases(function: str) -> Iterator[VectorCase]:
+    """Bad input whose error category is still to be declared."""
+    boxes, scores = [[0, 0, 2, 2], [1, 1, 3, 3]], [0.875, 0.75]
+    yield _case(function, "nan_coordinate", "invalid", "boxes[1] has a NaN x2: no overlap is defined",
+                [[0, 0, 2, 2], [1, 1, np.nan, 3]], scores, 0.5, error="invalid_box", flags=("InvalidInput",))
+    yield _case(function, "nan_score", "invalid", "scores[1] is NaN: it cannot be ranked (torchvision ranks it "
+                "first)", boxes, [0.875, np.nan], 0.5, error="invalid_score", flags=("InvalidInput",))
+    if function == "batched_nms":
+        yield _case(function, "idxs_float", "invalid", "idxs as floats 0.0, 1.0 (torchvision accepts them)", boxes,
+                    scores, 0.5, idxs=np.array([0.0, 1.0]), error="invalid_category", flags=("InvalidInput",))
