@@ -19,14 +19,7 @@ from typing import Any, Callable
 
 import mpmath
 
-try:  # the lead's record of the non-loss oracles
-    from refloss.conformance.oracle.functions import SelectionOracle
-except ImportError:  # pragma: no cover - until the format 1.2 generator lands
-    from dataclasses import dataclass
-
-    @dataclass(frozen=True)
-    class SelectionOracle:  # type: ignore[no-redef]
-        select: Callable
+from refloss.conformance.oracle.functions import SelectionOracle
 
 __all__ = ["ORACLES", "exact", "greedy_kept"]
 
