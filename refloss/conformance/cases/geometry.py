@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from refloss.conformance.cases import (FLOAT64_ONLY, VectorCase, case_rng as _rng, cases_for, cotangent_for,
-                                      pending_cases_for)
+                                      nondyadic_values, pending_cases_for)
 from refloss.conformance.cases.boxes import CONFIGURATIONS, random_boxes
 
 FORMATS = ("xyxy", "xywh", "cxcywh")
@@ -98,6 +98,14 @@ def convert_cases(loss: str) -> Iterator[VectorCase]:
                         boxes, "xyxy", "cxcywh", rng, dtypes=FLOAT64_ONLY,
                         flags=("NonDyadic", "Cancellation", "MixedMagnitude"))
 
+    for fmt in ("cxcywh", "xywh"):  # a conversion through corners and back would lose the small coordinates
+        name = f"identity_{fmt}_wide_boxes"
+        rng = _rng(loss, name)
+        boxes = np.concatenate([nondyadic_values(rng, (3, 2), -1.0, 1.0), nondyadic_values(rng, (3, 2), 1e15, 1e16)],
+                               axis=-1)
+        yield _convert_case(name, "accuracy", f"{fmt} to {fmt} with positions ~1 and sizes ~1e16: an exact copy "
+                            "(through corners, x = (x + w) - w would lose the position)", boxes, fmt, fmt, rng,
+                            dtypes=FLOAT64_ONLY, flags=("NonDyadic", "Cancellation", "MixedMagnitude"))
     rng = _rng(loss, "nan_coordinate")
     boxes = in_format(corner_boxes(rng, 3), "cxcywh")
     boxes[1, 2] = np.nan
