@@ -140,7 +140,7 @@ def _area_unchecked(boxes: Any) -> np.ndarray:
     return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
 
 
-def _area_vjp_with(sides_swapped: bool = False, ones: bool = False) -> Callable[..., tuple]:
+def _area_vjp_with(sides_swapped: bool = False, ones: bool = False, masked: bool = False) -> Callable[..., tuple]:
     def box_area_vjp(grad_output: Any, boxes: Any) -> tuple[np.ndarray]:
         b = _valid_in(boxes, "xyxy")
         g = as_float(grad_output, "grad_output")
@@ -151,6 +151,8 @@ def _area_vjp_with(sides_swapped: bool = False, ones: bool = False) -> Callable[
         w, h = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
         if sides_swapped:
             w, h = h, w  # the bug: dA/dx1 = -w and dA/dy1 = -h, each edge moved by its own side
+        if masked:
+            g = np.where(w * h > 0, g, 0.0)  # the bug: no gradient where the area is 0 (a strict overlap mask's habit)
         return (np.stack([-g * h, -g * w, g * h, g * w], axis=-1),)
     return box_area_vjp
 
@@ -222,6 +224,12 @@ def _iou_plus_one(boxes1, boxes2):
     one = np.array([0.0, 0.0, 1.0, 1.0])
     p, g = p + one, g + one  # the bug: py-faster-rcnn's inclusive pixels, w = x2 - x1 + 1
     return _iou(p, g)[0]
+
+
+def _iou_in_float32(boxes1, boxes2):
+    p, g = _grid(boxes1, boxes2)
+    p, g = p.astype(np.float32), g.astype(np.float32)  # the bug: computed in float32 whatever the input's dtype
+    return _iou(p, g)[0].astype(np.float64)
 
 
 # ---- generalized_box_iou -----------------------------------------------------------------------------------------
@@ -352,6 +360,8 @@ MUTANTS = [
            "dA/dx1 = -w instead of -h: each edge moved by its own side", "gradient"),
     Mutant("box_area_vjp_ignoring_grad_output", "box_area", None, _area_vjp_with(ones=True),
            "the cotangent taken as 1", "cotangent"),
+    Mutant("box_area_vjp_zero_at_zero_area", "box_area", None, _area_vjp_with(masked=True),
+           "no gradient for a zero-width or zero-height box, though moving an edge out grows its area", "gradient"),
     # box_iou
     Mutant("box_iou_union_clamped", "box_iou", _iou_union_clamped, None,
            "the union clamped at eps (mmdet's bbox_overlaps): two zero-area boxes give 0, not NaN", "nonfinite"),
@@ -359,6 +369,8 @@ MUTANTS = [
            "the overlap's sides not clamped at 0: diagonal disjoint boxes get a positive intersection", "clamp"),
     Mutant("box_iou_plus_one", "box_iou", _iou_plus_one, None,
            "py-faster-rcnn's inclusive-pixel widths x2 - x1 + 1", "convention"),
+    Mutant("box_iou_in_float32", "box_iou", _iou_in_float32, None,
+           "float64 boxes computed in float32 (a kernel with one accumulation type)", "precision"),
     # generalized_box_iou
     Mutant("giou_matrix_over_union", "generalized_box_iou", _giou_over_union, None,
            "the enclosing box's empty part divided by the union, not by the enclosing area", "formula"),

@@ -82,9 +82,6 @@ def convert_cases(loss: str) -> Iterator[VectorCase]:
         rng = _rng(loss, name)
         yield _convert_case(name, "edge", f"segments, a point and a box, {in_fmt} to {out_fmt}: zero sizes are valid",
                             in_format(DEGENERATE, in_fmt), in_fmt, out_fmt, rng, flags=("DegenerateBox",))
-    rng = _rng(loss, "empty")
-    yield _convert_case("empty", "edge", "no boxes (shape (0, 4))", np.zeros((0, 4)), "cxcywh", "xyxy", rng,
-                        flags=("Empty",))
 
     for in_fmt, out_fmt in (("xyxy", "cxcywh"), ("cxcywh", "xywh"), ("xywh", "xyxy")):
         name = f"nondyadic_{in_fmt}_to_{out_fmt}"
@@ -106,12 +103,6 @@ def convert_cases(loss: str) -> Iterator[VectorCase]:
         yield _convert_case(name, "accuracy", f"{fmt} to {fmt} with positions ~1 and sizes ~1e16: an exact copy "
                             "(through corners, x = (x + w) - w would lose the position)", boxes, fmt, fmt, rng,
                             dtypes=FLOAT64_ONLY, flags=("NonDyadic", "Cancellation", "MixedMagnitude"))
-    rng = _rng(loss, "nan_coordinate")
-    boxes = in_format(corner_boxes(rng, 3), "cxcywh")
-    boxes[1, 2] = np.nan
-    yield _convert_case("nan_coordinate", "nonfinite", "w of the second box is NaN: its x1 and x2 are NaN", boxes,
-                        "cxcywh", "xyxy", rng, flags=("NaNInput",))
-
     rng = _rng(loss, "invalid")
     boxes = corner_boxes(rng, 3)
     for in_fmt, (row, column), what in (("xywh", (2, 2), "w < 0"), ("cxcywh", (1, 3), "h < 0"),
@@ -124,6 +115,22 @@ def convert_cases(loss: str) -> Iterator[VectorCase]:
                             flags=("InvalidInput", "InvertedBox"))
     yield _convert_case("three_coordinates", "invalid", "boxes of shape (3, 3)", boxes[:, :3], "xyxy", "xywh", rng,
                         cotangent=np.ones((3, 3)), error="invalid_box", flags=("InvalidInput",))
+
+
+@pending_cases_for("box_convert", reason="the oracle of row functions cannot express these yet: with no rows "
+                   "evaluate_rows gives the value shape (0,) instead of (0, 4); and it makes every gradient of a row "
+                   "with a NaN coordinate NaN, while the VJP of this linear map is finite (torch's autograd too: the "
+                   "Jacobian does not depend on the boxes)")
+def convert_pending_oracle_cases(loss: str) -> Iterator[VectorCase]:
+    rng = _rng(loss, "empty")
+    yield _convert_case("empty", "edge", "no boxes (shape (0, 4))", np.zeros((0, 4)), "cxcywh", "xyxy", rng,
+                        flags=("Empty",))
+    rng = _rng(loss, "nan_coordinate")
+    boxes = in_format(corner_boxes(rng, 3), "cxcywh")
+    boxes[1, 2] = np.nan
+    yield _convert_case("nan_coordinate", "nonfinite", "w of the second box is NaN: its x1 and x2 are NaN, every "
+                        "gradient finite (the Jacobian is constant)", boxes, "cxcywh", "xyxy", rng,
+                        flags=("NaNInput",))
 
 
 @pending_cases_for("box_convert", reason="the reference's errors are not classified in these categories yet: "
@@ -183,11 +190,11 @@ def area_cases(loss: str) -> Iterator[VectorCase]:
                      corner_boxes(rng, 3, dyadic=False) * 1e150, rng, dtypes=FLOAT64_ONLY,
                      flags=("NonDyadic", "HugeMagnitude"))
 
-    rng = _rng(loss, "nan_coordinate")
+    rng = _rng(loss, "nan_box")
     boxes = corner_boxes(rng, 3)
-    boxes[1, 0] = np.nan
-    yield _area_case("nan_coordinate", "nonfinite", "x1 of the second box is NaN: its area is NaN", boxes, rng,
-                     flags=("NaNInput",))
+    boxes[1] = np.nan
+    yield _area_case("nan_box", "nonfinite", "the second box is all NaN (a missing box): its area and its four "
+                     "gradients are NaN, the other boxes' are not", boxes, rng, flags=("NaNInput",))
 
     rng = _rng(loss, "invalid")
     boxes = corner_boxes(rng, 3)
@@ -202,6 +209,17 @@ def area_cases(loss: str) -> Iterator[VectorCase]:
                      both, rng, error="invalid_box", flags=("InvalidInput", "InvertedBox"))
     yield _area_case("three_coordinates", "invalid", "boxes of shape (3, 3)", boxes[:, :3], rng,
                      cotangent=np.ones(3), error="invalid_box", flags=("InvalidInput",))
+
+
+@pending_cases_for("box_area", reason="the oracle of row functions makes every gradient of a row with a NaN "
+                   "coordinate NaN; the reference (and torch's autograd) keep the x gradients -h and h finite when "
+                   "only x1 is NaN, since they do not depend on x1")
+def area_pending_cases(loss: str) -> Iterator[VectorCase]:
+    rng = _rng(loss, "nan_coordinate")
+    boxes = corner_boxes(rng, 3)
+    boxes[1, 0] = np.nan
+    yield _area_case("nan_coordinate", "nonfinite", "x1 of the second box is NaN: its area and its y gradients "
+                     "(-w, w) are NaN, its x gradients (-h, h) finite", boxes, rng, flags=("NaNInput",))
 
 
 # ---- the pairwise matrices ----------------------------------------------------------------------------------------
