@@ -88,7 +88,9 @@ class ModuleAdapter(Adapter):
         for loss, pair in losses.items():
             if loss not in REGISTRY:
                 raise ValueError(f"{self.name}: LOSSES has {unknown_name_message(loss)}")
-            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(callable(f) for f in pair)):
+            # (a function without a gradient, NMS, has vjp None)
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and callable(pair[0])
+                    and (pair[1] is None or callable(pair[1]))):
                 raise ValueError(f"{self.name}: LOSSES[{loss!r}] must be a (forward, vjp) pair of callables; got "
                                  f"{pair!r}")
         self.losses: dict[str, tuple[Any, Any]] = {loss: tuple(pair) for loss, pair in losses.items()}

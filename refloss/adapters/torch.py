@@ -102,6 +102,10 @@ class TorchAdapter(Adapter):
                                            torch.tensor(cotangent, dtype=torch_dtype), allow_unused=True) if wrt else ()
         except NotImplementedError as error:  # e.g. a CPU kernel without float16/bfloat16 support
             raise Unsupported(f"{type(error).__name__}: {error}") from error
+        except RuntimeError as error:
+            if "not implemented for" in str(error):  # torchvision's nms_kernel: "not implemented for 'Half'"
+                raise Unsupported(f"{type(error).__name__}: {error}") from error
+            raise Rejected(None, f"{type(error).__name__}: {error}") from error
         except (RuntimeError, ValueError, TypeError, IndexError) as error:
             raise Rejected(None, f"{type(error).__name__}: {error}") from error
         gradients = {n: _numpy(g if g is not None else torch.zeros_like(tensors[n])) for n, g in zip(wrt, computed)}

@@ -213,8 +213,10 @@ def complete_box_iou(boxes1: Any, boxes2: Any, eps: float = 1e-7, *, out: np.nda
     Conventions:
         As :func:`distance_box_iou`. The aspect angle :math:`\operatorname{arctan}(w/h)` is :math:`\pi/2` for a
         box of zero height and positive width, and NaN for a box with :math:`w = h = 0` (:math:`0/0`), so a point
-        box gives NaN against every box, as in torchvision. ``boxes1`` and ``boxes2`` enter symmetrically: the
-        matrix for swapped arguments is the transpose.
+        box gives NaN against every box, as in torchvision. With ``eps = 0``, two identical boxes give NaN too:
+        :math:`\alpha = 0/0` (torchvision's value; :func:`ciou_loss` instead takes :math:`\alpha = 0` where
+        :math:`v = 0`, since its gradient must be defined at the loss's minimum). ``boxes1`` and ``boxes2`` enter
+        symmetrically: the matrix for swapped arguments is the transpose.
 
     Shapes:
         ``boxes1``: ``(N, 4)``; ``boxes2``: ``(M, 4)``. Output: ``(N, M)``.

@@ -18,7 +18,10 @@ CATEGORIES = {
     "invalid_weight": "a weight is negative, not finite, or of the wrong shape",
     "invalid_target": "a target is outside its domain (a probability outside [0, 1])",
     "label_out_of_range": "a class index is negative or not below the number of classes (and not ignore_index)",
-    "invalid_box": "a box is inverted (x2 < x1 or y2 < y1), or a box argument is not of shape (..., 4)",
+    "invalid_box": "a box is inverted (x2 < x1 or y2 < y1), a box argument is not of shape (..., 4), or (NMS) a "
+                   "box has a NaN or infinite coordinate",
+    "invalid_score": "a score is NaN: it cannot be ranked (NMS)",
+    "invalid_category": "category indices (batched_nms's idxs) are not integers",
 }
 
 
@@ -30,8 +33,12 @@ def describe_categories() -> str:
 def classify(error: BaseException) -> str | None:
     """The category of one of refloss's own ``ValueError``/``TypeError`` messages (None if unrecognised)."""
     message = str(error)
-    if "is not a valid box" in message or "(boxes as x1, y1, x2, y2)" in message:
+    if "is not a valid box" in message or "(boxes as " in message or "is not finite: a box with" in message:
         return "invalid_box"
+    if message.startswith("scores[") and "is NaN" in message:
+        return "invalid_score"
+    if message.startswith("idxs must be an array of integers"):
+        return "invalid_category"
     if message.startswith(("weight ", "pos_weight ", "alpha must have shape", "alpha must be finite",
                            "alpha must be non-negative")):
         return "invalid_weight"
@@ -44,6 +51,8 @@ def classify(error: BaseException) -> str | None:
         return "shape_mismatch"
     if message.startswith("reduction "):
         return "invalid_reduction"
+    if " must be one of " in message:  # a choice parameter (a box format)
+        return "invalid_parameter"
     if "must have the same shape as" in message:
         return "shape_mismatch"
     if (" must be in " in message or " must be a real number" in message or " must be below " in message

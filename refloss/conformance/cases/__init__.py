@@ -72,7 +72,8 @@ def pending_cases_for(*loss_names: str, reason: str) -> Callable:
 
 
 def _register_all() -> None:
-    from refloss.conformance.cases import boxes, classification, regression  # noqa: F401  (registers the generators)
+    from refloss.conformance.cases import (boxes, classification, geometry, regression,  # noqa: F401
+                                           selection)  # (importing registers the generators)
 
 
 def generate_cases(loss_name: str) -> list[VectorCase]:

@@ -133,10 +133,8 @@ def convert_pending_oracle_cases(loss: str) -> Iterator[VectorCase]:
                         flags=("NaNInput",))
 
 
-@pending_cases_for("box_convert", reason="the reference's errors are not classified in these categories yet: "
-                   "'(boxes as x, y, w, h)' gives shape_mismatch (only the xyxy message is invalid_box) and "
-                   "'in_fmt must be one of ...' gives no category (errors.classify)")
-def convert_pending_cases(loss: str) -> Iterator[VectorCase]:
+@cases_for("box_convert")
+def convert_more_invalid_cases(loss: str) -> Iterator[VectorCase]:
     rng = _rng(loss, "invalid_pending")
     boxes = in_format(corner_boxes(rng, 3), "xywh")
     yield _convert_case("three_coordinates_xywh", "invalid", "xywh boxes of shape (3, 3)", boxes[:, :3], "xywh",
@@ -316,8 +314,8 @@ def pairwise_cases(loss: str) -> Iterator[VectorCase]:
     yield _pairwise_case(loss, "single_box_vector", "invalid", "boxes2 of shape (4,), not (1, 4)", boxes1, boxes2[0],
                          error="shape_mismatch", flags=("InvalidInput", "ShapeMismatch"))
     if loss in WITH_EPS:
-        yield _pairwise_case(loss, "eps_out_of_domain", "invalid", "eps = -1e-7", boxes1, boxes2,
-                             params={"eps": -1e-7}, error="invalid_parameter", flags=("InvalidInput",))
+        yield _pairwise_case(loss, "eps_out_of_domain", "invalid", "eps = -0.125", boxes1, boxes2,
+                             params={"eps": -0.125}, error="invalid_parameter", flags=("InvalidInput",))
 
 
 def _overlapping_sets(rng: np.random.Generator, n: int, m: int, dyadic: bool = True) -> tuple[np.ndarray, np.ndarray]:

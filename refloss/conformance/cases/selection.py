@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from refloss.conformance.cases import FLOAT64_ONLY, VectorCase, case_rng, cases_for, pending_cases_for
+from refloss.conformance.cases import FLOAT64_ONLY, VectorCase, case_rng, cases_for
 
 SELECTIONS = ("nms", "batched_nms", "diou_nms")
 F64_F32 = ("float64", "float32")
@@ -250,11 +250,9 @@ def invalid_cases(function: str) -> Iterator[VectorCase]:
                         beta=beta, error="invalid_parameter", flags=("InvalidInput",))
 
 
-@pending_cases_for(*SELECTIONS, reason="refloss/conformance/errors.py has no category for these yet: a non-finite box "
-                   "(invalid_box's classify does not match its message), a NaN score (invalid_score), float idxs "
-                   "(invalid_category)")
-def pending_invalid_cases(function: str) -> Iterator[VectorCase]:
-    """Bad input whose error category is still to be declared."""
+@cases_for(*SELECTIONS)
+def more_invalid_cases(function: str) -> Iterator[VectorCase]:
+    """Bad input of its own categories: a non-finite box, a NaN score, float category indices."""
     boxes, scores = [[0, 0, 2, 2], [1, 1, 3, 3]], [0.875, 0.75]
     yield _case(function, "nan_coordinate", "invalid", "boxes[1] has a NaN x2: no overlap is defined",
                 [[0, 0, 2, 2], [1, 1, np.nan, 3]], scores, 0.5, error="invalid_box", flags=("InvalidInput",))
