@@ -16,14 +16,14 @@ fail. Every new loss adds at least three mutants here.
 from __future__ import annotations
 
 from ._base import CATEGORIES, Mutant, harness_module
-from . import binary, boxes, multiclass, regression
+from . import binary, boxes, coders, multiclass, regression
 
 __all__ = ["CATEGORIES", "MUTANTS", "Mutant", "harness_module"]
 
 
 def _collect() -> dict[str, Mutant]:
     collected: dict[str, Mutant] = {}
-    for family in (regression, binary, multiclass, boxes):
+    for family in (regression, binary, multiclass, boxes, coders):
         for mutant in family.MUTANTS:
             if mutant.name in collected:
                 raise ValueError(f"two mutants are named {mutant.name!r}")

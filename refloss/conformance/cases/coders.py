@@ -229,6 +229,11 @@ def anchor_edge_cases(coder: str) -> Iterator[VectorCase]:
         yield _case(coder, "zero_code", "edge", "the code 0 gives the reference back", [np.zeros((3, 4)), boxes],
                     rng, flags=("Basic",))
         yield from _clamp_cases(coder, unit)
+    if coder == "decode_ssd_boxes":  # SSD has no clamp by default: v_s l_w = 5 > log(1000/16) is not clamped
+        rng = _rng(coder, "beyond_torchvision_clamp")
+        yield _case(coder, "beyond_torchvision_clamp", "edge", "default parameters (no clamp), size offsets 25 and "
+                    "-25: e^5 and e^-5 times the prior's, where torchvision's SSD would clamp the first at 62.5",
+                    [[[0.5, -0.5, 25.0, -25.0]], [[0.25, 0.375, 0.5, 0.625]]], rng, flags=("Basic",))
     rng = _rng(coder, "empty")
     yield _case(coder, "empty", "edge", "no rows: shape (0, 4)", [np.zeros((0, 4)), np.zeros((0, 4))], rng,
                 flags=("Empty",))
