@@ -492,10 +492,10 @@ def yolo_accuracy_cases(coder: str) -> Iterator[VectorCase]:
                    "sigma (1 - sigma), which loses accuracy for t > 1 (27 u at t = 3, 427 u at t = 6, 0 instead of "
                    "4.2e-18 at t = 40): compute it as sigma(t) sigma(-t)")
 def yolo_positive_offsets(coder: str) -> Iterator[VectorCase]:
-    """Raw offsets t_x, t_y above 1 (on the grid, up to 4, and saturated up to 40)."""
+    """Raw offsets t_x, t_y above 1 (on the grid, 2 to 6, and saturated, 6 to 40)."""
     rng = _rng(coder, "positive_offsets")
-    raw = np.concatenate([_grid(rng, 1.0, 4.0, (6, 2), 1 / 32), _grid(rng, -2.0, 2.0, (6, 2), 1 / 32)], axis=-1)
-    yield _case(coder, "positive_offsets", "basic", "offsets in [1, 4]", [raw, random_cells(rng, (6,), (13, 13)),
+    raw = np.concatenate([_grid(rng, 2.0, 6.0, (6, 2), 1 / 32), _grid(rng, -2.0, 2.0, (6, 2), 1 / 32)], axis=-1)
+    yield _case(coder, "positive_offsets", "basic", "offsets in [2, 6]", [raw, random_cells(rng, (6,), (13, 13)),
                                                                          random_anchors(rng, (6,))], rng,
                 flags=("Basic",))
     rng = _rng(coder, "saturated_above")
