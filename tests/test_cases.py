@@ -17,7 +17,7 @@ from refloss.conformance.encoding import is_representable
 from refloss.conformance.flags import FLAGS
 from refloss.conformance.generate import CONCERNS, GenerationError, _test_entry
 
-LOSSES = names()
+LOSSES = names(kind=None)
 
 # Parameter regimes in which a kink must have its own vector, where the registry's distance function alone does
 # not tell them apart. Keyed by (loss, the start of the Kink's ``where``); each regime is (label, predicate on the

@@ -343,7 +343,7 @@ def test_assert_conforms_rejects_an_unknown_dtype():
 
 
 def test_conformance_vectors_refuses_unknown_losses_and_losses_without_vectors(tmp_path):
-    with pytest.raises(ValueError, match="unknown loss 'mse'; did you mean mse_loss"):
+    with pytest.raises(ValueError, match="unknown loss 'mse'; did you mean .*mse_loss"):
         conformance_vectors("mse")
     (tmp_path / "MANIFEST.json").write_text(json.dumps({"files": {}}))
     with pytest.raises(ValueError, match="no conformance vectors for huber_loss"):
@@ -492,7 +492,7 @@ def test_a_module_without_losses_or_with_a_bad_entry():
     with pytest.raises(ValueError, match=r"LOSSES\['mse_loss'\] must be a \(forward, vjp\) pair"):
         ModuleAdapter(module)
     module.LOSSES = {"mse": (refloss.mse_loss, refloss.mse_loss_vjp)}
-    with pytest.raises(ValueError, match="did you mean mse_loss"):
+    with pytest.raises(ValueError, match="did you mean .*mse_loss"):
         ModuleAdapter(module)
     assert "cannot import 'no_such_module_xyz'" in _cli_error("--impl", "module:no_such_module_xyz")
     assert "module: needs the name of a module" in _cli_error("--impl", "module:")

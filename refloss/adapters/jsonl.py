@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from refloss._registry import REGISTRY
+from refloss._registry import REGISTRY, get
 from refloss.adapters.base import Adapter, EngineFailure, Rejected, Result, Unsupported, wanted_gradients
 from refloss.conformance.encoding import DTYPES, bits_to_float, float_to_bits
 
@@ -214,13 +214,14 @@ class JsonLinesAdapter(Adapter):
 
     def run(self, loss, inputs, params, reduction, cotangent, dtype, *, value=True, grads=None) -> Result:
         wanted = wanted_gradients(loss, grads, inputs)
-        if reduction is None and not self.defaults:
+        if reduction is None and get(loss).kind == "loss" and not self.defaults:  # (other kinds have no reduction)
             raise Unsupported("the engine's hello says \"defaults\": false: it has no default parameters to check")
         self.next_id += 1
         request: dict[str, Any] = {"id": self.next_id, "function": loss, "dtype": dtype}
         if reduction is not None:  # absent: the engine's default reduction
             request["reduction"] = reduction
-        request["params"] = {k: encode_tensor(np.asarray(v), dtype) for k, v in params.items()}
+        request["params"] = {k: {"choice": v} if isinstance(v, str) else encode_tensor(np.asarray(v), dtype)
+                             for k, v in params.items()}
         request["inputs"] = {k: encode_tensor(v, dtype) for k, v in inputs.items()}
         if wanted:
             request["cotangent"] = encode_tensor(cotangent, dtype)

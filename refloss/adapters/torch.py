@@ -40,7 +40,10 @@ def _torchvision_available() -> bool:
 
 
 def _equivalent(loss: str) -> Any | None:
-    """The registry's torch.nn.functional equivalent of ``loss``, else its torchvision.ops one if installed."""
+    """The registry's torch.nn.functional equivalent of ``loss``, else its torchvision.ops one if installed. The box
+    coders have none here: torchvision's are methods of BoxCoder objects (tests/test_coders.py compares them)."""
+    if get(loss).kind == "coder":
+        return None
     for framework in ("torch", "torchvision"):
         for equivalent in get(loss).equivalents:
             if equivalent.framework == framework and (framework == "torch" or _torchvision_available()):

@@ -82,6 +82,8 @@ class VectorTest:
     def gradients(self) -> tuple[str, ...]:
         """The inputs whose gradients this test expects (a subset of ``differentiable``)."""
         expected = self.data.get("expected")
+        if "cotangent" not in self.data:  # a function without a VJP (pairwise IoU, NMS): value only
+            return ()
         return tuple(expected[0]["grads"]) if expected else self.differentiable
 
     @property
@@ -98,6 +100,9 @@ class VectorTest:
         params: dict[str, Any] = {}
         for name, value in self.data["attributes"].items():
             if name == "reduction":
+                continue
+            if "choice" in value:  # a string setting (a box format)
+                params[name] = value["choice"]
                 continue
             array = decode(value)
             if array.shape == ():
@@ -270,7 +275,15 @@ def _how_far(value: float, wanted: str, dtype: str) -> str:
 
 def _match(result: Result, alternative: dict[str, Any], dtype: str, policy: str = "policy_v2") -> tuple[float, str]:
     """Worst error ratio over the value and every gradient the expectation lists (each test says which inputs
-    it expects gradients for: cross_entropy's target only with probability targets)."""
+    it expects gradients for: cross_entropy's target only with probability targets); a selection's indices must
+    be exactly the expected ones (ratio 0, else inf)."""
+    if "indices" in alternative:
+        wanted = alternative["indices"]["ints"]
+        got = None if result.value is None else np.asarray(result.value).ravel()
+        if got is not None and got.size == len(wanted) and all(float(g) == w for g, w in zip(got, wanted)):
+            return 0.0, ""
+        shown = "nothing" if got is None else f"{[int(g) if float(g).is_integer() else float(g) for g in got]}"
+        return math.inf, f"indices {shown} instead of {wanted}"
     ratio, detail = _tensor_ratio(result.value, alternative["value"], dtype, "value", policy)
     worst, where = ratio, f"value {detail}"
     for name in alternative["grads"]:
@@ -315,13 +328,16 @@ def run_test(adapter: Adapter, test: VectorTest, dtype: str, defaults: bool = Fa
     data = test.data
     outcome = Outcome(test.uid, test.loss, test.file, data["name"] + (DEFAULTS_SUFFIX if defaults else ""), dtype,
                       "pass")
-    reduction = None if defaults else data["attributes"]["reduction"]
-    arguments = (test.loss, test.decoded_inputs(), test.decoded_params(), reduction, decode(data["cotangent"]),
-                 dtype)
+    # (functions other than losses have no reduction, and those without a VJP no cotangent)
+    reduction = None if defaults else data["attributes"].get("reduction")
+    cotangent = decode(data["cotangent"]) if "cotangent" in data else None
+    arguments = (test.loss, test.decoded_inputs(), test.decoded_params(), reduction, cotangent, dtype)
     try:
         if data["result"] == "invalid":
             rejections: dict[str, Rejected | None] = {}
-            for part, selection in (("forward", {"grads": ()}), ("VJP", {"value": False, "grads": test.gradients})):
+            parts = [("forward", {"grads": ()})] + ([("VJP", {"value": False, "grads": test.gradients})]
+                                                   if test.gradients else [])
+            for part, selection in parts:
                 try:
                     adapter.run(*arguments, **selection)
                     rejections[part] = None
@@ -555,6 +571,7 @@ def check(adapter: Adapter, directory: Path = DEFAULT_DIRECTORY, only: Iterable[
                 _apply_deviation(outcome, expectations.get(test.uid))
             report.outcomes.append(outcome)
         if consistency and not report.aborted and test.data["result"] != "invalid" and "float64" in wanted \
+                and "reduction" in test.data["attributes"] \
                 and "float64" in test.dtypes and test.uid not in expectations:
             try:
                 report.consistency_failures += _consistency(adapter, test)

@@ -31,6 +31,7 @@ from refloss.conformance.encoding import decimal, float_to_bits, is_representabl
 from refloss.conformance.flags import FLAGS
 from refloss.conformance.oracle import ORACLES, evaluate_oracle as evaluate
 from refloss.conformance.oracle.evaluate import DIGITS, Expectation, Tensor
+from refloss.conformance.oracle.functions import Selection
 from refloss.conformance.schema import SCHEMA
 from refloss.conformance.check import _tensor_ratio
 from refloss.conformance.tolerance import POLICIES, POLICY
@@ -38,9 +39,11 @@ from refloss.testing._gradients import Case, finite_difference_vjp, kink_distanc
 
 __all__ = ["GenerationError", "SUITE_VERSION", "generate", "write"]
 
-SUITE_VERSION = "0.2.0"
+SUITE_VERSION = "0.3.0"
 FORMAT_VERSION = 1
-FORMAT_MINOR_VERSION = 1  # 1.1: per-entry scales (policy_v2), gradients per test, error categories in the schema
+FORMAT_MINOR_VERSION = 2  # 1.1: per-entry scales (policy_v2), gradients per test, error categories in the schema;
+# 1.2: functions other than losses (the function's kind; no reduction, no cotangent without a VJP, string
+# parameters as {"choice": ...}, integer answers of selections as "indices")
 CONCERNS = ("basic", "edge", "accuracy", "nonfinite", "invalid")
 _FD_TOLERANCE = 1e-6  # same bound as refloss.testing's finite-difference check
 _FD_KINK_MARGIN = 1e-3  # finite differences only where every element is this far from a kink
@@ -104,10 +107,16 @@ def _expectation(name: str, expectation: Expectation, dtypes: Iterable[str],
 
 
 def _attributes(case: VectorCase) -> dict[str, Any]:
-    attributes: dict[str, Any] = {"reduction": case.reduction}
+    """The call's settings: the reduction (losses only) and each parameter the case sets."""
+    attributes: dict[str, Any] = {} if case.reduction is None else {"reduction": case.reduction}
     for name, value in case.params.items():
-        attributes[name] = _tensor(np.asarray(value))
+        attributes[name] = {"choice": value} if isinstance(value, str) else _tensor(np.asarray(value))
     return attributes
+
+
+def _keywords(case: VectorCase) -> dict[str, Any]:
+    """The keyword arguments of a call of the case: its parameters, and its reduction where it has one."""
+    return dict(case.params) if case.reduction is None else {"reduction": case.reduction, **case.params}
 
 
 def _uid(loss: str, attributes: dict, inputs: dict, cotangent: dict) -> str:
@@ -118,12 +127,16 @@ def _uid(loss: str, attributes: dict, inputs: dict, cotangent: dict) -> str:
 # ---- cross-checks -----------------------------------------------------------------------------------------------
 
 def _reference_ratio(loss: str, case: VectorCase, expected: dict[str, Any]) -> float:
-    """Worst error of the float64 reference against the oracle, as a fraction of the float64 tolerance."""
+    """Worst error of the float64 reference against the oracle, as a fraction of the float64 tolerance (a
+    selection: 0 if its indices are the oracle's, else inf)."""
     spec = get(loss)
     inputs = [case.inputs[i.name] for i in spec.inputs]
-    kwargs = {"reduction": case.reduction, **case.params}
+    kwargs = _keywords(case)
     value = np.asarray(spec.forward(*inputs, **kwargs))
-    grads = dict(zip([i.name for i in spec.inputs], spec.vjp(case.cotangent, *inputs, **kwargs)))
+    if "indices" in expected:
+        return 0.0 if value.tolist() == expected["indices"]["ints"] else math.inf
+    grads = dict(zip([i.name for i in spec.inputs], spec.vjp(case.cotangent, *inputs, **kwargs))) \
+        if expected["grads"] else {}
     ratios = [_tensor_ratio(value, expected["value"], "float64", "value")[0]]
     ratios += [_tensor_ratio(np.asarray(grads[name]), tensor, "float64", "gradient")[0]
                for name, tensor in expected["grads"].items()]
@@ -132,6 +145,8 @@ def _reference_ratio(loss: str, case: VectorCase, expected: dict[str, Any]) -> f
 
 def _finite_difference_error(loss: str, case: VectorCase, expectation: Expectation) -> float | None:
     """Relative error of central differences against the oracle's gradients, where the loss is smooth."""
+    if get(loss).vjp is None or case.cotangent is None:
+        return None
     all_inputs = list(case.inputs.values())
     differentiable = {i.name for i in get(loss).inputs if i.differentiable}
     smooth = all(t.lo is None for name, t in expectation.grads.items() if name in differentiable)
@@ -155,8 +170,10 @@ def _finite_difference_error(loss: str, case: VectorCase, expectation: Expectati
 def _check_invalid(loss: str, case: VectorCase) -> None:
     spec = get(loss)
     inputs = [case.inputs[i.name] for i in spec.inputs]
-    for call in (lambda: spec.forward(*inputs, reduction=case.reduction, **case.params),
-                 lambda: spec.vjp(case.cotangent, *inputs, reduction=case.reduction, **case.params)):
+    calls = [lambda: spec.forward(*inputs, **_keywords(case))]
+    if spec.vjp is not None:
+        calls.append(lambda: spec.vjp(case.cotangent, *inputs, **_keywords(case)))
+    for call in calls:
         try:
             call()
         except (ValueError, TypeError) as error:
@@ -169,8 +186,9 @@ def _check_invalid(loss: str, case: VectorCase) -> None:
 
 
 def _check_representable(loss: str, case: VectorCase) -> None:
-    arrays = list(case.inputs.values()) + [case.cotangent] + [np.asarray(v) for v in case.params.values()]
-    arrays = [a for a in arrays if np.asarray(a).dtype.kind == "f"]  # integers are exact everywhere
+    arrays = list(case.inputs.values()) + [case.cotangent] + [np.asarray(v) for v in case.params.values()
+                                                               if v is not None and not isinstance(v, str)]
+    arrays = [a for a in arrays if a is not None and np.asarray(a).dtype.kind == "f"]  # integers are exact
     for dtype in case.dtypes:
         for array in arrays:
             for value in np.ravel(array):
@@ -190,22 +208,30 @@ def _power_of_ten_ceiling(x: float) -> str:
 def _test_entry(loss: str, tc_id: int, case: VectorCase, stats: dict[str, float]) -> dict[str, Any]:
     attributes = _attributes(case)
     inputs = {name: _tensor(array) for name, array in case.inputs.items()}
-    cotangent = _tensor(case.cotangent)
-    entry: dict[str, Any] = {"tcId": tc_id, "uid": _uid(loss, attributes, inputs, cotangent), "name": case.name,
-                             "comment": case.comment, "flags": list(case.flags)}
+    # (a function without a VJP has no cotangent: the key is left out)
+    cotangent = {} if case.cotangent is None else {"cotangent": _tensor(case.cotangent)}
+    entry: dict[str, Any] = {"tcId": tc_id, "uid": _uid(loss, attributes, inputs, cotangent.get("cotangent")),
+                             "name": case.name, "comment": case.comment, "flags": list(case.flags)}
     if case.error is not None:
         _check_invalid(loss, case)
-        entry.update(result="invalid", attributes=attributes, inputs=inputs, cotangent=cotangent,
+        entry.update(result="invalid", attributes=attributes, inputs=inputs, **cotangent,
                      error={"category": case.error})
         return entry
     _check_representable(loss, case)
     oracle = ORACLES[loss]
     # The oracle gets every parameter; the vector records only the case's own, so that consumers exercise the
     # defaults (listed in the file's "function.parameters").
-    params = {p.name: p.default for p in get(loss).params if p.kind == "scalar"} | case.params
-    differentiable = get(loss).differentiable_names(case.inputs)
+    params = {p.name: p.default for p in get(loss).params
+              if p.kind in ("scalar", "tuple", "choice") and not p.required} | case.params
+    differentiable = get(loss).differentiable_names(case.inputs) if case.cotangent is not None else ()
     try:
         base = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (), differentiable)
+        if isinstance(base, Selection):  # an integer answer, compared exactly
+            entry.update(result="valid", attributes=attributes, inputs=inputs,
+                         expected=[{"name": "refloss", "indices": _tensor(np.asarray(base.indices, np.int64))}])
+            if _reference_ratio(loss, case, entry["expected"][0]) != 0.0:
+                raise GenerationError(f"{loss}/{case.name}: the reference keeps other indices than the oracle")
+            return entry
         expected = [_expectation("refloss", base, case.dtypes, differentiable)]
         for alternative in case.alternatives:
             other = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (alternative,),
@@ -227,7 +253,7 @@ def _test_entry(loss: str, tc_id: int, case: VectorCase, stats: dict[str, float]
             raise GenerationError(f"{loss}/{case.name}: finite differences differ from the oracle by {fd_error:.3g}")
         stats["finite_differences"] = max(stats["finite_differences"], fd_error)
     entry.update(flags=flags, result="acceptable" if (case.alternatives or has_interval) else "valid",
-                 attributes=attributes, inputs=inputs, cotangent=cotangent, expected=expected)
+                 attributes=attributes, inputs=inputs, **cotangent, expected=expected)
     return entry
 
 
@@ -250,10 +276,11 @@ def _vector_file(loss: str, concern: str, cases: list[VectorCase]) -> dict[str, 
         "formatVersion": FORMAT_VERSION,
         "formatMinorVersion": FORMAT_MINOR_VERSION,
         "suiteVersion": SUITE_VERSION,
-        "function": {"name": loss, "family": spec.family, "summary": spec.summary,
+        "function": {"name": loss, "family": spec.family, "kind": spec.kind, "summary": spec.summary,
                      "inputs": [i.name for i in spec.inputs],
                      "differentiable": [i.name for i in spec.inputs if i.differentiable],
-                     "parameters": {p.name: ("None" if p.default is None else repr(p.default)) for p in spec.params},
+                     "parameters": {p.name: ("required" if p.required else "None" if p.default is None
+                                             else repr(p.default)) for p in spec.params},
                      "defaultReduction": spec.default_reduction},
         "concern": concern,
         "numberOfTests": tc_id,
@@ -295,7 +322,7 @@ def dumps(document: Any) -> bytes:
 def generate(only: Iterable[str] | None = None,
              progress: Callable[[str], None] | None = None) -> dict[str, bytes]:
     """All conformance files as {relative path: bytes}; ``only`` restricts the vector files to some losses."""
-    losses = [n for n in names() if n in ORACLES]
+    losses = [n for n in names(kind=None) if n in ORACLES]
     if only:
         for name in only:
             get(name)

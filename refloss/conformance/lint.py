@@ -143,7 +143,7 @@ def coverage_problems(directory: Path, manifest: dict[str, Any] | None = None) -
 
     tests = [t for t in load_tests(directory, manifest=manifest) if t.data["result"] != "invalid"]
     problems = []
-    for loss in names():
+    for loss in names(kind=None):
         spec = get(loss)
         own = [t for t in tests if t.loss == loss]
         if not own:
@@ -165,7 +165,8 @@ def coverage_problems(directory: Path, manifest: dict[str, Any] | None = None) -
 def _at_kink(spec: Any, kink: Any, test: Any) -> bool:
     """Whether some element of ``test``'s inputs is at ``kink`` (within one float64 ulp of the first input)."""
     inputs = test.decoded_inputs()
-    params = {p.name: p.default for p in spec.params if p.kind == "scalar"} | test.decoded_params()
+    defaults = {p.name: p.default for p in spec.params if p.kind == "scalar" and not p.required}
+    params = defaults | test.decoded_params()
     arrays = [inputs[i.name] for i in spec.inputs]
     if arrays[0].size == 0 or not np.all(np.isfinite(arrays[0])):
         return False

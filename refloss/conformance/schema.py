@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from refloss._registry import KINDS
 from refloss.conformance.errors import CATEGORIES
 
 __all__ = ["SCHEMA"]
@@ -16,7 +17,8 @@ _DTYPE = {"enum": ["float64", "float32", "float16", "bfloat16"]}
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "lossvec_v1.schema.json",
-    "title": "LossVec v1 (minor versions 0 and 1): golden vectors for one loss function and one concern",
+    "title": "LossVec v1 (minor versions 0 to 2): golden vectors for one function (a loss, box geometry, a box coder "
+             "or a selection) and one concern",
     "type": "object",
     "additionalProperties": False,
     "required": ["format", "formatVersion", "suiteVersion", "function", "concern", "numberOfTests", "notes",
@@ -26,17 +28,20 @@ SCHEMA = {
         "formatVersion": {"const": 1},
         "formatMinorVersion": {"type": "integer", "minimum": 0,
                                "description": "absent or 0: policy_v1, one scale per tensor; 1: policy_v2, one scale "
-                                              "per entry, gradients listed per test, error categories enumerated"},
+                                              "per entry, gradients listed per test, error categories enumerated; 2: "
+                                              "functions other than losses (function.kind; no reduction; no "
+                                              "cotangent without a VJP; choice parameters; integer indices)"},
         "suiteVersion": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"},
         "function": {
             "type": "object", "additionalProperties": False,
             "required": ["name", "family", "summary", "inputs", "differentiable", "parameters", "defaultReduction"],
             "properties": {
                 "name": {"type": "string"}, "family": {"type": "string"}, "summary": {"type": "string"},
+                "kind": {"enum": list(KINDS), "description": "absent: loss"},
                 "inputs": {"type": "array", "items": {"type": "string"}},
                 "differentiable": {"type": "array", "items": {"type": "string"}},
                 "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
-                "defaultReduction": {"enum": ["none", "mean", "sum"]},
+                "defaultReduction": {"enum": ["none", "mean", "sum", None], "description": "null: no reduction"},
             },
         },
         "concern": {"type": "string"},
@@ -69,14 +74,17 @@ SCHEMA = {
                                             "hi": {"type": "array", "items": _DECIMAL}}},
             },
         },
-        "expectation": {
-            "type": "object", "additionalProperties": False, "required": ["name", "value", "grads"],
-            "properties": {"name": {"type": "string"}, "value": {"$ref": "#/$defs/expectedTensor"},
-                           "grads": {"type": "object", "additionalProperties": {"$ref": "#/$defs/expectedTensor"}}},
-        },
+        "expectation": {"oneOf": [
+            {"type": "object", "additionalProperties": False, "required": ["name", "value", "grads"],
+             "properties": {"name": {"type": "string"}, "value": {"$ref": "#/$defs/expectedTensor"},
+                            "grads": {"type": "object", "additionalProperties": {"$ref": "#/$defs/expectedTensor"}}}},
+            {"type": "object", "additionalProperties": False, "required": ["name", "indices"],
+             "description": "a selection's integer answer (NMS: the kept indices in order), compared exactly",
+             "properties": {"name": {"type": "string"}, "indices": {"$ref": "#/$defs/tensor"}}},
+        ]},
         "test": {
             "type": "object", "additionalProperties": False,
-            "required": ["tcId", "uid", "name", "comment", "flags", "result", "attributes", "inputs", "cotangent"],
+            "required": ["tcId", "uid", "name", "comment", "flags", "result", "attributes", "inputs"],
             "properties": {
                 "tcId": {"type": "integer", "minimum": 1},
                 "uid": {"type": "string", "pattern": "^[a-z0-9_]+-[0-9a-f]{12}$"},
@@ -84,8 +92,11 @@ SCHEMA = {
                 "comment": {"type": "string"},
                 "flags": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
                 "result": {"enum": ["valid", "acceptable", "invalid"]},
-                "attributes": {"type": "object", "required": ["reduction"], "properties": {
-                    "reduction": {"type": "string"}}, "additionalProperties": {"$ref": "#/$defs/tensor"}},
+                "attributes": {"type": "object", "properties": {"reduction": {"type": "string"}},
+                               "additionalProperties": {"oneOf": [
+                                   {"$ref": "#/$defs/tensor"},
+                                   {"type": "object", "additionalProperties": False, "required": ["choice"],
+                                    "properties": {"choice": {"type": "string"}}}]}},
                 "inputs": {"type": "object", "additionalProperties": {"$ref": "#/$defs/tensor"}},
                 "cotangent": {"$ref": "#/$defs/tensor"},
                 "expected": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/expectation"}},

@@ -74,7 +74,9 @@ class Case:
     grad_output: np.ndarray = field(default_factory=lambda: np.float64(1.0))
 
     def kwargs(self) -> dict[str, Any]:
-        return {"reduction": self.reduction, **self.params}
+        """The call's keyword arguments: the parameters, and the reduction (functions other than losses have
+        none: ``reduction`` None)."""
+        return dict(self.params) if self.reduction is None else {"reduction": self.reduction, **self.params}
 
     def describe(self) -> str:
         shapes = ", ".join(str(np.shape(x)) for x in self.inputs)

@@ -54,7 +54,7 @@ class Mutant:
     dtypes: tuple[str, ...] = ("float64",)
 
     def __post_init__(self) -> None:
-        if self.loss not in refloss.registry.names():
+        if self.loss not in refloss.registry.names(kind=None):
             raise ValueError(f"mutant {self.name}: loss must be a registered loss, got {self.loss!r}")
         if self.category not in CATEGORIES:
             raise ValueError(f"mutant {self.name}: category must be one of {sorted(CATEGORIES)}, "
@@ -76,7 +76,8 @@ def harness_module(loss: str, forward: Callable[..., Any] | None = None, vjp: Ca
     where None), run quietly: the harness of every mutant, and of refloss itself as the control."""
     spec = refloss.registry.get(loss)
     module = types.ModuleType(name or f"harness_{loss}")
-    module.LOSSES = {loss: (_quietly(forward or spec.forward), _quietly(vjp or spec.vjp))}
+    vjp = vjp or spec.vjp  # (None for a function without a gradient: NMS)
+    module.LOSSES = {loss: (_quietly(forward or spec.forward), vjp and _quietly(vjp))}
     module.DTYPES = dtypes
     return module
 

@@ -167,7 +167,7 @@ def invalid_cases(loss: str) -> Iterator[VectorCase]:
                 rng, cotangent=np.ones(3), error="invalid_box", flags=("InvalidInput",))
     yield _case(loss, "unknown_reduction", "invalid", "reduction 'batchmean'", boxes1, boxes2, "batchmean", rng,
                 cotangent=np.float64(1.0), error="invalid_reduction", flags=("InvalidInput",))
-    bad = {"eps": -1e-7, "gamma": -0.5, "alpha_gate": 1.5}
+    bad = {"eps": -0.125, "gamma": -0.5, "alpha_gate": 1.5}
     for param in get(loss).params:
         yield _case(loss, f"{param.name}_out_of_domain", "invalid", f"{param.name} = {bad[param.name]}", boxes1,
                     boxes2, "none", rng, params={param.name: bad[param.name]}, error="invalid_parameter",

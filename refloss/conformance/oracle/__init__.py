@@ -5,7 +5,7 @@ derivatives numerically at high precision (``mpmath.diff``; one-sided at declare
 reductions exactly. Its results are what the golden vectors expect.
 """
 
-from refloss.conformance.oracle import boxes, classification, regression, tensor
+from refloss.conformance.oracle import boxes, classification, functions, regression, tensor
 
 ORACLES = {**regression.ORACLES, **classification.ORACLES, **tensor.ORACLES, **boxes.ORACLES}
 
@@ -20,4 +20,8 @@ def evaluate_oracle(oracle, *args, **kwargs):
         return tensor.evaluate_samples(oracle, *args, **kwargs)
     if isinstance(oracle, boxes.BoxOracle):
         return boxes.evaluate_boxes(oracle, *args, **kwargs)
+    evaluators = {functions.RowOracle: functions.evaluate_rows, functions.PairwiseOracle: functions.evaluate_pairwise,
+                  functions.SelectionOracle: functions.evaluate_selection}
+    if type(oracle) in evaluators:
+        return evaluators[type(oracle)](oracle, *args, **kwargs)
     return evaluate(oracle, *args, **kwargs)

@@ -34,23 +34,32 @@ _COORDINATES = 8  # x1, y1, x2, y2 of boxes1, then of boxes2
 # ---- the standard algorithm: forward-mode derivatives with running error bounds -------------------------------
 
 class Dual:
-    """A value and its derivatives w.r.t. the pair's 8 coordinates, each a :class:`rounding.Bound`."""
+    """A value and its derivatives w.r.t. the variables being differentiated (a pair's 8 coordinates, a coder's
+    box and anchor), each a :class:`rounding.Bound`; no derivatives (``d`` empty) means a constant."""
 
     __slots__ = ("value", "d")
 
     def __init__(self, value: Any, d: list | None = None):
         self.value = r.exact(value)
-        self.d = d if d is not None else [r.exact(0)] * _COORDINATES
+        self.d = d if d is not None else []
+
+    def _with(self, other: "Dual") -> tuple[list, list]:
+        """Both derivative lists at one length (a constant's are zeros)."""
+        size = max(len(self.d), len(other.d))
+        zero = [r.exact(0)] * size
+        return self.d or zero, other.d or zero
 
     def __add__(self, other: Any) -> "Dual":
         other = _dual(other)
-        return Dual(self.value + other.value, [a + b for a, b in zip(self.d, other.d)])
+        mine, theirs = self._with(other)
+        return Dual(self.value + other.value, [a + b for a, b in zip(mine, theirs)])
 
     __radd__ = __add__
 
     def __sub__(self, other: Any) -> "Dual":
         other = _dual(other)
-        return Dual(self.value - other.value, [a - b for a, b in zip(self.d, other.d)])
+        mine, theirs = self._with(other)
+        return Dual(self.value - other.value, [a - b for a, b in zip(mine, theirs)])
 
     def __rsub__(self, other: Any) -> "Dual":
         return _dual(other) - self
@@ -60,15 +69,16 @@ class Dual:
 
     def __mul__(self, other: Any) -> "Dual":
         other = _dual(other)
-        return Dual(self.value * other.value,
-                    [a * other.value + self.value * b for a, b in zip(self.d, other.d)])
+        mine, theirs = self._with(other)
+        return Dual(self.value * other.value, [a * other.value + self.value * b for a, b in zip(mine, theirs)])
 
     __rmul__ = __mul__
 
     def __truediv__(self, other: Any) -> "Dual":
         other = _dual(other)
         quotient = self.value / other.value
-        return Dual(quotient, [(a - quotient * b) / other.value for a, b in zip(self.d, other.d)])
+        mine, theirs = self._with(other)
+        return Dual(quotient, [(a - quotient * b) / other.value for a, b in zip(mine, theirs)])
 
     def __rtruediv__(self, other: Any) -> "Dual":
         return _dual(other) / self
@@ -104,7 +114,8 @@ class _Standard:
     def maximum(a: Any, b: Any) -> Dual:
         a, b = _dual(a), _dual(b)
         if a.value.value == b.value.value:
-            return Dual(a.value, [(x + y) * mpf(0.5) for x, y in zip(a.d, b.d)])
+            mine, theirs = a._with(b)
+            return Dual(a.value, [(x + y) * mpf(0.5) for x, y in zip(mine, theirs)])
         return a if a.value.value > b.value.value else b
 
     @staticmethod
@@ -144,7 +155,8 @@ class _Standard:
         dy, dx = x.value.value / squared, -y.value.value / squared
         value = mpmath.atan2(y.value.value, x.value.value)
         bound = r.Bound(value, abs(dy) * y.value.err + abs(dx) * x.value.err + abs(value))
-        return Dual(bound, [a * dy + b * dx for a, b in zip(y.d, x.d)])
+        along_y, along_x = y._with(x)
+        return Dual(bound, [a * dy + b * dx for a, b in zip(along_y, along_x)])
 
 
 class _Exact:
@@ -352,9 +364,10 @@ def _pair_gradient(evaluated: tuple | None, coordinates: list, factor: r.Bound, 
     if evaluated is None:  # a NaN coordinate: every gradient of the pair is NaN
         return [(mpmath.nan, mpmath.nan, mpmath.nan, mpf(0))] * _COORDINATES
     _, standard, along = evaluated
+    derivatives = standard.d or [r.exact(0)] * _COORDINATES  # a loss constant in every coordinate has none
     out = []
     for k in range(_COORDINATES):
-        analytic = factor * standard.d[k]
+        analytic = factor * derivatives[k]
         step = max(abs(coordinates[k]), mpf(1)) * mpf(2) ** -150
         with mpmath.workdps(_DIFF_DIGITS):
             if at_kink(coordinates, k):

@@ -68,12 +68,12 @@ def ciou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
         :math:`1/(w^2 + h^2)`, not the paper code's replacement by 1. Derivation: ``docs/derivations/ciou_loss.md``.
 
     Conventions:
-        torchvision's ``complete_box_iou_loss``, alpha constant (``torch.no_grad``), except: ``eps`` is used in
-        every term (torchvision's DIoU part always uses 1e-7); :math:`\operatorname{atan2}` keeps a zero-height
-        box finite (torchvision: NaN gradient); a zero-size box (w = h = 0) has :math:`\theta = 0` and no aspect
-        gradient (torchvision: NaN). ``alpha_gate=0.5`` is mmdetection's gate (its other eps placements differ by
-        O(eps), and it clamps the CIoU to [-1, 1], so its loss never exceeds 2; refloss's can). Ties split equally; touching boxes get no gradient through the intersection; ``mean`` of no
-        pairs is 0. NaN propagates.
+        torchvision's ``complete_box_iou_loss``, alpha constant (``torch.no_grad``), except: ``eps`` is used in every
+        term (torchvision's DIoU part always uses 1e-7); :math:`\operatorname{atan2}` keeps a zero-height box finite
+        (torchvision: NaN gradient); a zero-size box (w = h = 0) has :math:`\theta = 0` and no aspect gradient
+        (torchvision: NaN). ``alpha_gate=0.5`` is mmdetection's gate (its other eps placements differ by O(eps), and it
+        clamps the CIoU to [-1, 1], so its loss never exceeds 2; refloss's can). Ties split equally; touching boxes get
+        no gradient through the intersection; ``mean`` of no pairs is 0. NaN propagates.
 
     Shapes:
         ``boxes1``, ``boxes2``: ``(..., 4)``, the same shape. Output: ``(...)`` for ``none``, else a scalar.
@@ -113,7 +113,8 @@ def _held_alpha(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float
     """:func:`ciou_loss` as a function of the boxes with alpha held at its value at these boxes."""
     b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
     iou, _, _ = iou_with_eps(b1, b2, eps)
-    alpha = _aspect_weight(iou, _V_SCALE * (_aspect_angle(b2) - _aspect_angle(b1)) ** 2, eps, ALPHA_GATE.check(alpha_gate))
+    v = _V_SCALE * (_aspect_angle(b2) - _aspect_angle(b1)) ** 2
+    alpha = _aspect_weight(iou, v, eps, ALPHA_GATE.check(alpha_gate))
 
     def ciou_with_alpha_held(boxes1: Any, boxes2: Any, **kwargs: Any) -> Any:
         c1, c2, _ = prepare(boxes1, boxes2, reduction, eps)

@@ -73,12 +73,13 @@ def siou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
         there). Derivation: ``docs/derivations/siou_loss.md``.
 
     Conventions:
-        The paper's form (mmdetection's ``siou_loss(neg_gamma=True)``; mmdetection's default ``neg_gamma=False``
-        uses :math:`\gamma = \Lambda - 2`, which makes the distance cost negative). Differences from mmdetection:
-        refloss adds eps to :math:`c_w^2` (mmdetection clamps :math:`c_w` at eps: the same to O(eps) unless the
-        enclosing box has zero width) and to :math:`\max(w_1, w_2)` (mmdetection divides by it bare, NaN for two
-        zero-width boxes), does not add eps to the heights, and does not clamp the SIoU to [-1, 1]. :math:`\operatorname{sign}(0) = 0`. Ties split equally; touching boxes get no gradient through
-        the intersection; ``mean`` of no pairs is 0. NaN propagates.
+        The paper's form (mmdetection's ``siou_loss(neg_gamma=True)``; mmdetection's default ``neg_gamma=False`` uses
+        :math:`\gamma = \Lambda - 2`, which makes the distance cost negative). Differences from mmdetection: refloss
+        adds eps to :math:`c_w^2` (mmdetection clamps :math:`c_w` at eps: the same to O(eps) unless the enclosing box
+        has zero width) and to :math:`\max(w_1, w_2)` (mmdetection divides by it bare, NaN for two zero-width boxes),
+        does not add eps to the heights, and does not clamp the SIoU to [-1, 1]. :math:`\operatorname{sign}(0) = 0`.
+        Ties split equally; touching boxes get no gradient through the intersection; ``mean`` of no pairs is 0. NaN
+        propagates.
 
     Shapes:
         ``boxes1``, ``boxes2``: ``(..., 4)``, the same shape. Output: ``(...)`` for ``none``, else a scalar.
