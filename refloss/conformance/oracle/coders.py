@@ -49,8 +49,9 @@ def _corners(centre: list, size: list) -> list:
 
 
 def _clamped(M: Any, code: Any, bound: Any) -> Any:
-    """min(code, bound): the bound itself (a constant, no derivative) from the bound on, as torch.clamp."""
-    return code if M.val(code) < bound else M.const(bound)
+    """min(code, bound): the bound itself (a constant, no derivative) from the bound on, as torch.clamp; a NaN
+    code stays NaN (IEEE 754's minimum and torch.clamp propagate it)."""
+    return M.const(bound) if M.val(code) >= bound else code
 
 
 # ---- Faster R-CNN -------------------------------------------------------------------------------------------------
