@@ -588,8 +588,8 @@ def anchor_invalid_cases(coder: str) -> Iterator[VectorCase]:
                               ("three_weights", (10.0, 10.0, 5.0)), ("infinite_weight", (1.0, 1.0, 1.0, math.inf))):
             yield bad(name, f"weights = {weights}", [first, references], "invalid_parameter", {"weights": weights})
     else:
-        for name, variances in (("zero_variance", (0.0, 0.2)), ("negative_variance", (0.1, -0.2)),
-                                ("one_variance", (0.1,))):
+        for name, variances in (("zero_variance", (0.0, 0.25)), ("negative_variance", (0.125, -0.25)),
+                                ("one_variance", (0.125,))):
             yield bad(name, f"variances = {variances}", [first, references], "invalid_parameter",
                       {"variances": variances})
     if not encoder:
