@@ -130,6 +130,13 @@ def _encode_vjp_anchor_width_once(grad_output, boxes, anchors, *, weights=right.
     return grad_boxes, grad_anchors + unbroadcast(correction, np.shape(anchors))
 
 
+def _encode_vjp_broadcast_anchor_averaged(grad_output, boxes, anchors, *, weights=right.RPN_WEIGHTS):
+    """A broadcast anchor's gradient averaged over the rows it served instead of summed."""
+    grad_boxes, grad_anchors = right.encode_boxes_vjp(grad_output, boxes, anchors, weights=weights)
+    served = np.prod(np.shape(grad_output)) // max(np.prod(np.shape(anchors)), 1)  # rows per anchor
+    return grad_boxes, grad_anchors / max(served, 1)  # the bug
+
+
 def _decode(deltas, anchors, *, weights, clamp, size_code):
     w = np.array(weights)
     anchor_centre, anchor_size = _centre_size(anchors)
@@ -232,6 +239,11 @@ def _decode_yolo_vjp_without_sigmoid_derivative(grad_output, raw, cells, anchors
     return grad_raw, none, grad_anchors
 
 
+def _decode_yolo_vjp_ignoring_grad_output(grad_output, raw, cells, anchors, **params):
+    """A backward that assumes grad_output is all ones."""
+    return right.decode_yolo_boxes_vjp(np.ones(np.shape(grad_output)), raw, cells, anchors, **params)  # the bug
+
+
 def _yolo_encode(boxes, cells, anchors, *, grid_size, input_size, swap_cells=False, size_unit=None):
     cells = cells[..., ::-1] if swap_cells else cells
     centre, size = _centre_size(boxes)
@@ -272,6 +284,8 @@ MUTANTS = [
             "centre offset divided by the box's width instead of the anchor's", "formula"),
     Mutant("encode_vjp_anchor_width_once", "encode_boxes", None, _encode_vjp_anchor_width_once,
            "the anchor-width gradient from the size code only, not from t_x = w_x dx / a_w", "gradient"),
+    Mutant("encode_vjp_broadcast_anchor_averaged", "encode_boxes", None, _encode_vjp_broadcast_anchor_averaged,
+           "a broadcast anchor's gradient averaged over the rows it served instead of summed", "broadcasting"),
     # decode_boxes
     _mutant("decode_clamp_before_dividing_by_weights", "decode_boxes", _decode_clamp_first,
             "min(t_w, clip) / w_w instead of min(t_w / w_w, clip)", "clamp"),
@@ -323,4 +337,6 @@ MUTANTS = [
            _decode_yolo_vjp_without_sigmoid_derivative,
            "darknet's x, y delta (the gradient of BCE on the logits) as the decode's gradient: sigma' dropped",
            "gradient"),
+    Mutant("decode_yolo_vjp_ignores_grad_output", "decode_yolo_boxes", None, _decode_yolo_vjp_ignoring_grad_output,
+           "the backward assumes grad_output is all ones", "cotangent"),
 ]
