@@ -17,7 +17,8 @@ CATEGORIES = {
     "invalid_reduction": "reduction is not one of none, mean, sum",
     "invalid_weight": "a weight is negative, not finite, or of the wrong shape",
     "invalid_target": "a target is outside its domain (a probability outside [0, 1])",
-    "label_out_of_range": "a class index is negative or not below the number of classes (and not ignore_index)",
+    "label_out_of_range": "a class index is negative or not below the number of classes (and not ignore_index), "
+                          "or a grid-cell index is outside the grid",
     "invalid_box": "a box is inverted (x2 < x1 or y2 < y1), a box argument is not of shape (..., 4), or (NMS) a "
                    "box has a NaN or infinite coordinate",
     "invalid_score": "a score is NaN: it cannot be ranked (NMS)",
@@ -35,6 +36,15 @@ def classify(error: BaseException) -> str | None:
     message = str(error)
     if "is not a valid box" in message or "(boxes as " in message or "is not finite: a box with" in message:
         return "invalid_box"
+    if " has zero width (x2 == x1)" in message or " has zero height (y2 == y1)" in message \
+            or "anchor sizes (p_w, p_h) must be positive" in message:
+        return "invalid_box"  # (a coder's box or anchor with no size to encode against)
+    if "is outside the grid of" in message or message.startswith("cells must hold integers"):
+        return "label_out_of_range"  # (a YOLO grid cell)
+    if "must broadcast to shape" in message:
+        return "shape_mismatch"
+    if message.startswith(("weights must be", "variances must be", "grid_size must be", "input_size must be")):
+        return "invalid_parameter"
     if message.startswith("scores[") and "is NaN" in message:
         return "invalid_score"
     if message.startswith("idxs must be an array of integers"):

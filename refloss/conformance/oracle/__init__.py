@@ -5,11 +5,11 @@ derivatives numerically at high precision (``mpmath.diff``; one-sided at declare
 reductions exactly. Its results are what the golden vectors expect.
 """
 
-from refloss.conformance.oracle import (boxes, classification, functions, geometry, regression, selection,
-                                       tensor)
+from refloss.conformance.oracle import (boxes, classification, coders, functions, geometry, regression,
+                                       selection, tensor)
 
 ORACLES = {**regression.ORACLES, **classification.ORACLES, **tensor.ORACLES, **boxes.ORACLES, **geometry.ORACLES,
-           **selection.ORACLES}
+           **coders.ORACLES, **selection.ORACLES}
 
 __all__ = ["ORACLES", "evaluate_oracle"]
 
