@@ -512,9 +512,7 @@ def yolo_accuracy_cases(coder: str) -> Iterator[VectorCase]:
                     flags=("NonDyadic", "Cancellation", "TinyMagnitude", "MixedMagnitude"))
 
 
-@pending_cases_for("decode_yolo_boxes", reason="refloss's decode_yolo_boxes_vjp computes sigma'(t) as "
-                   "sigma (1 - sigma), which loses accuracy for t > 1 (27 u at t = 3, 427 u at t = 6, 0 instead of "
-                   "4.2e-18 at t = 40): compute it as sigma(t) sigma(-t)")
+@cases_for("decode_yolo_boxes")
 def yolo_positive_offsets(coder: str) -> Iterator[VectorCase]:
     """Raw offsets t_x, t_y above 1 (on the grid, 2 to 6, and saturated, 6 to 40)."""
     rng = _rng(coder, "positive_offsets")
@@ -529,8 +527,7 @@ def yolo_positive_offsets(coder: str) -> Iterator[VectorCase]:
                 flags=("Cancellation",))
 
 
-@pending_cases_for(*FASTER_RCNN, *SSD, *YOLO, reason="the row oracle (evaluate_rows) learns the output row's "
-                   "length from the first row, so with no rows it expects shape (0,) where every coder returns (0, 4)")
+@cases_for(*FASTER_RCNN, *SSD, *YOLO)
 def empty_cases(coder: str) -> Iterator[VectorCase]:
     """No rows at all: the output is empty of shape (0, 4), and so are the gradients."""
     rng = _rng(coder, "empty")
@@ -596,9 +593,7 @@ def anchor_invalid_cases(coder: str) -> Iterator[VectorCase]:
         yield bad("nan_clamp", "clamp = NaN", [first, references], "invalid_parameter", {"clamp": math.nan})
 
 
-@pending_cases_for("encode_ssd_boxes", reason="encode_ssd_boxes checks its boxes as codes first (_renamed calls "
-                   "_as_codes(boxes)), so boxes of 3 coordinates raise 'boxes must have shape (..., 4)', a "
-                   "shape_mismatch, where encode_boxes raises invalid_box: validate them with _as_encoded_boxes first")
+@cases_for("encode_ssd_boxes")
 def ssd_boxes_checked_as_codes(coder: str) -> Iterator[VectorCase]:
     """Boxes of 3 coordinates are invalid boxes, as for every other box argument."""
     rng = _rng(coder, "three_coordinates")

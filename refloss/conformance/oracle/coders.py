@@ -126,10 +126,10 @@ def _encode_yolo_boxes(M: Any, rows: dict, params: dict) -> list:
 
 
 ORACLES = {
-    "encode_boxes": RowOracle(_encode_boxes),
-    "decode_boxes": RowOracle(_decode_boxes, _decode_boxes_kink),
-    "encode_ssd_boxes": RowOracle(_encode_ssd_boxes),
-    "decode_ssd_boxes": RowOracle(_decode_ssd_boxes, _decode_ssd_boxes_kink),
-    "encode_yolo_boxes": RowOracle(_encode_yolo_boxes),
-    "decode_yolo_boxes": RowOracle(_decode_yolo_boxes),
+    "encode_boxes": RowOracle(_encode_boxes, output_size=4),
+    "decode_boxes": RowOracle(_decode_boxes, _decode_boxes_kink, output_size=4),
+    "encode_ssd_boxes": RowOracle(_encode_ssd_boxes, output_size=4),
+    "decode_ssd_boxes": RowOracle(_decode_ssd_boxes, _decode_ssd_boxes_kink, output_size=4),
+    "encode_yolo_boxes": RowOracle(_encode_yolo_boxes, output_size=4),
+    "decode_yolo_boxes": RowOracle(_decode_yolo_boxes, output_size=4),
 }

@@ -33,10 +33,12 @@ _DIFF_DIGITS = 120
 @dataclass(frozen=True)
 class RowOracle:
     """``formula(M, rows, params)``: rows maps each input's name to its row (a list); returns a list (an output row)
-    or one number. ``at_kink(rows, name, k, params)``: entry k of input ``name``'s row sits on a kink."""
+    or one number. ``at_kink(rows, name, k, params)``: entry k of input ``name``'s row sits on a kink.
+    ``output_size``: the length of the output row (None: one number), the output's shape when there are no rows."""
 
     formula: Callable
     at_kink: Callable = lambda rows, name, k, params: False
+    output_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,9 @@ def evaluate_rows(oracle: RowOracle, inputs: dict[str, np.ndarray], params: dict
                     entry[1] += min(factor * lo, factor * hi)
                     entry[2] += max(factor * lo, factor * hi)
                     entry[3] = entry[3] + d * factor
-        shape = leading + (row_shape or ())
+        if row_shape is None:  # no rows: the declared row length
+            row_shape = () if oracle.output_size is None else (oracle.output_size,)
+        shape = leading + row_shape
         expectation_grads = {}
         for name in differentiable:
             flat = [grads[name].get(index, [mpf(0), mpf(0), mpf(0), r.exact(0)])

@@ -148,7 +148,7 @@ def _nan_propagating(formula: Any) -> Any:
 
 
 ORACLES = {
-    "box_convert": RowOracle(_box_convert),
+    "box_convert": RowOracle(_box_convert, output_size=4),
     "box_area": RowOracle(_box_area),
     **{name: PairwiseOracle(_nan_propagating(formula)) for name, formula in {
         "box_iou": _box_iou, "generalized_box_iou": _generalized_box_iou, "distance_box_iou": _distance_box_iou,
