@@ -24,9 +24,11 @@ _V_SCALE = 4 / math.pi**2
 
 
 def _aspect_angle(boxes: Any) -> Any:
-    """theta = atan2(w, h), which is atan(w / h) for h > 0 and stays finite (pi/2) for a zero-height box."""
+    """theta = atan2(w, h), which is atan(w / h) for h > 0 and stays finite (pi/2) for a zero-height box; 0 for a
+    point (w = h = 0), through a double where so that autograd, too, sees no gradient there (C3)."""
     width, height = sides(boxes)
-    return anp.arctan2(width, height)
+    point = width * width + height * height == 0
+    return anp.where(point, 0.0, anp.arctan2(anp.where(point, 0.0, width), anp.where(point, 1.0, height)))
 
 
 def _aspect_weight(iou: Any, v: Any, eps: float, alpha_gate: float | None) -> np.ndarray:

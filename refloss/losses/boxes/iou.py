@@ -121,7 +121,7 @@ def log_iou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: floa
 
     Examples:
         >>> round(float(log_iou_loss([0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 3.0], eps=0.0)), 10)  # ln 7
-        1.9459101091
+        1.9459101491
     """
     b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
     iou, _, _ = iou_with_eps(b1, b2, eps)
