@@ -20,6 +20,8 @@ import refloss
 from refloss._docstring import REQUIRED_SECTIONS, markdown_math_to_text, sections, to_text
 from refloss.boxes.nms import batched_nms, diou_nms, nms
 
+from mutants.selection import _diou as _variant_diou, _greedy, _iou as _variant_iou
+
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("nms", "batched_nms", "diou_nms")
 
@@ -549,38 +551,10 @@ def test_derivation_page_has_the_sections_and_every_step_the_code_cites():
 # ---- realistic wrong implementations ----------------------------------------------------------------------------
 # Each is a bug that real NMS code has had. The hand-worked checks above must reject every one of them.
 
-def _variant(boxes, scores, threshold, *, idxs=None, exceeds=lambda v, t: v > t, ranking=None,
-             only_kept_suppress=True, overlap=None):
-    """A plain greedy NMS with one piece swappable, to build the wrong implementations from."""
-    boxes, scores = np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.asarray(scores, dtype=np.float64)
-    idxs = np.zeros(len(scores), np.int64) if idxs is None else np.asarray(idxs)
-    overlap = overlap or _variant_iou
-    order = np.argsort(-scores, kind="stable") if ranking is None else ranking(scores)
-    suppressed = np.zeros(len(scores), bool)
-    kept = []
-    for rank, i in enumerate(order):
-        if not suppressed[i]:
-            kept.append(i)
-        if suppressed[i] and only_kept_suppress:
-            continue
-        for j in order[rank + 1:]:
-            if idxs[i] == idxs[j] and exceeds(overlap(boxes[i], boxes[j]), threshold):
-                suppressed[j] = True
-    return np.array(kept, dtype=np.int64)
-
-
-def _variant_iou(a, b, pixel=0.0):
-    inter = (max(0.0, min(a[2], b[2]) - max(a[0], b[0]) + pixel) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]) + pixel))
-    union = (a[2] - a[0] + pixel) * (a[3] - a[1] + pixel) + (b[2] - b[0] + pixel) * (b[3] - b[1] + pixel) - inter
-    return inter / union if union > 0 else math.nan
-
-
-def _variant_diou(a, b, beta, *, squared=True, enclosing_area=False):
-    cw, ch = max(a[2], b[2]) - min(a[0], b[0]), max(a[3], b[3]) - min(a[1], b[1])
-    rho2 = ((a[0] + a[2]) / 2 - (b[0] + b[2]) / 2) ** 2 + ((a[1] + a[3]) / 2 - (b[1] + b[3]) / 2) ** 2
-    c2 = cw * ch if enclosing_area else cw * cw + ch * ch
-    ratio = rho2 / c2 if squared else math.sqrt(rho2 / c2)
-    return _variant_iou(a, b) - ratio ** beta
+def _variant(boxes, scores, threshold, *, idxs=None, **pieces):
+    """The mutation library's greedy NMS with one piece swappable (tests/mutants/selection.py), on array-likes."""
+    return _greedy(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.asarray(scores, dtype=np.float64),
+                   threshold, idxs=None if idxs is None else np.asarray(idxs), **pieces)
 
 
 def nms_suppresses_at_equality(boxes, scores, threshold):
