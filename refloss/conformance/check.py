@@ -461,6 +461,8 @@ def load_tests(directory: Path = DEFAULT_DIRECTORY, only: Iterable[str] | None =
     for path in manifest["files"]:
         if not path.startswith("vectors/"):
             continue
+        if selected and Path(path).parts[1] not in selected:  # vectors/<function>/<concern>.json: not read
+            continue
         document = _read_json(directory / path, "vector file")
         try:
             loss = document["function"]["name"]
