@@ -169,9 +169,8 @@ def box_area_vjp(grad_output: Any, boxes: Any) -> tuple[np.ndarray]:
 # ---- validation -------------------------------------------------------------------------------------------------
 
 def _check_formats(in_fmt: Any, out_fmt: Any) -> None:
-    for name, fmt in (("in_fmt", in_fmt), ("out_fmt", out_fmt)):
-        if not isinstance(fmt, str) or fmt not in BOX_FORMATS:
-            raise ValueError(f"{name} must be one of {', '.join(map(repr, BOX_FORMATS))}, got {fmt!r}")
+    for param, fmt in zip(_FORMAT_PARAMS, (in_fmt, out_fmt)):  # (the registry's choice parameters)
+        param.check(fmt)
 
 
 def _as_boxes_in(value: Any, fmt: str, name: str) -> Any:
