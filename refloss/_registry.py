@@ -255,8 +255,6 @@ class LossSpec:
         """The inputs that have gradients in a call with these ``inputs`` (name -> array): those declared
         differentiable, and an integer-kind input given as probabilities where that is declared differentiable
         (cross_entropy's target)."""
-        import numpy as np
-
         return tuple(i.name for i in self.inputs if i.differentiable or (
             i.differentiable_as_probabilities and np.asarray(inputs[i.name]).dtype.kind == "f"))
 

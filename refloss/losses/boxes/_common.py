@@ -16,7 +16,7 @@ from refloss._registry import Input, Interval, Kink, Param
 from refloss.boxes._checks import as_boxes, check_same_boxes_shape
 from refloss.boxes._pair import intersection_and_union
 
-__all__ = ["BOXES", "EPS", "TIE_KINK", "iou_cotangents", "iou_with_eps", "pair_cotangent", "prepare",
+__all__ = ["BOXES", "EPS", "TIE_KINK", "holding", "iou_cotangents", "iou_with_eps", "pair_cotangent", "prepare",
            "quietly", "reduce_pairs"]
 
 EPS = Param("eps", 1e-7, Interval(0.0, math.inf, low_closed=True),
@@ -57,6 +57,26 @@ def quietly(function: Callable) -> Callable:
         with np.errstate(divide="ignore", invalid="ignore"):
             return function(*args, **kwargs)
     return quiet
+
+
+def holding(per_pair: Callable, setting: Param) -> Callable:
+    """The registry's ``held_forward`` of a loss with a stop-gradient (CIoU's alpha, Focal-EIoU's IoU^gamma).
+
+    ``per_pair(b1, b2, eps, value_of_setting, held=None)`` returns each pair's loss and its stop-gradient, the
+    latter computed from the boxes unless ``held`` gives it; ``setting`` is the parameter it depends on.
+    """
+    def held_forward(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7,
+                     **params: Any) -> Callable:
+        b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
+        value = setting.check(params.get(setting.name, setting.default))
+        _, held = per_pair(b1, b2, eps, value)
+
+        def forward_with_stop_gradient_held(boxes1: Any, boxes2: Any, **kwargs: Any) -> Any:
+            c1, c2, _ = prepare(boxes1, boxes2, reduction, eps)
+            return reduce_pairs(per_pair(c1, c2, eps, value, held)[0], reduction)
+
+        return forward_with_stop_gradient_held
+    return held_forward
 
 
 def prepare(boxes1: Any, boxes2: Any, reduction: str, eps: Any) -> tuple[Any, Any, float]:

@@ -12,7 +12,7 @@ from autograd.tracer import getval
 from refloss._registry import Equivalent, Interval, LossSpec, Param, register
 from refloss.boxes._pair import pair_vjp, sides
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
-                                          prepare, quietly, reduce_pairs)
+                                          holding, prepare, quietly, reduce_pairs)
 from refloss.losses.boxes.diou import REFERENCE, distance_penalty, distance_penalty_cotangents
 
 __all__ = ["ciou_loss", "ciou_loss_vjp"]
@@ -99,30 +99,16 @@ def ciou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
         0.9682539683
     """
     b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
-    return reduce_pairs(_per_pair(b1, b2, eps, ALPHA_GATE.check(alpha_gate)), reduction)
+    loss, _ = _per_pair(b1, b2, eps, ALPHA_GATE.check(alpha_gate))
+    return reduce_pairs(loss, reduction)
 
 
-def _per_pair(b1: Any, b2: Any, eps: float, alpha_gate: float | None, alpha: Any = None) -> Any:
-    """Each pair's loss (C2); alpha computed here unless given (held fixed)."""
+def _per_pair(b1: Any, b2: Any, eps: float, alpha_gate: float | None, alpha: Any = None) -> tuple[Any, Any]:
+    """Each pair's loss (C2) and its alpha, computed here unless given (held fixed)."""
     iou, _, _ = iou_with_eps(b1, b2, eps)
     v = _V_SCALE * (_aspect_angle(b2) - _aspect_angle(b1)) ** 2  # (C1)
     alpha = _aspect_weight(iou, v, eps, alpha_gate) if alpha is None else alpha
-    return 1.0 - iou + distance_penalty(b1, b2, eps) + alpha * v
-
-
-def _held_alpha(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7,
-                alpha_gate: float | None = None) -> Any:
-    """:func:`ciou_loss` as a function of the boxes with alpha held at its value at these boxes."""
-    b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
-    iou, _, _ = iou_with_eps(b1, b2, eps)
-    v = _V_SCALE * (_aspect_angle(b2) - _aspect_angle(b1)) ** 2
-    alpha = _aspect_weight(iou, v, eps, ALPHA_GATE.check(alpha_gate))
-
-    def ciou_with_alpha_held(boxes1: Any, boxes2: Any, **kwargs: Any) -> Any:
-        c1, c2, _ = prepare(boxes1, boxes2, reduction, eps)
-        return reduce_pairs(_per_pair(c1, c2, eps, None, alpha), reduction)
-
-    return ciou_with_alpha_held
+    return 1.0 - iou + distance_penalty(b1, b2, eps) + alpha * v, alpha
 
 
 @quietly
@@ -159,7 +145,7 @@ register(LossSpec(
     smoothness="piecewise C-infinity in the coordinates; kinks where coordinates of the two boxes tie",
     kinks=(TIE_KINK,),
     stop_gradients=("alpha",),
-    held_forward=_held_alpha,
+    held_forward=holding(_per_pair, ALPHA_GATE),
     default_reduction="none",
     references=(REFERENCE,),
     equivalents=(Equivalent("torchvision", "torchvision.ops.complete_box_iou_loss",

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 from autograd.tracer import getval
 
-from refloss._registry import Equivalent, Interval, LossSpec, Param, Reference, register
+from refloss._registry import Interval, LossSpec, Param, Reference, register
 from refloss.boxes._pair import enclosing_size, pair_vjp, sides
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
-                                          prepare, quietly, reduce_pairs)
+                                          holding, prepare, quietly, reduce_pairs)
 from refloss.losses.boxes.diou import distance_penalty, distance_penalty_cotangents
 
 __all__ = ["eiou_loss", "eiou_loss_vjp"]
@@ -86,27 +86,15 @@ def eiou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
         0.9682539683
     """
     b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
-    return reduce_pairs(_per_pair(b1, b2, eps, GAMMA.check(gamma)), reduction)
+    loss, _ = _per_pair(b1, b2, eps, GAMMA.check(gamma))
+    return reduce_pairs(loss, reduction)
 
 
-def _per_pair(b1: Any, b2: Any, eps: float, gamma: float, weight: Any = None) -> Any:
-    """Each pair's loss (E2); the weight IoU^gamma computed here unless given (held fixed)."""
+def _per_pair(b1: Any, b2: Any, eps: float, gamma: float, weight: Any = None) -> tuple[Any, Any]:
+    """Each pair's loss (E2) and its weight IoU^gamma, computed here unless given (held fixed)."""
     iou, _, _ = iou_with_eps(b1, b2, eps)
     weight = _focal_weight(iou, gamma) if weight is None else weight
-    return weight * (1.0 - iou + distance_penalty(b1, b2, eps) + _side_penalty(b1, b2, eps))
-
-
-def _held_weight(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7,
-                 gamma: float = 0.0) -> Any:
-    """:func:`eiou_loss` as a function of the boxes with IoU^gamma held at its value at these boxes."""
-    b1, b2, eps = prepare(boxes1, boxes2, reduction, eps)
-    weight = _focal_weight(iou_with_eps(b1, b2, eps)[0], GAMMA.check(gamma))
-
-    def eiou_with_weight_held(boxes1: Any, boxes2: Any, **kwargs: Any) -> Any:
-        c1, c2, _ = prepare(boxes1, boxes2, reduction, eps)
-        return reduce_pairs(_per_pair(c1, c2, eps, gamma, weight), reduction)
-
-    return eiou_with_weight_held
+    return weight * (1.0 - iou + distance_penalty(b1, b2, eps) + _side_penalty(b1, b2, eps)), weight
 
 
 @quietly
@@ -140,7 +128,7 @@ register(LossSpec(
     smoothness="piecewise C-infinity in the coordinates; kinks where coordinates of the two boxes tie",
     kinks=(TIE_KINK,),
     stop_gradients=("IoU^gamma",),
-    held_forward=_held_weight,
+    held_forward=holding(_per_pair, GAMMA),
     default_reduction="none",
     references=(Reference("Zhang et al. Focal and Efficient IOU Loss for Accurate Bounding Box Regression. "
                           "Neurocomputing 2022", "https://arxiv.org/abs/2101.08158"),),
