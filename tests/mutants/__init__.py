@@ -1,7 +1,7 @@
 """Mutation testing of the conformance suite: a library of realistic wrong implementations ("mutants").
 
 The golden vectors promise that an implementation which passes them is right. Each mutant here is a complete
-implementation of one registered loss with one bug of the kind real ports make (PyTorch, TensorFlow, JAX and C++
+implementation of one registered function with one bug of the kind real ports make (PyTorch, TensorFlow, JAX and C++
 kernels have shipped most of them), written in the ``module:`` adapter's calling convention:
 
 * ``forward(*inputs, reduction=..., **params)`` and ``vjp(grad_output, *inputs, reduction=..., **params)``, as
@@ -10,7 +10,7 @@ kernels have shipped most of them), written in the ``module:`` adapter's calling
   ``mutants._port``, so that every mutant has exactly the one bug it describes.
 
 ``tests/test_mutants.py`` runs every mutant through ``refloss.conformance.check`` and requires the report to
-fail. Every new loss adds at least three mutants here.
+fail. Every new function adds at least three mutants here.
 """
 
 from __future__ import annotations
