@@ -71,6 +71,13 @@ from refloss.losses.classification import softmax_focal_loss
 from refloss.losses.classification import softmax_focal_loss_vjp
 from refloss.losses.classification import squared_hinge_loss
 from refloss.losses.classification import squared_hinge_loss_vjp
+from refloss.losses.detectors import yolov1_loss
+from refloss.losses.detectors import yolov1_loss_vjp
+from refloss.losses.detectors import yolov1_targets
+from refloss.losses.detectors import yolov3_layout
+from refloss.losses.detectors import yolov3_loss
+from refloss.losses.detectors import yolov3_loss_vjp
+from refloss.losses.detectors import yolov3_targets
 from refloss.losses.regression import balanced_l1_loss
 from refloss.losses.regression import balanced_l1_loss_vjp
 from refloss.losses.regression import huber_loss
@@ -166,4 +173,11 @@ __all__ = [
     "softmax_vjp",
     "squared_hinge_loss",
     "squared_hinge_loss_vjp",
+    "yolov1_loss",
+    "yolov1_loss_vjp",
+    "yolov1_targets",
+    "yolov3_layout",
+    "yolov3_loss",
+    "yolov3_loss_vjp",
+    "yolov3_targets",
 ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+import autograd.numpy as anp
 import numpy as np
 
 __all__ = [
@@ -32,8 +33,9 @@ __all__ = [
 
 REDUCTIONS = ("none", "mean", "sum")
 # What a registered function is: a loss (reduced, differentiable), box geometry (areas, conversions, pairwise
-# IoU matrices), a box coder (encode/decode), or a selection (NMS: integer output, no gradient).
-KINDS = ("loss", "geometry", "coder", "selection")
+# IoU matrices), a box coder (encode/decode), a selection (NMS: integer output, no gradient), or a detector's
+# training loss (returns its total and a dictionary of its terms; its VJP is w.r.t. the raw head output).
+KINDS = ("loss", "geometry", "coder", "selection", "detector")
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,9 @@ class LossSpec:
     per_sample: bool = False  # the unreduced loss drops the class axis (dim 1; dim 0 of a 1-D input)
     derivation: str = field(default="")
     kind: str = "loss"
+    # A detector loss returns (total, {term: value}); ``terms`` names its terms in order. Its conformance output is
+    # the vector (total, *terms), and its VJP takes the cotangent of the total or a mapping of name to cotangent.
+    terms: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -234,6 +239,8 @@ class LossSpec:
             raise ValueError(f"{self.name}: a loss with stop-gradients needs held_forward, and only such a loss")
         if not self.derivation:
             object.__setattr__(self, "derivation", f"docs/derivations/{self.name}.md")
+        if bool(self.terms) != (self.kind == "detector"):
+            raise ValueError(f"{self.name}: a detector loss names its terms, and only a detector loss")
 
     @property
     def summary(self) -> str:
@@ -242,6 +249,8 @@ class LossSpec:
 
     def output_shape(self, input_shape: tuple[int, ...], reduction: str) -> tuple[int, ...]:
         """The shape of the loss's output for a first input of ``input_shape``."""
+        if self.terms:  # the total and each term
+            return (len(self.terms) + 1,)
         if reduction != "none":
             return ()
         if self.inputs[0].kind == "box":  # one loss per pair of boxes
@@ -257,6 +266,21 @@ class LossSpec:
         (cross_entropy's target)."""
         return tuple(i.name for i in self.inputs if i.differentiable or (
             i.differentiable_as_probabilities and np.asarray(inputs[i.name]).dtype.kind == "f"))
+
+    def output_vector(self, value: Any) -> Any:
+        """The output as one array: a detector loss's ``(total, terms)`` as the vector (total, *terms) in the
+        declared order; any other function's output as it is."""
+        if not self.terms:
+            return value
+        total, terms = value
+        return anp.stack([total] + [terms[name] for name in self.terms]) * 1.0  # (autograd traces it; float64)
+
+    def cotangent_of(self, grad_output: Any) -> Any:
+        """The VJP's ``grad_output`` for a conformance cotangent: a detector loss's vector (total, *terms) as the
+        mapping of names to cotangents its VJP takes; any other function's as it is."""
+        if not self.terms:
+            return grad_output
+        return dict(zip(("total",) + self.terms, np.asarray(grad_output, dtype=np.float64).tolist()))
 
     def param(self, name: str) -> Param:
         for p in self.params:

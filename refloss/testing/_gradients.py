@@ -127,7 +127,7 @@ def autograd_vjp(spec: LossSpec | str, case: Case, *, forward: Callable | None =
         inputs = list(case.inputs)
         for i, value in zip(wrt, values):
             inputs[i] = value
-        return forward(*inputs, **case.kwargs())
+        return spec.output_vector(forward(*inputs, **case.kwargs()))  # (a detector's (total, terms) as a vector)
 
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         # Losses that ignore an input (mean of an empty array) make autograd warn; 0/0 in a mean is NaN by design.
@@ -151,7 +151,8 @@ def finite_difference_vjp(spec: LossSpec | str, case: Case, *, forward: Callable
 
     def projected(inputs: list[np.ndarray], i: int, index: tuple) -> float:
         try:
-            return float(np.sum(grad_output * np.asarray(forward(*inputs, **case.kwargs()), dtype=np.float64)))
+            output = spec.output_vector(forward(*inputs, **case.kwargs()))
+            return float(np.sum(grad_output * np.asarray(output, dtype=np.float64)))
         except ValueError as error:  # a step left the domain: say so, rather than only what the forward says
             raise ValueError(f"a finite-difference step of {spec.inputs[i].name}{list(index)} to "
                              f"{float(inputs[i][index])!r} was refused ({error}); keep every entry of the case "
@@ -228,7 +229,7 @@ def _compare_gradients(spec: LossSpec, case: Case, vjp: Callable | None, referen
     """The largest error of ``vjp``'s gradients against ``reference`` and a line per gradient beyond
     ``tolerance`` (or returned where None is due, or missing)."""
     label = _name(vjp, f"refloss.{spec.name}_vjp")
-    grads = (spec.vjp if vjp is None else vjp)(case.grad_output, *case.inputs, **case.kwargs())
+    grads = (spec.vjp if vjp is None else vjp)(spec.cotangent_of(case.grad_output), *case.inputs, **case.kwargs())
     if not isinstance(grads, (tuple, list)) or len(grads) != len(spec.inputs):
         count = len(grads) if isinstance(grads, (tuple, list)) else f"a {type(grads).__name__}, not a tuple of"
         raise AssertionError(f"{label} returned {count} gradients for the {len(spec.inputs)} inputs "

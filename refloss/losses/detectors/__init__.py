@@ -1,0 +1,9 @@
+"""Detector training losses: each returns its total and a dictionary of its terms, with a public target builder
+and a VJP w.r.t. the raw head output that holds the assignment constant."""
+
+from refloss.losses.detectors.yolov1 import YoloV1Targets, yolov1_loss, yolov1_loss_vjp, yolov1_targets
+from refloss.losses.detectors.yolov3 import (COCO_ANCHOR_MASKS, COCO_ANCHORS, YoloV3Targets, yolov3_layout,
+                                             yolov3_loss, yolov3_loss_vjp, yolov3_targets)
+
+__all__ = ["COCO_ANCHORS", "COCO_ANCHOR_MASKS", "YoloV1Targets", "YoloV3Targets", "yolov1_loss", "yolov1_loss_vjp",
+           "yolov1_targets", "yolov3_layout", "yolov3_loss", "yolov3_loss_vjp", "yolov3_targets"]
