@@ -113,5 +113,5 @@ class ModuleAdapter(Adapter):
         cast = _NUMPY_DTYPES[dtype]
         typed = {n: a if a.dtype.kind == "i" else np.asarray(a, dtype=cast) for n, a in inputs.items()}
         kwargs = {k: np.asarray(v, dtype=cast) if isinstance(v, np.ndarray) else v for k, v in params.items()}
-        return call_registered(forward, vjp, [i.name for i in get(loss).inputs], typed, kwargs, reduction,
-                               np.asarray(cotangent, dtype=cast), value=value, grads=wanted, reject=_rejection)
+        return call_registered(loss, forward, vjp, typed, kwargs, reduction, np.asarray(cotangent, dtype=cast),
+                               value=value, grads=wanted, reject=_rejection)

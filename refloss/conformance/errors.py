@@ -23,6 +23,7 @@ CATEGORIES = {
                    "box has a NaN or infinite coordinate",
     "invalid_score": "a score is NaN: it cannot be ranked (NMS)",
     "invalid_category": "category indices (batched_nms's idxs) are not integers",
+    "empty_batch": "a detector loss got no images (N = 0): it is normalised per image",
 }
 
 
@@ -39,6 +40,17 @@ def classify(error: BaseException) -> str | None:
     if " has zero width (x2 == x1)" in message or " has zero height (y2 == y1)" in message \
             or "anchor sizes (p_w, p_h) must be positive" in message:
         return "invalid_box"  # (a coder's box or anchor with no size to encode against)
+    if "lies outside the image" in message or "has zero width or height" in message:
+        return "invalid_box"  # (a detector's ground truth)
+    if message.startswith("labels[") and " is outside [0, " in message:
+        return "label_out_of_range"  # (a detector's class id)
+    if message.startswith("labels must hold integer class ids"):
+        return "invalid_target"
+    if "holds no images (N = 0)" in message:
+        return "empty_batch"
+    if message.startswith(("num_boxes must be", "num_classes must be", "anchors must be", "anchor_masks must",
+                           "strides must", "input_size (")):
+        return "invalid_parameter"  # (a detector's layout)
     if "is outside the grid of" in message or message.startswith("cells must hold integers"):
         return "label_out_of_range"  # (a YOLO grid cell)
     if "must broadcast to shape" in message:

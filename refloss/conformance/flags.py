@@ -95,4 +95,19 @@ FLAGS = {
     "ShapeMismatch": Flag("INVALID_INPUT", "input and target shapes differ in a way PyTorch would broadcast "
                           "((N, 1) against (N,)); refloss requires equal shapes.", "a silently broadcast loss"),
     "Convention": Flag("CONVENTION", "Frameworks legitimately differ here; named alternatives are acceptable."),
+    "DetectorScene": Flag("ASSIGNMENT", "A small detection scene: the output vector is (total, *terms) and the "
+                          "gradient is w.r.t. the raw head output with the assignment held constant."),
+    "NoObjects": Flag("EMPTY", "An image with no objects (padding rows only, or M = 0): only the no-object term "
+                      "is left, and only the confidences or objectness logits get a gradient."),
+    "SharedCell": Flag("ASSIGNMENT", "Two objects fall in one cell (YOLOv1: the first keeps it, the later is "
+                       "dropped) or take one prediction (YOLOv3: the later box target wins, classes add up)."),
+    "AssignmentTie": Flag("ASSIGNMENT", "Two predictors tie for responsibility (equal IoU): the lower index wins."),
+    "RmseFallback": Flag("ASSIGNMENT", "Every predictor of a cell has IoU 0 with its object: darknet picks the one "
+                         "of smallest RMSE."),
+    "CrossScale": Flag("ASSIGNMENT", "An object's best anchor (over all scales) lies on another scale than its "
+                       "size suggests or than the other objects': it is positive at that scale only."),
+    "IgnoredPrediction": Flag("ASSIGNMENT", "A prediction that is not responsible overlaps an object above "
+                              "ignore_thresh: its objectness gets no loss and no gradient."),
+    "Variant": Flag("CONVENTION", "A named variant of a detector loss (paper, darknet, a popular "
+                    "re-implementation), selected by its parameters."),
 }

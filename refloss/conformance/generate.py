@@ -132,10 +132,10 @@ def _reference_ratio(loss: str, case: VectorCase, expected: dict[str, Any]) -> f
     spec = get(loss)
     inputs = [case.inputs[i.name] for i in spec.inputs]
     kwargs = _keywords(case)
-    value = np.asarray(spec.forward(*inputs, **kwargs))
+    value = np.asarray(spec.output_vector(spec.forward(*inputs, **kwargs)))
     if "indices" in expected:
         return 0.0 if value.tolist() == expected["indices"]["ints"] else math.inf
-    grads = dict(zip([i.name for i in spec.inputs], spec.vjp(case.cotangent, *inputs, **kwargs))) \
+    grads = dict(zip([i.name for i in spec.inputs], spec.vjp(spec.cotangent_of(case.cotangent), *inputs, **kwargs))) \
         if expected["grads"] else {}
     ratios = [_tensor_ratio(value, expected["value"], "float64", "value")[0]]
     ratios += [_tensor_ratio(np.asarray(grads[name]), tensor, "float64", "gradient")[0]
@@ -173,7 +173,7 @@ def _check_invalid(loss: str, case: VectorCase) -> None:
     inputs = [case.inputs[i.name] for i in spec.inputs]
     calls = [lambda: spec.forward(*inputs, **_keywords(case))]
     if spec.vjp is not None:
-        calls.append(lambda: spec.vjp(case.cotangent, *inputs, **_keywords(case)))
+        calls.append(lambda: spec.vjp(spec.cotangent_of(case.cotangent), *inputs, **_keywords(case)))
     for call in calls:
         try:
             call()
@@ -222,8 +222,9 @@ def _test_entry(loss: str, tc_id: int, case: VectorCase, stats: dict[str, float]
     oracle = ORACLES[loss]
     # The oracle gets every parameter; the vector records only the case's own, so that consumers exercise the
     # defaults (listed in the file's "function.parameters").
-    params = {p.name: p.default for p in get(loss).params
-              if p.kind in ("scalar", "tuple", "choice") and not p.required} | case.params
+    # (a detector's integer settings, grid_size or num_classes, shape its inputs; the oracle needs them too)
+    settings = ("scalar", "tuple", "choice") + (("integer",) if get(loss).kind == "detector" else ())
+    params = {p.name: p.default for p in get(loss).params if p.kind in settings and not p.required} | case.params
     differentiable = get(loss).differentiable_names(case.inputs) if case.cotangent is not None else ()
     try:
         base = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (), differentiable)

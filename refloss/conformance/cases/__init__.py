@@ -72,8 +72,8 @@ def pending_cases_for(*loss_names: str, reason: str) -> Callable:
 
 
 def _register_all() -> None:
-    from refloss.conformance.cases import (boxes, classification, coders, geometry, regression,  # noqa: F401
-                                           selection)  # (importing registers the generators)
+    from refloss.conformance.cases import (boxes, classification, coders, detectors, geometry,  # noqa: F401
+                                           regression, selection)  # (importing registers the generators)
 
 
 def generate_cases(loss_name: str) -> list[VectorCase]:

@@ -10,7 +10,6 @@ from autograd.tracer import getval
 
 from refloss._checks import as_array, as_real_array
 from refloss._registry import Input, Interval
-from refloss.boxes._checks import as_boxes
 
 __all__ = ["GROUND_TRUTH_BOXES", "LABELS", "as_ground_truths", "as_head_output", "cell_of", "term_cotangents",
            "positive_integer", "check_choice"]
@@ -69,18 +68,20 @@ def as_ground_truths(boxes: Any, labels: Any, batch: int, num_classes: int,
                          f"(num_classes = {num_classes}; -1 marks a padding row)")
     real = label_array >= 0
     objects = box_array[real]
-    as_boxes(objects, "boxes")  # inverted boxes, named below if any
-    outside = ~np.all((objects >= 0.0) & (objects <= 1.0), axis=-1)  # (NaN is outside too)
-    if np.any(outside):
-        n, m = (int(i) for i in np.argwhere(real)[np.argmax(outside)])
-        raise ValueError(f"boxes[{n}, {m}] = {box_array[n, m].tolist()} lies outside the image: coordinates must "
-                         f"be in [0, 1] (image units, xyxy)")
+
+    def refuse(bad: np.ndarray, why: str) -> None:
+        """Name the first object (n, m) flagged in ``bad`` (one entry per real object)."""
+        if np.any(bad):
+            n, m = (int(i) for i in np.argwhere(real)[np.argmax(bad)])
+            raise ValueError(f"boxes[{n}, {m}] = {box_array[n, m].tolist()} {why}")
+
+    refuse((objects[:, 2] < objects[:, 0]) | (objects[:, 3] < objects[:, 1]), "is not a valid box in xyxy: "
+           "x2 < x1 or y2 < y1")
+    refuse(~np.all((objects >= 0.0) & (objects <= 1.0), axis=-1),  # (NaN is outside too)
+           "lies outside the image: coordinates must be in [0, 1] (image units, xyxy)")
     if positive_size is not None:
-        empty = (objects[:, 2] <= objects[:, 0]) | (objects[:, 3] <= objects[:, 1])
-        if np.any(empty):
-            n, m = (int(i) for i in np.argwhere(real)[np.argmax(empty)])
-            raise ValueError(f"boxes[{n}, {m}] = {box_array[n, m].tolist()} has zero width or height: "
-                             f"{positive_size}")
+        refuse((objects[:, 2] <= objects[:, 0]) | (objects[:, 3] <= objects[:, 1]),
+               f"has zero width or height: {positive_size}")
     return box_array, label_array, real
 
 
