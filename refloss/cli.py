@@ -98,8 +98,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not specs:
             families = sorted({_registry.get(n).family for n in _registry.names(kind=None)})
             raise SystemExit(f"refloss: no family {args.family!r}; families: {', '.join(families)}")
-    # the family column names the kind too where it is not a loss ("boxes/coder")
-    rows = [(s.name, s.family if s.kind == "loss" else f"{s.family}/{s.kind}", _params_text(s)) for s in specs]
+    # the family column names the kind too where it is not a loss ("boxes/coder") and the family does not say it
+    rows = [(s.name, s.family if s.kind == "loss" or s.family.startswith(s.kind) else f"{s.family}/{s.kind}",
+             _params_text(s)) for s in specs]
     equivalents = [", ".join(e.call for e in s.equivalents) or "(none)" for s in specs]
     print(_table(("name", "family", "parameters (defaults)"), rows, _terminal_width(), equivalents,
                  "framework equivalents (their differences: refloss show NAME)"))

@@ -36,7 +36,7 @@ def test_list_fits_the_terminal_and_keeps_every_piece_of_information(capsys, mon
     specs = [refloss.registry.get(n) for n in refloss.registry.names(kind=None)]
     # the name and family columns, then the parameters: at least 20 columns, or their longest unbreakable setting
     longest_setting = max(len(word) for s in specs for p in s.params for word in f"{p.name}={p.default!r}".split())
-    narrowest = 32 + 2 + len("boxes/selection") + 2 + max(20, longest_setting)
+    narrowest = 32 + 2 + len("boxes/selection") + 2 + max(20, longest_setting + 1)  # (+ its comma)
     assert max(map(len, lines)) <= max(columns, narrowest)
     words = " ".join(lines).split()
     text = " ".join(words)
@@ -70,8 +70,9 @@ def test_list_rows_keep_their_equivalents_under_them(capsys, monkeypatch):
 
 def test_list_by_family_and_unknown_family(capsys):
     assert main(["list", "--family", "regression"]) == 0
-    with pytest.raises(SystemExit, match="no family .detectors.; families: boxes, classification, regression"):
-        main(["list", "--family", "detectors"])
+    with pytest.raises(SystemExit, match="no family .segmentation.; families: boxes, classification, detectors, "
+                                         "regression"):
+        main(["list", "--family", "segmentation"])
 
 
 def test_show_prints_formula_gradient_conventions_references(capsys):

@@ -11,8 +11,17 @@ from refloss._registry import REDUCTIONS, Interval, LossSpec, Param, register
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILDING_BLOCKS = {"sigmoid", "log_sigmoid", "softmax", "log_softmax", "one_hot"}  # refloss.activations
-PUBLIC_FUNCTIONS = sorted(n for n in refloss.__all__
-                          if n != "registry" and not n.endswith("_vjp") and n not in BUILDING_BLOCKS)
+# A detector loss's public steps (its target builder, its head layout): named after it, not registered themselves.
+DETECTOR_STEPS = {n for n in refloss.__all__ if n.endswith(("_targets", "_layout"))}
+PUBLIC_FUNCTIONS = sorted(n for n in refloss.__all__ if n != "registry" and not n.endswith("_vjp")
+                          and n not in BUILDING_BLOCKS | DETECTOR_STEPS)
+
+
+def test_each_detector_step_belongs_to_a_registered_detector_loss():
+    for name in DETECTOR_STEPS:
+        loss = name.rsplit("_", 1)[0] + "_loss"
+        assert refloss.registry.get(loss).kind == "detector", name
+        assert f":func:`{name}`" in refloss.registry.get(loss).forward.__doc__, name
 
 
 def test_registry_holds_exactly_the_public_functions():

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from refloss._registry import REGISTRY, get, unknown_name_message
+from refloss._registry import REGISTRY, unknown_name_message
 from refloss.adapters.base import Adapter, Rejected, Result, Unsupported, wanted_gradients
 from refloss.adapters.reference import call_registered
 

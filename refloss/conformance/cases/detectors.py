@@ -15,7 +15,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from refloss.conformance.cases import ALL_DTYPES, VectorCase, case_rng, cases_for, cotangent_for
+from refloss.conformance.cases import (ALL_DTYPES, FLOAT64_ONLY, VectorCase, case_rng, cases_for, cotangent_for,
+                                      float64_cotangent)
 
 V1 = {"grid_size": 3, "num_boxes": 2, "num_classes": 3}
 # Two scales of a 64 x 64 input (grids 2 x 2 and 4 x 4), two anchors each: P = 2 * 4 + 2 * 16 = 40 predictions.
@@ -26,8 +27,13 @@ V3_COCO_ANCHORS = {"num_classes": 2, "input_size": (64, 64)}
 _MARGIN_V1, _MARGIN_V3 = 1 / 50, 1 / 25
 
 
-def _scene_boxes(rng: np.random.Generator, images: int, objects: int) -> np.ndarray:
-    """Random boxes with corners on the 1/64 grid, of width and height 6/64 to 30/64, inside the image."""
+def _scene_boxes(rng: np.random.Generator, images: int, objects: int, nondyadic: bool = False) -> np.ndarray:
+    """Random boxes with corners on the 1/64 grid (or anywhere, ``nondyadic``), of width and height 6/64 to
+    30/64, inside the image."""
+    if nondyadic:
+        size = rng.uniform(6 / 64, 30 / 64, size=(images, objects, 2))
+        corner = rng.uniform(0, 1 - size)
+        return np.concatenate([corner, corner + size], axis=-1)
     size = rng.integers(6, 31, size=(images, objects, 2))
     corner = rng.integers(0, 65 - size)
     return np.concatenate([corner, corner + size], axis=-1) / 64
@@ -42,8 +48,9 @@ def _case(loss: str, name: str, concern: str, comment: str, output: Any, boxes: 
           error: str | None = None, dtypes: tuple[str, ...] = ALL_DTYPES) -> VectorCase:
     inputs = {"output": np.asarray(output, dtype=np.float64), "boxes": np.asarray(boxes, dtype=np.float64),
               "labels": np.asarray(labels, dtype=np.int64)}
-    return VectorCase(name, concern, comment, inputs, None, params=dict(params),
-                      cotangent=cotangent_for(rng, (6,), "none"), flags=flags, dtypes=dtypes, error=error)
+    cotangent = float64_cotangent(rng, (6,), "none") if dtypes == FLOAT64_ONLY else cotangent_for(rng, (6,), "none")
+    return VectorCase(name, concern, comment, inputs, None, params=dict(params), cotangent=cotangent, flags=flags,
+                      dtypes=dtypes, error=error)
 
 
 # ---- YOLOv1 -------------------------------------------------------------------------------------------------------
@@ -71,14 +78,15 @@ def _v1_decisive(output: np.ndarray, boxes: np.ndarray, labels: np.ndarray, para
 
 
 def _v1_scene(loss: str, name: str, images: int, objects: int, params: dict[str, Any],
-              linear: bool = False) -> tuple:
+              linear: bool = False, nondyadic: bool = False) -> tuple:
     rng = case_rng(loss, name)
     s, b, c = params["grid_size"], params["num_boxes"], params["num_classes"]
     assignment = {k: params[k] for k in ("grid_size", "num_boxes", "num_classes")}
     assignment["size_output"] = params.get("size_output", "sqrt")
     while True:
-        output = _v1_output(rng, images, s, b, c, linear)
-        boxes, labels = _scene_boxes(rng, images, objects), _labels(rng, images, objects, c)
+        output = rng.uniform(-0.5, 1.5, size=(images, s, s, 5 * b + c)) if nondyadic \
+            else _v1_output(rng, images, s, b, c, linear)
+        boxes, labels = _scene_boxes(rng, images, objects, nondyadic), _labels(rng, images, objects, c)
         if _v1_decisive(output, boxes, labels, assignment):
             return output, boxes, labels, rng
 
@@ -122,6 +130,16 @@ def _one_cell_output(predictors: list[list[float]], s: int = 3, c: int = 3) -> n
     output[0, 0, 0, :5 * b] = np.ravel(predictors)
     output[0, 0, 0, 5 * b:] = 1 / 2 ** np.arange(1, c + 1)
     return output
+
+
+@cases_for("yolov1_loss")
+def yolov1_accuracy(loss: str) -> Iterator[VectorCase]:
+    """Float64-only scenes with non-dyadic outputs and boxes: every operation rounds."""
+    for name, variant in [("nondyadic", {}), ("nondyadic_linear", {"size_output": "linear"})]:
+        params = {**V1, **variant}
+        output, boxes, labels, rng = _v1_scene(loss, name, 2, 3, params, nondyadic=True)
+        yield _case(loss, name, "accuracy", "non-dyadic outputs in [-0.5, 1.5) and boxes", output, boxes, labels,
+                    params, rng, flags=("DetectorScene", "NonDyadic"), dtypes=FLOAT64_ONLY)
 
 
 @cases_for("yolov1_loss")
@@ -216,8 +234,10 @@ def _v3_predictions(params: dict[str, Any]) -> int:
     return sum(scale.size for scale in yolov3_layout(**layout))
 
 
-def _v3_scene(loss: str, name: str, images: int, objects: int, params: dict[str, Any]) -> tuple:
-    """A random scene whose ignore decisions are all at least 1/25 from the threshold."""
+def _v3_scene(loss: str, name: str, images: int, objects: int, params: dict[str, Any],
+              nondyadic: bool = False) -> tuple:
+    """A random scene whose ignore decisions are all at least 1/25 from the threshold; ``nondyadic``: float64
+    outputs in [-4, 4) with some objectness logits of magnitude 20 to 40 (BCE's log(1 - sigmoid) territory)."""
     from refloss import yolov3_targets
 
     rng = case_rng(loss, name)
@@ -225,8 +245,14 @@ def _v3_scene(loss: str, name: str, images: int, objects: int, params: dict[str,
     assignment = {k: v for k, v in params.items() if k != "xy_loss"}
     threshold = params.get("ignore_thresh", 0.7)
     while True:
-        output = rng.integers(-128, 128, size=(images, p, 5 + c)) / 32
-        boxes, labels = _scene_boxes(rng, images, objects), _labels(rng, images, objects, c)
+        if nondyadic:
+            output = rng.uniform(-4, 4, size=(images, p, 5 + c))
+            confident = rng.random((images, p)) < 0.25
+            output[..., 4] = np.where(confident, rng.uniform(20, 40, (images, p)) * rng.choice([-1, 1], (images, p)),
+                                      output[..., 4])
+        else:
+            output = rng.integers(-128, 128, size=(images, p, 5 + c)) / 32
+        boxes, labels = _scene_boxes(rng, images, objects, nondyadic), _labels(rng, images, objects, c)
         best = yolov3_targets(output, boxes, labels, **assignment).best_iou
         if not np.any(np.abs(best - threshold) < _MARGIN_V3):
             return output, boxes, labels, rng
@@ -254,6 +280,16 @@ def yolov3_basic(loss: str) -> Iterator[VectorCase]:
     yield _case(loss, "coco_anchors", "basic", "darknet's nine COCO anchors and masks, strides 32, 16, 8 on a "
                 "64 x 64 input (P = 252), C = 2; four objects", output, boxes, labels, V3_COCO_ANCHORS, rng,
                 flags=("DetectorScene", "CrossScale"))
+
+
+@cases_for("yolov3_loss")
+def yolov3_accuracy(loss: str) -> Iterator[VectorCase]:
+    """Float64-only scenes with non-dyadic outputs and boxes, a quarter of the objectness logits at |z| = 20..40."""
+    for name, variant in [("nondyadic", {}), ("nondyadic_sse", {"xy_loss": "sse"})]:
+        params = {**V3, **variant}
+        output, boxes, labels, rng = _v3_scene(loss, name, 2, 3, params, nondyadic=True)
+        yield _case(loss, name, "accuracy", "non-dyadic outputs and boxes; confident objectness logits",
+                    output, boxes, labels, params, rng, flags=("DetectorScene", "NonDyadic"), dtypes=FLOAT64_ONLY)
 
 
 @cases_for("yolov3_loss")

@@ -12,7 +12,7 @@ from refloss._checks import as_array, as_real_array
 from refloss._registry import Input, Interval
 
 __all__ = ["GROUND_TRUTH_BOXES", "LABELS", "as_ground_truths", "as_head_output", "cell_of", "term_cotangents",
-           "positive_integer", "check_choice"]
+           "positive_integer"]
 
 PADDING = -1  # the label of a padding row: no object
 

@@ -238,13 +238,19 @@ def yolov1_loss(output: Any, boxes: Any, labels: Any, *, grid_size: int = 7, num
         total is the sum of the five terms.
 
     Gradient:
-        With respect to the raw output, the assignment and :math:`\hat C` held constant (L6):
-        :math:`2\lambda_{coord}(x - \hat x)` on a responsible predictor's x (likewise y, :math:`s^w`,
-        :math:`s^h`), :math:`2(C - \hat C)` on its confidence, :math:`2\lambda_{noobj} C` on every other
-        confidence, :math:`2(p(c) - \hat p(c))` on the class scores of cells with an object, 0 elsewhere; each
-        times the cotangent of its term (plus that of the total), over N. ``size_output="linear"`` multiplies
-        the size entries by :math:`1 / (2\sqrt{|w| + 10^{-6}})` (0 at w = 0). Derivation:
-        ``docs/derivations/yolov1_loss.md``.
+        With respect to the raw output, the assignment and :math:`\hat C` held constant:
+
+        .. math::
+            \frac{\partial \ell}{\partial x_{ij}} = \frac{2\lambda_{coord}}{N}\,\mathbb 1^{obj}_{ij}(x_{ij} - \hat x_i),
+            \quad
+            \frac{\partial \ell}{\partial C_{ij}} = \frac{2}{N}\left[\mathbb 1^{obj}_{ij}(C_{ij} - \hat C_{ij})
+                + \lambda_{noobj}(1 - \mathbb 1^{obj}_{ij})\, C_{ij}\right], \quad
+            \frac{\partial \ell}{\partial p_i(c)} = \frac{2}{N}\,\mathbb 1^{obj}_i (p_i(c) - \hat p_i(c))
+            \qquad \text{(L6)}
+
+        (y, :math:`s^w`, :math:`s^h` as x), 0 for every other entry; each term's part times the cotangent of that
+        term (plus that of the total). ``size_output="linear"`` multiplies the size entries by
+        :math:`1 / (2\sqrt{|w| + 10^{-6}})` (0 at w = 0). Derivation: ``docs/derivations/yolov1_loss.md``.
 
     Conventions:
         Canonical: the paper's eq. 3 with darknet's semantics: the confidence target is the IoU, detached

@@ -310,13 +310,18 @@ def yolov3_loss(output: Any, boxes: Any, labels: Any, *, num_classes: int = 80, 
         total is the sum of the five terms. (Y3) never reaches 0: its minimum is the entropy of the offset.
 
     Gradient:
-        With respect to the raw output, the assignment, the ignore mask and s held constant (Y9):
-        :math:`s(\sigma(t_x) - \hat t_x)` (BCE) or :math:`s(\sigma(t_x) - \hat t_x)\,\sigma(t_x)\sigma(-t_x)`
-        (SSE) on a positive's t_x (likewise t_y); :math:`s(t_w - \hat t_w)` on its t_w, t_h;
-        :math:`\sigma(z_o) - 1` on a positive's objectness, :math:`\sigma(z_o)` on a negative's;
-        :math:`\sigma(z_c) - y_c` on a positive's class logits; 0 elsewhere (ignored objectness, every entry of
-        the other predictions); each times the cotangent of its term (plus that of the total), over N.
-        Derivation: ``docs/derivations/yolov3_loss.md``.
+        With respect to the raw output, the assignment, the ignore mask and s held constant:
+
+        .. math::
+            \frac{\partial \ell}{\partial t_x} = \frac{s}{N}(\sigma(t_x) - \hat t_x)\ \text{(BCE)}
+                \ \text{or}\ \frac{s}{N}(\sigma(t_x) - \hat t_x)\,\sigma(t_x)\sigma(-t_x)\ \text{(SSE)}, \quad
+            \frac{\partial \ell}{\partial t_w} = \frac{s}{N}(t_w - \hat t_w), \quad
+            \frac{\partial \ell}{\partial z} = \frac{1}{N}(\sigma(z) - y)  \qquad \text{(Y9)}
+
+        on a positive's t_x, t_y, t_w, t_h, objectness (y = 1) and class logits (:math:`y = y_c`), and on a
+        negative's objectness (y = 0); 0 for every other entry (an ignored prediction's objectness, the rest
+        of the predictions that are not positive). Each term's part is multiplied by the cotangent of that term
+        (plus that of the total). Derivation: ``docs/derivations/yolov3_loss.md``.
 
     Conventions:
         Canonical: darknet's ``yolo_layer.c``, whose deltas (which skip the sigmoid's derivative) are exactly the
