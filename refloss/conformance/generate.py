@@ -39,11 +39,12 @@ from refloss.testing._gradients import Case, finite_difference_vjp, kink_distanc
 
 __all__ = ["GenerationError", "SUITE_VERSION", "generate", "write"]
 
-SUITE_VERSION = "0.3.0"
+SUITE_VERSION = "0.4.0"
 FORMAT_VERSION = 1
-FORMAT_MINOR_VERSION = 2  # 1.1: per-entry scales (policy_v2), gradients per test, error categories in the schema;
+FORMAT_MINOR_VERSION = 3  # 1.1: per-entry scales (policy_v2), gradients per test, error categories in the schema;
 # 1.2: functions other than losses (the function's kind; no reduction, no cotangent without a VJP, string
-# parameters as {"choice": ...}, integer answers of selections as "indices")
+# parameters as {"choice": ...}, integer answers of selections as "indices"); 1.3: detector losses (function.terms:
+# the value is the vector (total, *terms), the cotangent one entry per output)
 CONCERNS = ("basic", "edge", "accuracy", "nonfinite", "invalid")
 _FD_TOLERANCE = 1e-6  # same bound as refloss.testing's finite-difference check
 _FD_KINK_MARGIN = 1e-3  # finite differences only where every element is this far from a kink
@@ -283,7 +284,8 @@ def _vector_file(loss: str, concern: str, cases: list[VectorCase]) -> dict[str, 
                      "differentiable": [i.name for i in spec.inputs if i.differentiable],
                      "parameters": {p.name: ("required" if p.required else "None" if p.default is None
                                              else repr(p.default)) for p in spec.params},
-                     "defaultReduction": spec.default_reduction},
+                     "defaultReduction": spec.default_reduction,
+                     **({"terms": list(spec.terms)} if spec.terms else {})},
         "concern": concern,
         "numberOfTests": tc_id,
         "notes": {flag: {"category": FLAGS[flag].category, "description": FLAGS[flag].description,

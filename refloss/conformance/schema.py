@@ -17,8 +17,8 @@ _DTYPE = {"enum": ["float64", "float32", "float16", "bfloat16"]}
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "lossvec_v1.schema.json",
-    "title": "LossVec v1 (minor versions 0 to 2): golden vectors for one function (a loss, box geometry, a box coder "
-             "or a selection) and one concern",
+    "title": "LossVec v1 (minor versions 0 to 3): golden vectors for one function (a loss, box geometry, a box "
+             "coder, a selection or a detector loss) and one concern",
     "type": "object",
     "additionalProperties": False,
     "required": ["format", "formatVersion", "suiteVersion", "function", "concern", "numberOfTests", "notes",
@@ -30,7 +30,8 @@ SCHEMA = {
                                "description": "absent or 0: policy_v1, one scale per tensor; 1: policy_v2, one scale "
                                               "per entry, gradients listed per test, error categories enumerated; 2: "
                                               "functions other than losses (function.kind; no reduction; no "
-                                              "cotangent without a VJP; choice parameters; integer indices)"},
+                                              "cotangent without a VJP; choice parameters; integer indices); 3: "
+                                              "detector losses (function.terms)"},
         "suiteVersion": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"},
         "function": {
             "type": "object", "additionalProperties": False,
@@ -42,6 +43,9 @@ SCHEMA = {
                 "differentiable": {"type": "array", "items": {"type": "string"}},
                 "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
                 "defaultReduction": {"enum": ["none", "mean", "sum", None], "description": "null: no reduction"},
+                "terms": {"type": "array", "items": {"type": "string"},
+                          "description": "a detector loss: the names of its terms; its value is the vector (total, "
+                                         "*terms) and its cotangent has one entry per output, in that order"},
             },
         },
         "concern": {"type": "string"},
