@@ -37,16 +37,16 @@ def _check(spec_name: str, case: Case, check, failures: list[str]) -> float:
 
 
 def run(loss_names: Iterable[str] | None = None, seed: int = 0) -> list[GradcheckResult]:
-    """Check the named losses (all registered ones by default); unknown names raise ``KeyError``."""
-    selected = list(loss_names) if loss_names else names()
+    """Check the named functions (by default every loss and detector loss); unknown names raise ``KeyError``."""
+    selected = list(loss_names) if loss_names else names() + names(kind="detector")
     for name in selected:
         get(name)  # fail before doing any work if a name is unknown
     results = []
     for name in selected:
         cases = standard_cases(name, seed)
         failures: list[str] = []
-        autograd_error = max(_check(name, c, assert_vjp_matches_autograd, failures) for c in cases)
-        fd_error = max(_check(name, c, assert_vjp_matches_finite_differences, failures) for c in cases)
+        autograd_error = max((_check(name, c, assert_vjp_matches_autograd, failures) for c in cases), default=0.0)
+        fd_error = max((_check(name, c, assert_vjp_matches_finite_differences, failures) for c in cases), default=0.0)
         results.append(GradcheckResult(name, len(cases), autograd_error, fd_error, failures))
     return results
 

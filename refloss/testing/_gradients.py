@@ -454,6 +454,8 @@ def standard_cases(spec: LossSpec | str, seed: int = 0) -> list[Case]:
     the parameter grids on a small batch under each reduction; an elementwise weight is tried absent and random.
     """
     spec = _spec(spec)
+    if spec.kind == "detector":
+        return _detector_cases(spec)
     rng = np.random.default_rng(seed)
     cases = [sample_case(spec, rng, leading_shape=shape, reduction=reduction)
              for shape in STANDARD_SHAPES for reduction in spec.reductions]
@@ -463,4 +465,18 @@ def standard_cases(spec: LossSpec | str, seed: int = 0) -> list[Case]:
         params = {name: value for (name, _), value in zip(grids, combination) if value is not None}
         for reduction in spec.reductions:
             cases.append(sample_case(spec, rng, leading_shape=(4,), reduction=reduction, params=params))
+    return cases
+
+
+def _detector_cases(spec: LossSpec) -> list[Case]:
+    """A detector loss's scenes: the valid, finite conformance scenes away from its kinks (hand-built scenes of
+    every assignment decision, random scenes of every variant), each with its cotangent of the total and terms."""
+    from refloss.conformance.cases import generate_cases
+
+    cases = []
+    for scene in generate_cases(spec.name):
+        inputs = tuple(scene.inputs[i.name] for i in spec.inputs)
+        case = Case(inputs, dict(scene.params), None, scene.cotangent)
+        if scene.error is None and all(np.all(np.isfinite(x)) for x in inputs) and kink_distance(spec, case) > 1e-3:
+            cases.append(case)
     return cases
