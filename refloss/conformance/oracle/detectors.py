@@ -20,7 +20,8 @@ of the float64 computation. Every decision (cells, the responsible predictor, an
 those exact values.
 
 NaN: an output entry that is NaN and enters a term makes that term, the total and the entry's gradient NaN (an entry
-that enters no term keeps gradient 0). In the assignment a NaN in a predicted box makes its IoU 0 (YOLOv1: the
+that enters no term keeps gradient 0). An infinite entry gives its contribution's limit (inf, or 0 for a BCE on the
+right side) and its analytic slope in IEEE arithmetic, with no error bound. In the assignment a NaN in a predicted box makes its IoU 0 (YOLOv1: the
 union is not positive) or not above the threshold (YOLOv3: no ignore); YOLOv1's RMSE fallback then keeps
 predictor 0 (the minimum RMSE is NaN, which is not below 20). Nothing here imports refloss.losses, refloss.boxes or
 refloss.activations.
@@ -509,8 +510,11 @@ def _gradient(case: _Scene, flat: list, shape: tuple[int, ...], cotangent: np.nd
     exact, scale = [mpf(0)] * len(flat), [mpf(0)] * len(flat)
     for entry in case.entries:
         v = flat[entry.index]
-        if not mpmath.isfinite(v):
-            exact[entry.index] = mpmath.nan  # (an infinite output: the loss itself is infinite or NaN)
+        if mpmath.isnan(v):
+            exact[entry.index] = mpmath.nan
+            continue
+        if mpmath.isinf(v):  # the analytic slope in IEEE arithmetic (inf, or NaN where it is inf/inf or 0 inf)
+            exact[entry.index] = entry.slope(r.exact(v), g[entry.term]).value
             continue
         analytic = entry.slope(r.exact(v), g[entry.term])
         if entry.kink_distance(v) != 0:
