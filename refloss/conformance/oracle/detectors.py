@@ -21,10 +21,10 @@ those exact values.
 
 NaN: an output entry that is NaN and enters a term makes that term, the total and the entry's gradient NaN (an entry
 that enters no term keeps gradient 0). An infinite entry gives its contribution's limit (inf, or 0 for a BCE on the
-right side) and its analytic slope in IEEE arithmetic, with no error bound. In the assignment a NaN in a predicted box makes its IoU 0 (YOLOv1: the
-union is not positive) or not above the threshold (YOLOv3: no ignore); YOLOv1's RMSE fallback then keeps
-predictor 0 (the minimum RMSE is NaN, which is not below 20). Nothing here imports refloss.losses, refloss.boxes or
-refloss.activations.
+right side) and its analytic slope in IEEE arithmetic, with no error bound. In the assignment a NaN in a predicted
+box makes its IoU 0 (YOLOv1: the union is not positive) or not above the threshold (YOLOv3: no ignore); YOLOv1's
+RMSE fallback then keeps predictor 0 (the minimum RMSE is NaN, which is not below 20). Nothing here imports
+refloss.losses, refloss.boxes or refloss.activations.
 """
 
 from __future__ import annotations
