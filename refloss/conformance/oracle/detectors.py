@@ -39,7 +39,7 @@ from mpmath import mpf
 from refloss.conformance.oracle import rounding as r
 from refloss.conformance.oracle.evaluate import DIGITS, Expectation, Tensor, _snap, agree
 
-__all__ = ["DetectorOracle", "ORACLES", "evaluate_detector"]
+__all__ = ["DetectorOracle", "ORACLES", "evaluate_detector", "scene"]
 
 _DIFF_DIGITS = 120
 TERMS = ("xy", "wh", "object", "no_object", "class")
