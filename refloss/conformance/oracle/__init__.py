@@ -5,11 +5,11 @@ derivatives numerically at high precision (``mpmath.diff``; one-sided at declare
 reductions exactly. Its results are what the golden vectors expect.
 """
 
-from refloss.conformance.oracle import (boxes, classification, coders, functions, geometry, regression,
-                                       selection, tensor)
+from refloss.conformance.oracle import (boxes, classification, coders, detectors, functions, geometry,
+                                       regression, selection, tensor)
 
 ORACLES = {**regression.ORACLES, **classification.ORACLES, **tensor.ORACLES, **boxes.ORACLES, **geometry.ORACLES,
-           **coders.ORACLES, **selection.ORACLES}
+           **coders.ORACLES, **selection.ORACLES, **detectors.ORACLES}
 
 __all__ = ["ORACLES", "evaluate_oracle"]
 
@@ -22,6 +22,8 @@ def evaluate_oracle(oracle, *args, **kwargs):
         return tensor.evaluate_samples(oracle, *args, **kwargs)
     if isinstance(oracle, boxes.BoxOracle):
         return boxes.evaluate_boxes(oracle, *args, **kwargs)
+    if isinstance(oracle, detectors.DetectorOracle):
+        return detectors.evaluate_detector(oracle, *args, **kwargs)
     evaluators = {functions.RowOracle: functions.evaluate_rows, functions.PairwiseOracle: functions.evaluate_pairwise,
                   functions.SelectionOracle: functions.evaluate_selection}
     if type(oracle) in evaluators:
