@@ -120,6 +120,7 @@ def v1_grid_drawing() -> None:
               f"{bool(targets.responsible[0, row, col, j])}")
 
     heading("YOLOv1: the example's terms under each variant (yolov1_loss)")
+    targets = refloss.yolov1_targets(output, boxes, labels)
     variants = {
         "canonical (defaults)": {},
         "darknet, rescore=1: normalization='darknet'": {"normalization": "darknet"},
@@ -136,6 +137,8 @@ def v1_grid_drawing() -> None:
     print("linear-size responsible predictors:",
           {letters[k]: int(np.argmax(linear.responsible[0, r, c])) for (r, c), k in
            np.ndenumerate(linear.object_index[0]) if k >= 0})
+    print("A's cell (4, 1): outputs read as sizes", output[0, 4, 1, [2, 3, 7, 8]].round(4).tolist(),
+          "; IoU sqrt", targets.iou[0, 4, 1].round(4).tolist(), "linear", linear.iou[0, 4, 1].round(4).tolist())
 
 
 V1_TINY = {"grid_size": 2, "num_boxes": 2, "num_classes": 2}
