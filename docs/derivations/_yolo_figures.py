@@ -180,7 +180,7 @@ def v1_linear_numerics() -> None:
     heading("YOLOv1: size_output='linear' near w = 0 (yolov1_loss_vjp, {'wh': 1}, one predictor, target w 0.3)")
     settings = {"grid_size": 2, "num_boxes": 1, "num_classes": 2}
     print("| w output | wh term (linear) | d wh / d w (linear) | d wh / d s (sqrt, same output) |")
-    for w in (0.3, 0.09, 1e-2, 1e-4, 1e-6, 1e-8, 0.0, -1e-8, -1e-4):
+    for w in (0.3, 0.09, 1e-2, 1e-4, 1e-6, 1e-8, 0.0, -1e-8, -5e-7, -2e-6, -1e-4):
         output = np.zeros((1, 2, 2, 7))
         output[0, 0, 0, :4] = [0.5, 0.4, w, 0.4]
         boxes, labels = [[[0.1, 0.1, 0.4, 0.3]]], [[1]]

@@ -43,7 +43,7 @@ __all__ = ["DetectorOracle", "ORACLES", "evaluate_detector", "scene"]
 
 _DIFF_DIGITS = 120
 TERMS = ("xy", "wh", "object", "no_object", "class")
-SIGNED_SQRT_EPS = "1e-6"  # size_output="linear": sign(w) sqrt(|w| + 1e-6), read at the working precision
+SIGNED_SQRT_EPS = "1e-6"  # size_output="linear": sign(w) sqrt(|w + 1e-6|), read at the working precision
 RMSE_START = 20  # darknet's initial best RMSE: predictor 0 stays responsible if no RMSE is below it
 
 
@@ -97,10 +97,10 @@ def _squared(index: int, term: str, target: r.Bound, weight: mpf) -> _Entry:
 
 
 def _signed_sqrt(v: Any) -> Any:
-    """sign(w) sqrt(|w| + 1e-6) as the standard algorithm computes it (1e-6 rounded once to float64)."""
+    """sign(w) sqrt(|w + 1e-6|) as the standard algorithm computes it (1e-6 rounded once to float64)."""
     if v.value == 0:
         return r.exact(0)
-    root = r.power(abs(v) + _eps(), 0.5)
+    root = r.power(abs(v + _eps()), 0.5)
     return root if v.value > 0 else -root
 
 
@@ -111,19 +111,24 @@ def _eps() -> r.Bound:
 
 
 def _signed_sqrt_squared(index: int, target: r.Bound, weight: mpf) -> _Entry:
-    """(sign(w) sqrt(|w| + 1e-6) - t)^2 (size_output="linear"): gradient 2 w g (s(w) - t) / (2 sqrt(|w| + 1e-6)),
-    and 0 at w = 0, the declared convention (the function jumps there)."""
+    """(s(w) - t)^2 with s(w) = sign(w) sqrt(|w + 1e-6|) (size_output="linear", aladdinpersson's form): gradient
+    2 w g (s(w) - t) sign(w) sign(w + 1e-6) / (2 sqrt(|w + 1e-6|)), and 0 at w = 0 (the declared convention: the
+    function jumps there) and at w = -1e-6 (its slope is infinite; no vector holds that value)."""
     def slope(v: r.Bound, g: r.Bound) -> r.Bound:
-        if v.value == 0:
+        shifted = v + _eps()
+        if v.value == 0 or shifted.value == 0:
             return r.exact(0)
-        root = r.power(abs(v) + _eps(), 0.5)
+        root = r.power(abs(shifted), 0.5)
         signed = root if v.value > 0 else -root
-        return 2 * r.exact(weight) * g * (signed - target) / (2 * root)
+        orientation = 1 if (v.value > 0) == (shifted.value > 0) else -1
+        return 2 * r.exact(weight) * g * (signed - target) * orientation / (2 * root)
 
-    return _Entry(index, "wh",
-                  textbook=lambda v: (mpmath.sign(v) * mpmath.sqrt(abs(v) + mpf(SIGNED_SQRT_EPS)) - target.value) ** 2,
+    def textbook(v: mpf) -> mpf:
+        return (mpmath.sign(v) * mpmath.sqrt(abs(v + mpf(SIGNED_SQRT_EPS))) - target.value) ** 2
+
+    return _Entry(index, "wh", textbook=textbook,
                   standard=lambda v: (_signed_sqrt(v) - target) * (_signed_sqrt(v) - target),
-                  slope=slope, kink_distance=abs)
+                  slope=slope, kink_distance=lambda v: min(abs(v), abs(v + mpf(SIGNED_SQRT_EPS))))
 
 
 def _bce(index: int, term: str, target: r.Bound, weight: r.Bound | None) -> _Entry:

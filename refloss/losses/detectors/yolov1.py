@@ -18,8 +18,10 @@ from refloss.losses.detectors._scene import (GROUND_TRUTH_BOXES, LABELS, as_grou
 __all__ = ["YoloV1Targets", "yolov1_loss", "yolov1_loss_vjp", "yolov1_targets"]
 
 TERMS = ("xy", "wh", "object", "no_object", "class")
-SIGNED_SQRT_EPS = 1e-6  # the blog re-implementation's sign(w) * sqrt(|w| + 1e-6) (size_output="linear")
-DARKNET_START_RMSE = 20.0  # darknet's best_rmse starts here: predictor 0 stays responsible if every RMSE is larger
+SIGNED_SQRT_EPS = 1e-6  # aladdinpersson's sign(w) * sqrt(|w + 1e-6|) (size_output="linear")
+# darknet's best_rmse starts here. If every IoU is 0 and no RMSE is below it, darknet's best_index stays -1 (an
+# out-of-bounds write); refloss makes predictor 0 responsible there, its own choice.
+DARKNET_START_RMSE = 20.0
 
 
 class YoloV1Targets(NamedTuple):
@@ -63,7 +65,7 @@ NO_OBJECT = Param("no_object", "non_responsible", Interval(), kind="choice",
                               "(paper, darknet) or only those of cells with no object (aladdinpersson's blog)")
 SIZE_OUTPUT = Param("size_output", "sqrt", Interval(), kind="choice", choices=("sqrt", "linear"),
                     description="the w, h outputs are sqrt(w), sqrt(h) (darknet sqrt=1) or w, h, whose square root "
-                                "the loss takes as sign(w) sqrt(|w| + 1e-6) (aladdinpersson's blog)")
+                                "the loss takes as sign(w) sqrt(|w + 1e-6|) (aladdinpersson's blog)")
 NORMALIZATION = Param("normalization", "images", Interval(), kind="choice", choices=("images", "sum", "darknet"),
                       description="the sum over the batch divided by the number of images (images), not divided "
                                   "(sum), or divided by twice that (darknet: its deltas are half the gradient)")
@@ -162,8 +164,11 @@ def _assign(output: Any, boxes: Any, labels: Any, grid_size: Any, num_boxes: Any
     predicted = _layout(values, b)[0][held]  # (K, B, 4)
     predicted_centre = (cell_corner[:, None, :] + predicted[..., :2]) / s
     predicted_size = _predicted_size(predicted[..., 2:], size_output)
-    overlap = _iou_of_centred(predicted_centre, predicted_size, centre[:, None, :], size[:, None, :])
+    # A NaN output makes its IoU and RMSE NaN: like darknet's comparisons, it then never wins (IoU 0, RMSE inf).
+    overlap = np.nan_to_num(_iou_of_centred(predicted_centre, predicted_size, centre[:, None, :], size[:, None, :]),
+                            nan=0.0)
     rmse = np.sqrt(np.sum((predicted_centre - centre[:, None, :])**2 + (predicted_size - size[:, None, :])**2, -1))
+    rmse = np.where(np.isnan(rmse), np.inf, rmse)
     by_rmse = np.where(np.min(rmse, axis=-1, initial=np.inf) < DARKNET_START_RMSE, np.argmin(rmse, axis=-1), 0) \
         if rmse.size else np.zeros(0, dtype=np.int64)
     best = np.where(np.any(overlap > 0, axis=-1), np.argmax(overlap, axis=-1), by_rmse)
@@ -175,8 +180,8 @@ def _assign(output: Any, boxes: Any, labels: Any, grid_size: Any, num_boxes: Any
 
 
 def _signed_sqrt(w: Any) -> Any:
-    """sign(w) sqrt(|w| + 1e-6): the blog's square root of a linear size output (0 at w = 0)."""
-    return anp.sign(w) * anp.sqrt(anp.abs(w) + SIGNED_SQRT_EPS)
+    """sign(w) sqrt(|w + 1e-6|): aladdinpersson's square root of a linear size output (0 at w = 0)."""
+    return anp.sign(w) * anp.sqrt(anp.abs(w + SIGNED_SQRT_EPS))
 
 
 def _divisor(normalization: str, images: int) -> float:
@@ -249,8 +254,11 @@ def yolov1_loss(output: Any, boxes: Any, labels: Any, *, grid_size: int = 7, num
             \qquad \text{(L6)}
 
         (y, :math:`s^w`, :math:`s^h` as x), 0 for every other entry; each term's part times the cotangent of that
-        term (plus that of the total). ``size_output="linear"`` multiplies the size entries by
-        :math:`1 / (2\sqrt{|w| + 10^{-6}})` (0 at w = 0). Derivation: ``docs/derivations/yolov1_loss.md``.
+        term (plus that of the total). ``size_output="linear"`` replaces :math:`s^w` by
+        :math:`r(w) = \operatorname{sign}(w)\sqrt{|w + 10^{-6}|}` in (L2) and so multiplies the size entries'
+        gradient, :math:`2\lambda_{coord}(r(w) - \sqrt{\hat w})/N`, by
+        :math:`r'(w) = \operatorname{sign}(w)\operatorname{sign}(w + 10^{-6}) / (2\sqrt{|w + 10^{-6}|})` (0 at
+        w = 0 and at :math:`w = -10^{-6}`). Derivation: ``docs/derivations/yolov1_loss.md``.
 
     Conventions:
         Canonical: the paper's eq. 3 with darknet's semantics: the confidence target is the IoU, detached
@@ -259,8 +267,10 @@ def yolov1_loss(output: Any, boxes: Any, labels: Any, *, grid_size: int = 7, num
         divided by N with no 1/2. Named variants: ``confidence_target="one"`` (darknet rescore=0),
         ``no_object="empty_cells"`` and ``size_output="linear"`` (aladdinpersson's re-implementation),
         ``normalization="darknet"`` (half, as darknet's deltas) or ``"sum"`` (no division). Two objects in one
-        cell: the first keeps it, the others are dropped (``yolov1_targets(...).dropped``). NaN in an output
-        that enters a term propagates.
+        cell: the first keeps it, the others are dropped (``yolov1_targets(...).dropped``). ``size_output=
+        "linear"`` reproduces aladdinpersson's formula, not his scale: his dataset gives sizes in cells (w S),
+        refloss in image units. NaN in an output that enters a term propagates; a NaN predicted box never wins
+        the responsibility (its IoU counts as 0 and its RMSE as infinite, as darknet's comparisons with NaN fail).
 
     Shapes:
         ``output``: (N, S, S, 5B + C), per cell B blocks (x, y, w, h, confidence) then C class scores (darknet's
@@ -331,8 +341,13 @@ def yolov1_loss_vjp(grad_output: Any, output: Any, boxes: Any, labels: Any, *, g
     if size_output == "sqrt":
         size_grad = 2 * lc * g["wh"] * (w - wanted[..., 2:])
     else:
-        root = np.sqrt(np.abs(w) + SIGNED_SQRT_EPS)
-        size_grad = np.where(w == 0, 0.0, 2 * lc * g["wh"] * (np.sign(w) * root - wanted[..., 2:]) / (2 * root))
+        shifted = w + SIGNED_SQRT_EPS
+        root = np.sqrt(np.abs(shifted))
+        # d/dw sign(w) sqrt(|w + eps|) = sign(w) sign(w + eps) / (2 sqrt(|w + eps|)); 0 at w = 0 and at w = -eps,
+        # where torch's sign and abs have derivative 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.where((w == 0) | (shifted == 0), 0.0, np.sign(w) * np.sign(shifted) / (2 * root))
+        size_grad = 2 * lc * g["wh"] * (np.sign(w) * root - wanted[..., 2:]) * slope
     grad_coordinates[..., 2:] = np.where(responsible[..., None], size_grad, 0.0)
     confidence_wanted = targets.iou if options["confidence_target"] == "iou" else 1.0
     empty = ~responsible if options["no_object"] == "non_responsible" else ~held[..., None]
@@ -358,9 +373,9 @@ def _held_forward(output: Any, boxes: Any, labels: Any, **params: Any) -> Any:
 
 def _signed_sqrt_distance(output: Any, boxes: Any, labels: Any, *, num_boxes: int = 2, size_output: str = "sqrt",
                           **_: Any) -> np.ndarray:
-    """|w|, |h| of every size output under size_output="linear" (inf otherwise): the distance to the kink."""
-    coordinates = _layout(np.asarray(output, dtype=np.float64), num_boxes)[0]
-    return np.abs(coordinates[..., 2:]) if size_output == "linear" else np.full(coordinates[..., 2:].shape, np.inf)
+    """The distance of every size output w, h from 0 and from -1e-6 under size_output="linear" (inf otherwise)."""
+    w = _layout(np.asarray(output, dtype=np.float64), num_boxes)[0][..., 2:]
+    return np.minimum(np.abs(w), np.abs(w + SIGNED_SQRT_EPS)) if size_output == "linear" else np.full(w.shape, np.inf)
 
 
 register(LossSpec(
@@ -372,8 +387,9 @@ register(LossSpec(
             SIZE_OUTPUT, NORMALIZATION),
     terms=TERMS,
     smoothness="piecewise quadratic in the output: C-infinity wherever the assignment does not change",
-    kinks=(Kink("size_output='linear' and an output w or h = 0", "sign(0) sqrt(0 + 1e-6) = 0 and the gradient is "
-                "0 there, as torch's sign and abs (the function jumps by 2e-3 across w = 0)",
+    kinks=(Kink("size_output='linear' and an output w or h = 0 or -1e-6", "sign(0) sqrt(|0 + 1e-6|) = 0, and the "
+                "gradient is 0 at w = 0 and at w = -1e-6, as torch's sign and abs give (the signed root jumps by "
+                "2 sqrt(1e-6) = 2e-3 across w = 0; its slope is infinite at w = -1e-6)",
                 _signed_sqrt_distance, autograd_agrees=True),),
     stop_gradients=("the assignment of objects to cells and of the responsible predictor (argmax of IoU)",
                     "the confidence target: the responsible predictor's IoU"),

@@ -327,8 +327,9 @@ def yolov3_loss(output: Any, boxes: Any, labels: Any, *, num_classes: int = 80, 
         Canonical: darknet's ``yolo_layer.c``, whose deltas (which skip the sigmoid's derivative) are exactly the
         negative gradient of this loss per image: BCE on the x, y logits, half the squared error in log space
         for w, h, both times 2 - w h; BCE for objectness and classes; no term weights; no division by the number
-        of positives; ignore threshold 0.7 (yolov3.cfg). Named variants: ``xy_loss="sse"`` with
-        ``ignore_thresh=0.5`` (the paper), ``box_weight="one"``. Each object is positive at its best anchor
+        of positives; ignore threshold 0.7 (yolov3.cfg). Named variants: the paper is ``xy_loss="sse"``,
+        ``ignore_thresh=0.5`` and ``box_weight="one"`` (its ignore rule is worded on priors, refloss's is
+        darknet's, on predicted boxes). Each object is positive at its best anchor
         over all scales (see :func:`yolov3_targets`). NaN in an output that enters a term propagates.
 
     Shapes:
