@@ -625,20 +625,18 @@ V3_VARIANTS = [{}, {"xy_loss": "sse"}, {"box_weight": "one"}, {"ignore_thresh": 
                {"xy_loss": "sse", "box_weight": "one", "ignore_thresh": 0.3}]
 
 
-@pytest.mark.parametrize("params", V1_VARIANTS, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "default")
-def test_yolov1_vjp_against_autograd_and_finite_differences(params):
-    rng = np.random.default_rng(len(str(params)))
-    case = v1_random_case(rng, params)
-    assert_vjp_matches_autograd("yolov1_loss", case)
-    assert_vjp_matches_finite_differences("yolov1_loss", case)
+GRADIENT_CASES = [("yolov1_loss", params) for params in V1_VARIANTS] + [("yolov3_loss", params)
+                                                                          for params in V3_VARIANTS]
 
 
-@pytest.mark.parametrize("params", V3_VARIANTS, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "default")
-def test_yolov3_vjp_against_autograd_and_finite_differences(params):
+@pytest.mark.parametrize("loss, params", GRADIENT_CASES,
+                         ids=[f"{loss}-" + (",".join(f"{k}={v}" for k, v in params.items()) or "default")
+                              for loss, params in GRADIENT_CASES])
+def test_vjp_against_autograd_and_finite_differences(loss, params):
     rng = np.random.default_rng(len(str(params)))
-    case = v3_random_case(rng, params)
-    assert_vjp_matches_autograd("yolov3_loss", case)
-    assert_vjp_matches_finite_differences("yolov3_loss", case)
+    case = (v1_random_case if loss == "yolov1_loss" else v3_random_case)(rng, params)
+    assert_vjp_matches_autograd(loss, case)
+    assert_vjp_matches_finite_differences(loss, case)
 
 
 def test_yolov3_vjp_with_an_ignored_prediction():
