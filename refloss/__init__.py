@@ -74,6 +74,9 @@ from refloss.losses.classification import squared_hinge_loss_vjp
 from refloss.losses.detectors import yolov1_loss
 from refloss.losses.detectors import yolov1_loss_vjp
 from refloss.losses.detectors import yolov1_targets
+from refloss.losses.detectors import yolov3_eriklindernoren_loss
+from refloss.losses.detectors import yolov3_eriklindernoren_loss_vjp
+from refloss.losses.detectors import yolov3_eriklindernoren_targets
 from refloss.losses.detectors import yolov3_layout
 from refloss.losses.detectors import yolov3_loss
 from refloss.losses.detectors import yolov3_loss_vjp
@@ -176,6 +179,9 @@ __all__ = [
     "yolov1_loss",
     "yolov1_loss_vjp",
     "yolov1_targets",
+    "yolov3_eriklindernoren_loss",
+    "yolov3_eriklindernoren_loss_vjp",
+    "yolov3_eriklindernoren_targets",
     "yolov3_layout",
     "yolov3_loss",
     "yolov3_loss_vjp",

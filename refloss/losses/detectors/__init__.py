@@ -4,6 +4,12 @@ and a VJP w.r.t. the raw head output that holds the assignment constant."""
 from refloss.losses.detectors.yolov1 import YoloV1Targets, yolov1_loss, yolov1_loss_vjp, yolov1_targets
 from refloss.losses.detectors.yolov3 import (COCO_ANCHOR_MASKS, COCO_ANCHORS, YoloV3Targets, yolov3_layout,
                                              yolov3_loss, yolov3_loss_vjp, yolov3_targets)
+from refloss.losses.detectors.yolov3_eriklindernoren import (YoloV3EriklindernorenTargets,
+                                                             yolov3_eriklindernoren_loss,
+                                                             yolov3_eriklindernoren_loss_vjp,
+                                                             yolov3_eriklindernoren_targets)
 
-__all__ = ["COCO_ANCHORS", "COCO_ANCHOR_MASKS", "YoloV1Targets", "YoloV3Targets", "yolov1_loss", "yolov1_loss_vjp",
-           "yolov1_targets", "yolov3_layout", "yolov3_loss", "yolov3_loss_vjp", "yolov3_targets"]
+__all__ = ["COCO_ANCHORS", "COCO_ANCHOR_MASKS", "YoloV1Targets", "YoloV3EriklindernorenTargets", "YoloV3Targets",
+           "yolov1_loss", "yolov1_loss_vjp", "yolov1_targets", "yolov3_eriklindernoren_loss",
+           "yolov3_eriklindernoren_loss_vjp", "yolov3_eriklindernoren_targets", "yolov3_layout", "yolov3_loss",
+           "yolov3_loss_vjp", "yolov3_targets"]

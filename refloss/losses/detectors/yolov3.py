@@ -420,11 +420,12 @@ def _held_forward(output: Any, boxes: Any, labels: Any, *, xy_loss: str = "bce",
     return yolov3_loss_with_assignment_held
 
 
+INPUTS = (Input("output", "raw head output (N, P, 5 + C), the scales flattened (yolov3_layout)",
+                shape=("N", "P", "5+C")), GROUND_TRUTH_BOXES, LABELS)
+
 register(LossSpec(
     name="yolov3_loss", family="detectors", kind="detector", forward=yolov3_loss, vjp=yolov3_loss_vjp,
-    inputs=(Input("output", "raw head output (N, P, 5 + C), the scales flattened (yolov3_layout)",
-                  shape=("N", "P", "5+C")),
-            GROUND_TRUTH_BOXES, LABELS),
+    inputs=INPUTS,
     params=(NUM_CLASSES, ANCHORS, ANCHOR_MASKS, STRIDES_PARAM, INPUT_SIZE, IGNORE_THRESH, XY_LOSS, BOX_WEIGHT),
     terms=TERMS,
     smoothness="C-infinity in the output wherever the assignment and the ignore mask do not change",
