@@ -469,14 +469,19 @@ def standard_cases(spec: LossSpec | str, seed: int = 0) -> list[Case]:
 
 
 def _detector_cases(spec: LossSpec) -> list[Case]:
-    """A detector loss's scenes: the valid, finite conformance scenes away from its kinks (hand-built scenes of
-    every assignment decision, random scenes of every variant), each with its cotangent of the total and terms."""
+    """A detector loss's scenes: the valid conformance scenes with finite inputs and outputs (a mean over no
+    positives is NaN), away from its kinks (hand-built scenes of every assignment decision, random scenes of every
+    variant), each with its cotangent of the total and terms."""
     from refloss.conformance.cases import generate_cases
 
     cases = []
     for scene in generate_cases(spec.name):
+        if scene.error is not None:
+            continue
         inputs = tuple(scene.inputs[i.name] for i in spec.inputs)
         case = Case(inputs, dict(scene.params), None, scene.cotangent)
-        if scene.error is None and all(np.all(np.isfinite(x)) for x in inputs) and kink_distance(spec, case) > 1e-3:
+        finite = all(np.all(np.isfinite(x)) for x in inputs) and np.all(np.isfinite(
+            spec.output_vector(spec.forward(*inputs, **case.params))))
+        if finite and kink_distance(spec, case) > 1e-3:
             cases.append(case)
     return cases

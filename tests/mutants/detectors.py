@@ -19,6 +19,7 @@ from autograd.tracer import getval
 import refloss
 from refloss.losses.detectors import yolov1 as v1
 from refloss.losses.detectors import yolov3 as v3
+from refloss.losses.detectors import yolov3_eriklindernoren as erik
 from refloss.losses.detectors._scene import term_cotangents
 
 from ._base import Mutant
@@ -167,6 +168,63 @@ def _v3_sigmoid_derivative_on_xy(grad_output: Any, *inputs: Any, **params: Any) 
     return grad, None, None
 
 
+# ---- YOLOv3 as eriklindernoren/PyTorch-YOLOv3 ---------------------------------------------------------------------
+
+ERIK = "yolov3_eriklindernoren_loss"
+_ERIK_SCALES = ("obj_scale", "noobj_scale")
+
+
+def _erik_terms(adjust: Callable[..., Any] = lambda targets, **_: targets, per_image: bool = False,
+                **overrides: Any) -> Callable:
+    """eriklindernoren's terms with the assignment passed through ``adjust``, some settings overridden, and (with
+    ``per_image``) every mean taken image by image and then averaged over the images."""
+    def terms_of(output: Any, boxes: Any, labels: Any, params: dict) -> dict:
+        settings = _with_defaults(ERIK, params) | overrides
+        assignment = {k: v for k, v in settings.items() if k not in _ERIK_SCALES}
+        layout = {k: settings[k] for k in ("anchors", "anchor_masks", "strides", "input_size")}
+        targets = adjust(refloss.yolov3_eriklindernoren_targets(getval(output), boxes, labels, **assignment),
+                         output=getval(output), boxes=boxes, labels=labels, assignment=assignment)
+        slices = erik._scale_slices(output, **layout)
+        scales = [settings[k] for k in _ERIK_SCALES]
+        if not per_image:
+            return erik._terms_with(output, targets, slices, *scales)
+        images = np.shape(output)[0]
+        one = [erik._terms_with(output[n:n + 1], v3_image(targets, n), slices, *scales) for n in range(images)]
+        return {k: sum(t[k] for t in one) / images for k in TERMS}
+    return terms_of
+
+
+def v3_image(targets: Any, n: int) -> Any:
+    """The targets of image n alone (arrays whose first axis is the image)."""
+    return type(targets)(*(a[n:n + 1] for a in targets))
+
+
+def _ignore_at_or_above(targets: Any, *, assignment: dict, **_: Any) -> Any:
+    """The ignore rule with >= (an anchor whose shape IoU equals the threshold is ignored too)."""
+    at = (targets.shape_iou == assignment["ignore_thresh"]) & ~targets.positive
+    return targets._replace(ignored=targets.ignored | at)
+
+
+def _best_anchor_of_all_scales(targets: Any, *, output: Any, boxes: Any, labels: Any, assignment: dict) -> Any:
+    """darknet's rule taken for eriklindernoren's: only the best anchor over every scale is positive."""
+    darknet = refloss.yolov3_targets(output, boxes, labels,
+                                     **{k: assignment[k] for k in ("num_classes", "anchors", "anchor_masks",
+                                                                   "strides", "input_size")})
+    dropped = targets.positive & ~darknet.positive
+    return targets._replace(positive=targets.positive & darknet.positive, ignored=targets.ignored | dropped)
+
+
+def _erik_xy_without_sigmoid_derivative(grad_output: Any, *inputs: Any, **params: Any) -> tuple:
+    """The xy gradient of the MSE on sigmoid(t_x) taken w.r.t. the sigmoid output (no sigmoid'), as darknet's
+    delta; the other entries are right."""
+    grad, _, _ = refloss.yolov3_eriklindernoren_loss_vjp(grad_output, *inputs, **params)
+    xy = np.asarray(inputs[0], dtype=np.float64)[..., :2]
+    slope = refloss.sigmoid(xy) * refloss.sigmoid(-xy)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grad[..., :2] = np.where(grad[..., :2] != 0, grad[..., :2] / slope, 0.0)
+    return grad, None, None
+
+
 def _mutant(name: str, loss: str, pair: tuple[Callable | None, Callable | None], description: str,
             category: str) -> Mutant:
     return Mutant(name, loss, pair[0], pair[1], description, category)
@@ -205,4 +263,14 @@ MUTANTS = [
             "denominator"),
     _mutant("yolov3_sigmoid_derivative_on_xy", "yolov3_loss", (None, _v3_sigmoid_derivative_on_xy),
             "the xy gradient multiplied by sigmoid'(t_x) although the loss is BCE on the logit", "gradient"),
+    _mutant("eriklindernoren_means_per_image", ERIK, _port(_erik_terms(per_image=True)),
+            "each mean taken per image and averaged over the images, instead of over the whole batch", "denominator"),
+    _mutant("eriklindernoren_ignore_at_threshold", ERIK, _port(_erik_terms(_ignore_at_or_above)),
+            "an anchor whose shape IoU equals ignore_thresh is ignored (>= for >)", "branch"),
+    _mutant("eriklindernoren_best_anchor_of_all_scales", ERIK, _port(_erik_terms(_best_anchor_of_all_scales)),
+            "darknet's single best anchor over all scales taken for the per-scale rule", "convention"),
+    _mutant("eriklindernoren_noobj_scale_one", ERIK, _port(_erik_terms(noobj_scale=1.0)),
+            "the negatives' objectness weighted 1 (as darknet) instead of YOLOLayer's 100", "default"),
+    _mutant("eriklindernoren_xy_without_sigmoid_derivative", ERIK, (None, _erik_xy_without_sigmoid_derivative),
+            "the MSE on sigmoid(t_x) differentiated w.r.t. the sigmoid output only (sigmoid' dropped)", "gradient"),
 ]

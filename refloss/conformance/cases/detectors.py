@@ -364,3 +364,95 @@ def yolov3_invalid(loss: str) -> Iterator[VectorCase]:
     for name, out, boxes, labels, params, error, comment in invalid:
         yield _case(loss, name, "invalid", comment, out, boxes, labels, params, rng,
                     flags=("InvalidInput",), error=error)
+
+
+# ---- YOLOv3 as eriklindernoren/PyTorch-YOLOv3 ---------------------------------------------------------------------
+
+ERIK = "yolov3_eriklindernoren_loss"
+
+
+def _erik_scene(name: str, images: int, objects: int, params: dict[str, Any], nondyadic: bool = False) -> tuple:
+    """A random scene with logits in [-4, 4) (the probabilities stay far from BCELoss's clamps in every dtype) whose
+    anchor-shape IoUs all lie at least 1/25 from ignore_thresh."""
+    from refloss import yolov3_eriklindernoren_targets
+
+    rng = case_rng(ERIK, name)
+    p, c = _v3_predictions(params), params["num_classes"]
+    assignment = {k: v for k, v in params.items() if k not in ("obj_scale", "noobj_scale")}
+    threshold = params.get("ignore_thresh", 0.5)
+    while True:
+        output = rng.uniform(-4, 4, size=(images, p, 5 + c)) if nondyadic \
+            else rng.integers(-128, 128, size=(images, p, 5 + c)) / 32
+        boxes, labels = _scene_boxes(rng, images, objects, nondyadic), _labels(rng, images, objects, c)
+        shape_iou = yolov3_eriklindernoren_targets(output, boxes, labels, **assignment).shape_iou
+        if not np.any(np.abs(shape_iou - threshold) < _MARGIN_V3):
+            return output, boxes, labels, rng
+
+
+@cases_for(ERIK)
+def eriklindernoren_basic(loss: str) -> Iterator[VectorCase]:
+    """Random scenes on two scales (P = 40, C = 2), its parameters, and darknet's nine anchors on three scales."""
+    for name, images, objects, variant, comment in [
+            ("one_object", 1, 1, {}, "one object: positive at both scales, means over one positive"),
+            ("batch_of_three", 3, 3, {}, "three images: every mean over the whole batch, not per image"),
+            ("ignore_low", 2, 3, {"ignore_thresh": 0.25}, "ignore_thresh 0.25: anchors of an object's cell whose "
+                                                          "shape fits above it are no negatives"),
+            ("scales", 2, 2, {"obj_scale": 2.0, "noobj_scale": 10.0}, "obj_scale 2, noobj_scale 10")]:
+        params = {**V3, **variant}
+        output, boxes, labels, rng = _erik_scene(name, images, objects, params)
+        flags = ("DetectorScene",) + (("IgnoredPrediction",) if "ignore_thresh" in variant else ()) \
+            + (("ParameterGrid",) if "obj_scale" in variant else ())
+        yield _case(loss, name, "basic", comment, output, boxes, labels, params, rng, flags=flags)
+    output, boxes, labels, rng = _erik_scene("coco_anchors", 1, 4, V3_COCO_ANCHORS)
+    yield _case(loss, "coco_anchors", "basic", "darknet's nine COCO anchors, three scales of a 64 x 64 input "
+                "(P = 252), C = 2; four objects, each positive at every scale", output, boxes, labels,
+                V3_COCO_ANCHORS, rng, flags=("DetectorScene", "CrossScale"))
+
+
+@cases_for(ERIK)
+def eriklindernoren_accuracy(loss: str) -> Iterator[VectorCase]:
+    output, boxes, labels, rng = _erik_scene("nondyadic", 2, 3, V3, nondyadic=True)
+    yield _case(loss, "nondyadic", "accuracy", "non-dyadic outputs in [-4, 4) and boxes", output, boxes, labels, V3,
+                rng, flags=("DetectorScene", "NonDyadic"), dtypes=FLOAT64_ONLY)
+
+
+@cases_for(ERIK)
+def eriklindernoren_edge(loss: str) -> Iterator[VectorCase]:
+    rng = case_rng(loss, "edge")
+    output = rng.integers(-128, 128, size=(1, _v3_predictions(V3), 7)) / 32
+    # A 30 x 48 px object on the 2 x 2 scale (anchors (30, 24) and (48, 50)): shape IoUs 720/1440 = 0.5 exactly
+    # and 1440/2400 = 0.6 (best). At ignore_thresh 0.5 anchor (30, 24) is still a negative (strictly above is
+    # ignored); at 0.45 it is ignored. Both IoUs are exact in every dtype.
+    tall = [[[10 / 64, 4 / 64, 40 / 64, 52 / 64]]]
+    for threshold, name, verdict in [(0.5, "shape_iou_at_threshold", "a negative"),
+                                     (0.45, "shape_iou_above_threshold", "ignored")]:
+        yield _case(loss, name, "edge", f"anchor (30, 24) has shape IoU 0.5 with the object; ignore_thresh "
+                    f"{threshold}: it is {verdict}", output, tall, [[1]], {**V3, "ignore_thresh": threshold}, rng,
+                    flags=("DetectorScene", "IgnoredPrediction"))
+    shared = [[[8 / 64, 8 / 64, 32 / 64, 32 / 64], [4 / 64, 4 / 64, 28 / 64, 28 / 64]]]
+    yield _case(loss, "two_objects_one_prediction", "edge", "two 24 x 24 px objects in one cell of each scale: "
+                "the later box target wins, classes 0 and 1 both set", output, shared, [[0, 1]], V3, rng,
+                flags=("DetectorScene", "SharedCell"))
+    yield _case(loss, "no_objects", "edge", "no object in the batch: every mean over positives is a mean of "
+                "nothing, NaN (torch's), and only no_object is a number", output, np.zeros((1, 1, 4)),
+                np.full((1, 1), -1), V3, rng, flags=("DetectorScene", "NoObjects"))
+
+
+@cases_for(ERIK)
+def eriklindernoren_invalid(loss: str) -> Iterator[VectorCase]:
+    rng = case_rng(loss, "invalid")
+    output = rng.integers(-128, 128, size=(1, _v3_predictions(V3), 7)) / 32
+    gt, label = [[[0.125, 0.125, 0.5, 0.5]]], [[1]]
+    invalid = [
+        ("zero_width_box", output, [[[0.5, 0.5, 0.5, 0.75]]], label, V3, "invalid_box", "a box of zero width"),
+        ("label_out_of_range", output, gt, [[2]], V3, "label_out_of_range", "class 2 with C = 2"),
+        ("wrong_predictions", output[:, 1:], gt, label, V3, "shape_mismatch", "P - 1 predictions"),
+        ("ignore_thresh_negative", output, gt, label, {**V3, "ignore_thresh": -0.5}, "invalid_parameter",
+         "ignore_thresh = -0.5"),
+        ("noobj_scale_negative", output, gt, label, {**V3, "noobj_scale": -1.0}, "invalid_parameter",
+         "noobj_scale = -1"),
+        ("no_images", output[:0], np.zeros((0, 1, 4)), np.zeros((0, 1), np.int64), V3, "empty_batch", "N = 0"),
+    ]
+    for name, out, boxes, labels, params, error, comment in invalid:
+        yield _case(loss, name, "invalid", comment, out, boxes, labels, params, rng,
+                    flags=("InvalidInput",), error=error)

@@ -225,7 +225,8 @@ def yolov3_eriklindernoren_loss(output: Any, boxes: Any, labels: Any, *, num_cla
         gets nothing from them. A centre exactly on the image's far edge goes to the last cell (the original
         indexes one past the grid). ``p`` is sigmoid(z) rounded, as torch computes it: in float64 a logit above
         36.7 gives p = 1 and a negative's loss of 100 (the clamp). Zero-size boxes are refused (the original
-        takes log(1e-16)).
+        takes log(1e-16)). NaN in an output that enters a term propagates (torch's ``BCELoss`` refuses a NaN
+        probability with an error).
 
     Shapes:
         As :func:`yolov3_loss`: ``output`` (N, P, 5 + C) in :func:`yolov3_layout`'s order; ``boxes`` (N, M, 4);
