@@ -14,6 +14,13 @@ followed by a list of :class:`_Entry` records, one per output entry that enters 
   over :class:`rounding.Bound` numbers, which carry exact values and running error bounds: the per-entry scales of
   policy_v2. Their values must agree with the textbook and with ``mpmath.diff`` to 30 digits (:func:`agree`).
 
+yolov3_eriklindernoren_loss's terms are sums over scales of means (over the whole batch), so each of its entries
+carries its own weight and 1/n (K_s positives, Q_s negatives or K_s C class entries of its scale); a term that is a
+mean of nothing is NaN (the scene's ``empty``), and the gradient gets nothing from it. Its BCE is torch's
+``BCELoss`` on sigmoid(z): the textbook takes p exactly (log p = -softplus(-z), clamped at -100), the standard
+algorithm rounds p (computed from exp(-|z|)) before log, log1p(-p) and the gradient's (p - y) / (p (1 - p)), so its
+bound grows as e^|z| u where p nears 1 (which covers torch's p rounding to 1 beyond z = 36.7, below the clamp).
+
 Targets (box offsets, square roots of sizes, log sizes, IoU confidence targets, the 2 - w h weights) are computed
 from the exact inputs as Bounds too: the Bound's value is the exact target (60 digits) and its error bound is that
 of the float64 computation. Every decision (cells, the responsible predictor, anchors, the ignore mask) is taken on
@@ -73,6 +80,7 @@ class _Scene:
     weights: dict[str, mpf]
     divisor: int
     decisions: dict[str, Any] = field(default_factory=dict)  # the assignment, for tests and for reading
+    empty: set[str] = field(default_factory=set)  # terms that are a mean of nothing: NaN (no gradient from it)
 
 
 def _sigmoid(v: mpf) -> mpf:
@@ -433,6 +441,169 @@ def _yolov3_scene(output: np.ndarray, boxes: np.ndarray, labels: np.ndarray, par
                   {"positives": positives, "ignored": ignored, "anchor": anchor_of, "prediction": prediction_of})
 
 
+# ---- YOLOv3 as eriklindernoren/PyTorch-YOLOv3 ------------------------------------------------------------------
+
+SIZE_EPS = "1e-16"  # build_targets: t_w = log(g_w / anchor_w + 1e-16), read at the working precision
+LOG_FLOOR = -100  # torch's BCELoss clamps each log at -100
+
+
+def _size_eps() -> r.Bound:
+    """1e-16 as the standard algorithm has it: the float64 constant, one rounding of the exact 1e-16."""
+    eps = mpf(SIZE_EPS)
+    return r.Bound(eps, eps)
+
+
+def _mean_sigmoid_squared(index: int, target: r.Bound, count: int) -> _Entry:
+    """(sigmoid(v) - t)^2 / K (one entry of MSELoss's mean over K positives), gradient
+    2 g (sigmoid(v) - t) sigmoid'(v) / K."""
+    def standard(v: r.Bound) -> r.Bound:
+        residual = _computed_sigmoid(v) - target
+        return residual * residual / count
+
+    def slope(v: r.Bound, g: r.Bound) -> r.Bound:
+        return 2 * g / count * (_computed_sigmoid(v) - target) * _bound_sigmoid_slope(v)
+
+    return _Entry(index, "xy", textbook=lambda v: (_sigmoid(v) - target.value) ** 2 / count, standard=standard,
+                  slope=slope)
+
+
+def _mean_squared(index: int, target: r.Bound, count: int) -> _Entry:
+    """(v - t)^2 / K, gradient 2 g (v - t) / K."""
+    return _Entry(index, "wh", textbook=lambda v: (v - target.value) ** 2 / count,
+                  standard=lambda v: (v - target) * (v - target) / count,
+                  slope=lambda v, g: 2 * g / count * (v - target))
+
+
+def _computed_sigmoid(v: r.Bound) -> r.Bound:
+    """sigmoid(v) as the standard algorithm computes it, with e = exp(-|v|): 1 / (1 + e) for v >= 0, e / (1 + e)
+    below (three roundings: near p = 1 its error is about 2 u, which 1 / (1 - p) amplifies)."""
+    e = r.exp(-abs(v))
+    return (1 if v.value >= 0 else e) / (1 + e)
+
+
+def _bound_sigmoid_slope(v: r.Bound) -> r.Bound:
+    """sigmoid'(v) as sigmoid_vjp computes it: e / (1 + e)^2 with e = exp(-|v|)."""
+    e = r.exp(-abs(v))
+    return e / ((1 + e) * (1 + e))
+
+
+def _clamped(log_value: mpf) -> mpf:
+    """max(log, -100) (NaN stays NaN)."""
+    return log_value if mpmath.isnan(log_value) or log_value > LOG_FLOOR else mpf(LOG_FLOOR)
+
+
+def _clamp_start(label: int) -> mpf:
+    """The logit where BCELoss's clamp starts for exact p: log sigmoid(z) = -100 (label 1) or log(1 - sigmoid(z)) =
+    -100 (label 0), i.e. z = -+log(e^100 - 1)."""
+    start = mpmath.log(mpmath.expm1(-LOG_FLOOR))
+    return -start if label == 1 else start
+
+
+def _mean_bce_of_sigmoid(index: int, term: str, label: int, weight: mpf, count: int) -> _Entry:
+    """lambda / n * b(sigmoid(v), y), y = 0 or 1, with torch's BCELoss b(p, y) = -[y max(log p, -100) + (1 - y)
+    max(log(1 - p), -100)] (one entry of lambda times a mean over n).
+
+    Textbook: p exact, so log p = -softplus(-v) and log(1 - p) = -softplus(v). Standard algorithm (torch, refloss):
+    p = sigmoid(v) rounded, then log p or log1p(-p) (whose rounding of p costs p / (1 - p) u: e^v u for a large v,
+    which covers the change of p rounding to 1 at v = 36.7); gradient lambda g / n (p - y) / (p (1 - p)) e / (1 +
+    e)^2, 0 where the log is clamped (beyond v = -+100 for exact p)."""
+    start = _clamp_start(label)
+    clamped = (lambda v: v < start) if label == 1 else (lambda v: v > start)
+    lam = r.exact(weight)
+
+    def textbook(v: mpf) -> mpf:
+        log_value = -_textbook_softplus(-v) if label == 1 else -_textbook_softplus(v)
+        return -weight * _clamped(log_value) / count
+
+    def standard(v: r.Bound) -> r.Bound:
+        if clamped(v.value):
+            return lam * r.exact(-LOG_FLOOR) / count
+        p = _computed_sigmoid(v)
+        log_value = r.log(p) if label == 1 else r.log1p(-p)
+        return lam * (-log_value / count)
+
+    def slope(v: r.Bound, g: r.Bound) -> r.Bound:
+        if mpmath.isinf(v.value) or clamped(v.value):
+            return r.exact(0)  # a clamped log is constant; the limits at -+inf are 0
+        p = _computed_sigmoid(v)
+        combined = (p - label) / (p * (1 - p))
+        return g * lam / count * combined * _bound_sigmoid_slope(v)
+
+    return _Entry(index, term, textbook, standard, slope, kink_distance=lambda v: abs(v - start))
+
+
+def _eriklindernoren_scene(output: np.ndarray, boxes: np.ndarray, labels: np.ndarray, params: dict) -> _Scene:
+    """The entries of yolov3_eriklindernoren_loss: output (N, P, 5 + C) of mpf, boxes (N, M, 4) of mpf, labels
+    (N, M). Every term is a sum over scales of means, so each entry carries its own 1/n and weight (the scene's
+    weights are 1 and its divisor 1)."""
+    anchors, scales, net = _yolov3_scales(params)
+    c = int(params["num_classes"])
+    n, p = output.shape[:2]
+    width = 5 + c
+    thresh = mpf(float(params["ignore_thresh"]))
+    obj_scale, noobj_scale = (mpf(float(params[k])) for k in ("obj_scale", "noobj_scale"))
+    total = sum(len(scale.mask) * scale.width * scale.height for scale in scales)
+    if total != p:
+        raise ValueError(f"the anchors, masks, strides and input size give {total} predictions; the output has {p}")
+
+    positives: dict[tuple[int, int], dict] = {}
+    not_negative: set[tuple[int, int]] = set()
+    anchor_of, prediction_of = {}, {}
+    for image in range(n):
+        for k in range(labels.shape[1]):  # in boxes order: a later object overwrites the box target
+            if labels[image, k] < 0:
+                continue
+            centre, size = _object(list(boxes[image, k]))
+            for s, scale in enumerate(scales):
+                i, j = _cell(centre[0].value, scale.width), _cell(centre[1].value, scale.height)
+                shapes = [[anchors[a][0] / net[0], anchors[a][1] / net[1]] for a in scale.mask]
+                ious = [_shape_iou(shape, [v.value for v in size]) for shape in shapes]
+                slots = [scale.start + (a * scale.height + j) * scale.width + i for a in range(len(scale.mask))]
+                not_negative.update((image, slot) for slot, iou in zip(slots, ious) if iou > thresh)  # (E2)
+                a = _first_argmax(ious)  # (E1): the best anchor of this scale, the first on ties
+                anchor_of[(image, k, s)], prediction_of[(image, k, s)] = scale.mask[a], slots[a]
+                pw, ph = (r.exact(v) for v in anchors[scale.mask[a]])
+                targets = [centre[0] * scale.width - i, centre[1] * scale.height - j,
+                           r.log(size[0] * scale.width / (pw * scale.width / net[0]) + _size_eps()),
+                           r.log(size[1] * scale.height / (ph * scale.height / net[1]) + _size_eps())]  # (E3)
+                held = positives.setdefault((image, slots[a]), {"classes": set(), "scale": s})
+                held.update(object=k, targets=targets)
+                held["classes"].add(int(labels[image, k]))
+
+    scale_of = [s for s, scale in enumerate(scales) for _ in range(len(scale.mask) * scale.width * scale.height)]
+    counts = [[0, 0] for _ in scales]  # (K_s, Q_s): positives and negatives of each scale over the batch
+    negatives = [(image, index) for image in range(n) for index in range(p)
+                 if (image, index) not in positives and (image, index) not in not_negative]
+    for _, index in positives:
+        counts[scale_of[index]][0] += 1
+    for _, index in negatives:
+        counts[scale_of[index]][1] += 1
+
+    entries: list[_Entry] = []
+    for (image, index), held in positives.items():
+        base, k_s, targets = (image * p + index) * width, counts[held["scale"]][0], held["targets"]
+        for e in range(2):
+            entries.append(_mean_sigmoid_squared(base + e, targets[e], k_s))
+        for e in (2, 3):
+            entries.append(_mean_squared(base + e, targets[e], k_s))
+        entries.append(_mean_bce_of_sigmoid(base + 4, "object", 1, obj_scale, k_s))
+        for cls in range(c):
+            entries.append(_mean_bce_of_sigmoid(base + 5 + cls, "class", int(cls in held["classes"]), mpf(1),
+                                                k_s * c))
+    for image, index in negatives:
+        entries.append(_mean_bce_of_sigmoid((image * p + index) * width + 4, "no_object", 0, noobj_scale,
+                                            counts[scale_of[index]][1]))
+
+    empty = set()
+    if any(k_s == 0 for k_s, _ in counts):
+        empty |= {"xy", "wh", "object", "class"}
+    if any(q_s == 0 for _, q_s in counts):
+        empty.add("no_object")
+    return _Scene(entries, {name: mpf(1) for name in TERMS}, 1,
+                  {"positives": positives, "ignored": not_negative - set(positives), "anchor": anchor_of,
+                   "prediction": prediction_of, "counts": [tuple(pair) for pair in counts]}, empty)
+
+
 # ---- evaluation --------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -443,7 +614,8 @@ class DetectorOracle:
     terms: Callable
 
 
-ORACLES = {"yolov1_loss": DetectorOracle(_yolov1_scene), "yolov3_loss": DetectorOracle(_yolov3_scene)}
+ORACLES = {"yolov1_loss": DetectorOracle(_yolov1_scene), "yolov3_loss": DetectorOracle(_yolov3_scene),
+           "yolov3_eriklindernoren_loss": DetectorOracle(_eriklindernoren_scene)}
 
 
 def _exact_array(array: np.ndarray) -> np.ndarray:
@@ -488,6 +660,10 @@ def evaluate_detector(oracle: DetectorOracle, inputs: dict[str, np.ndarray], par
             sums[entry.term].append((exact, standard))
         values, bounds = [], []
         for name in TERMS:
+            if name in case.empty:  # a mean of nothing (torch's NaN)
+                values.append(mpmath.nan)
+                bounds.append(None)
+                continue
             exact = case.weights[name] * mpmath.fsum(e for e, _ in sums[name]) / case.divisor
             finite = all(b is not None for _, b in sums[name])
             bound = (r.exact(case.weights[name]) * r.total(b for _, b in sums[name]) / divisor
