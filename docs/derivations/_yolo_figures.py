@@ -425,7 +425,8 @@ def e_worked_example() -> None:
     for p in np.flatnonzero(targets.positive[0]):
         print(f"prediction {p}: box_target {targets.box_target[0, p].round(6).tolist()}, class_target "
               f"{targets.class_target[0, p].tolist()}")
-    print("log 1.2, log 2.4:", np.log(1.2), np.log(2.4))
+    print("log 1.2, log 2.4:", np.log(1.2), np.log(2.4), " log(1.2 + 1e-16) == log(1.2):",
+          bool(np.log(1.2 + 1e-16) == np.log(1.2)), " log(1e-16):", np.log(1e-16), "(computed here)")
     total, terms = refloss.yolov3_eriklindernoren_loss(output, boxes, labels, **E_TINY)
     print(f"terms: {terms_line(terms)}; total {float(total):.6f}")
     total, terms = refloss.yolov3_loss(output, boxes, labels, **E_TINY)
