@@ -6,8 +6,10 @@ Run from the repository root:
 
 Each section's heading names the part of the page it feeds. The script only calls refloss's public functions
 (``yolov1_loss``, ``yolov1_loss_vjp``, ``yolov1_targets``, ``yolov3_loss``, ``yolov3_loss_vjp``,
-``yolov3_targets``, ``yolov3_layout``, ``sigmoid``); the few quantities refloss does not return (the RMSE of
-darknet's fallback, the anchors' shape IoUs) are computed here from their formulas and labelled as such.
+``yolov3_targets``, ``yolov3_layout``, ``yolov3_eriklindernoren_loss``, ``yolov3_eriklindernoren_loss_vjp``,
+``yolov3_eriklindernoren_targets``, ``sigmoid``); the few quantities refloss does not return (the RMSE of
+darknet's fallback, the anchors' shape IoUs, where float32's sigmoid rounds to 1) are computed here from their
+formulas and labelled as such.
 """
 
 from __future__ import annotations
@@ -387,6 +389,168 @@ def v3_numerics() -> None:
               f"gradient {float(grad[0, 2, 4])!r}")
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# YOLOv3 as eriklindernoren/PyTorch-YOLOv3 computes it
+# ----------------------------------------------------------------------------------------------------------------
+
+E_TINY = {"num_classes": 2, "anchors": ((8, 8), (16, 16), (24, 24)), "anchor_masks": ((1, 2), (0,)),
+          "strides": (32, 16), "input_size": (64, 64)}
+
+
+def e_tiny() -> tuple[np.ndarray, list, list]:
+    """A 64 x 64 input: a 2 x 2 grid (stride 32) with anchors 16 and 24 px (8 predictions) and a 4 x 4 grid
+    (stride 16) with an 8 px anchor (16 predictions), P = 24; two classes; one 19.2 px object of class 1, centre
+    (0.35, 0.45). Its best anchor at the 2 x 2 grid is the 16 px one (prediction 0), the 24 px one in the same
+    cell (prediction 4) is ignored, and at the 4 x 4 grid the 8 px anchor in cell (row 1, column 1) (prediction
+    13) is positive too."""
+    output = np.zeros((1, 24, 7))
+    output[0, 0] = [1.0, -1.0, 0.2, -0.1, 2.0, -1.0, 0.5]  # positive, 2 x 2 grid
+    output[0, 4, 4] = 1.5  # ignored: its objectness is in no term
+    output[0, 1, 4], output[0, 2, 4] = -2.0, -1.0  # negatives of the 2 x 2 grid (the other four at 0)
+    output[0, 13] = [0.0, 0.5, 0.5, 1.0, -1.0, 0.0, 0.0]  # positive, 4 x 4 grid
+    output[0, 20, 4] = 3.0  # a negative of the 4 x 4 grid (the other thirteen at 0)
+    return output, [[[0.2, 0.3, 0.5, 0.6]]], [[1]]
+
+
+def e_worked_example() -> None:
+    heading("eriklindernoren: the tiny scene (yolov3_eriklindernoren_targets, yolov3_eriklindernoren_loss)")
+    output, boxes, labels = e_tiny()
+    targets = refloss.yolov3_eriklindernoren_targets(output, boxes, labels, **E_TINY)
+    print("anchor (per scale):", targets.anchor[0].tolist(), " prediction (per scale):",
+          targets.prediction[0].tolist())
+    print("positive:", np.flatnonzero(targets.positive[0]).tolist(), " ignored:",
+          np.flatnonzero(targets.ignored[0]).tolist(), " negatives:",
+          np.flatnonzero(~targets.positive[0] & ~targets.ignored[0]).tolist())
+    print("shape_iou (nonzero):", {int(p): round(float(v), 6) for p, v in enumerate(targets.shape_iou[0]) if v})
+    for p in np.flatnonzero(targets.positive[0]):
+        print(f"prediction {p}: box_target {targets.box_target[0, p].round(6).tolist()}, class_target "
+              f"{targets.class_target[0, p].tolist()}")
+    print("log 1.2, log 2.4:", np.log(1.2), np.log(2.4), " log(1.2 + 1e-16) == log(1.2):",
+          bool(np.log(1.2 + 1e-16) == np.log(1.2)), " log(1e-16):", np.log(1e-16), "(computed here)")
+    total, terms = refloss.yolov3_eriklindernoren_loss(output, boxes, labels, **E_TINY)
+    print(f"terms: {terms_line(terms)}; total {float(total):.6f}")
+    total, terms = refloss.yolov3_loss(output, boxes, labels, **E_TINY)
+    print(f"yolov3_loss (darknet) on the same scene: {terms_line(terms)}; total {float(total):.6f}")
+    z = np.array([1.0, -1.0, 2.0, -2.0, 0.5, 3.0, 0.0])
+    print("sigmoid of", z.tolist(), ":", refloss.sigmoid(z).round(6).tolist())
+    print("softplus of", z.tolist(), ":", np.logaddexp(0.0, z).round(6).tolist(), "(computed here)")
+
+    heading("eriklindernoren: the tiny scene's gradient, term by term (yolov3_eriklindernoren_loss_vjp)")
+    for term in ("xy", "wh", "object", "no_object", "class"):
+        grad = refloss.yolov3_eriklindernoren_loss_vjp({term: 1.0}, output, boxes, labels, **E_TINY)[0]
+        nonzero = {tuple(int(i) for i in index[1:]): round(float(grad[index]), 6)
+                   for index in zip(*np.nonzero(grad))}
+        print(f"{term}: {nonzero}")
+
+
+def e_empty_scale() -> None:
+    heading("eriklindernoren: a batch without objects, and a scale without negatives (NaN terms)")
+    output, _, _ = e_tiny()
+    total, terms = refloss.yolov3_eriklindernoren_loss(output, [[[0.0, 0.0, 0.1, 0.1]]], [[-1]], **E_TINY)
+    grad = refloss.yolov3_eriklindernoren_loss_vjp(1.0, output, [[[0.0, 0.0, 0.1, 0.1]]], [[-1]], **E_TINY)[0]
+    print(f"no objects: {terms_line(terms)}; total {float(total)}; gradient finite: {bool(np.all(np.isfinite(grad)))},"
+          f" nonzero entries {int(np.count_nonzero(grad))} (objectness only: "
+          f"{bool(np.count_nonzero(grad[..., :4]) == 0 and np.count_nonzero(grad[..., 5:]) == 0)})")
+    settings = {**V3_TINY, "input_size": (32, 32)}
+    output, boxes, labels = v3_tiny()
+    targets = refloss.yolov3_eriklindernoren_targets(output, boxes, labels, **settings)
+    total, terms = refloss.yolov3_eriklindernoren_loss(output, boxes, labels, **settings)
+    print(f"yolov3 tiny layout (1 x 1 grid, one anchor): positives {np.flatnonzero(targets.positive[0]).tolist()}; "
+          f"{terms_line(terms)}")
+
+
+def e_example_image() -> None:
+    heading("eriklindernoren: the example image (yolov3_eriklindernoren_targets, default COCO head)")
+    output, boxes, labels, scales = v3_example()
+    targets = refloss.yolov3_eriklindernoren_targets(output, boxes, labels)
+    letters = list(V3_OBJECTS)
+    anchors = np.array(refloss.losses.detectors.yolov3.COCO_ANCHORS, dtype=float)
+    print("| object | best anchor at 13 x 13 | at 26 x 26 | at 52 x 52 |")
+    for k, letter in enumerate(letters):
+        cells = []
+        for s in range(3):
+            p = targets.prediction[0, k, s]
+            _, _, j, i = where(p, scales)
+            a = targets.anchor[0, k, s]
+            cells.append(f"{a} {tuple(int(v) for v in anchors[a])}, cell ({j}, {i}), prediction {p}")
+        print(f"| {letter} | " + " | ".join(cells) + " |")
+    a_index = letters.index("A")
+    for s in range(3):
+        p = targets.prediction[0, a_index, s]
+        print(f"A's box target at prediction {p}: {targets.box_target[0, p].round(4).tolist()}; output there "
+              f"{output[0, p, :4].round(4).tolist()}")
+    negative = ~targets.positive[0] & ~targets.ignored[0]
+    print("| scale | positives K | ignored | negatives Q | 100 / Q (a negative's objectness weight) |")
+    for number, scale in enumerate(scales):
+        part = slice(scale.start, scale.start + scale.size)
+        k, q = int(targets.positive[0, part].sum()), int(negative[part].sum())
+        print(f"| {scale.grid[0]} x {scale.grid[1]} | {k} | {int(targets.ignored[0, part].sum())} | {q} | "
+              f"{100 / q:.6f} |")
+    for p in np.flatnonzero(targets.ignored[0]):
+        number, a, j, i = where(p, scales)
+        here = [letters[k] for k in range(len(letters))
+                if where(targets.prediction[0, k, number], scales)[2:] == (j, i)]
+        print(f"ignored {p}: {scales[number].grid}, anchor {scales[number].mask[a]}, cell ({j}, {i}), "
+              f"shape IoU {targets.shape_iou[0, p]:.4f}, objects whose centre is in this cell: {here}")
+    shared = {}
+    for k in range(len(letters)):
+        for s in range(3):
+            shared.setdefault(int(targets.prediction[0, k, s]), []).append(letters[k])
+    print("predictions holding two objects:", {p: ks for p, ks in shared.items() if len(ks) > 1})
+
+    heading("eriklindernoren versus darknet on the example image (yolov3_loss, yolov3_eriklindernoren_loss)")
+    print("| loss | xy | wh | object | no_object | class | total |")
+    rows = {"darknet `yolov3_loss` (defaults)": refloss.yolov3_loss(output, boxes, labels),
+            "`yolov3_eriklindernoren_loss` (defaults)": refloss.yolov3_eriklindernoren_loss(output, boxes, labels),
+            "`yolov3_eriklindernoren_loss`, `noobj_scale=1`":
+                refloss.yolov3_eriklindernoren_loss(output, boxes, labels, noobj_scale=1.0)}
+    for name, (total, terms) in rows.items():
+        print(f"| {name} | " + " | ".join(f"{float(v):.6f}" for v in terms.values()) + f" | {float(total):.6f} |")
+    print("3 ln 2 =", 3 * np.log(2), " 300 ln 2 =", 300 * np.log(2))
+    grads = {"darknet": refloss.yolov3_loss_vjp(1.0, output, boxes, labels)[0],
+             "eriklindernoren": refloss.yolov3_eriklindernoren_loss_vjp(1.0, output, boxes, labels)[0]}
+    print("| gradient of the total on | darknet | eriklindernoren |")
+    darknet_targets = refloss.yolov3_targets(output, boxes, labels)
+    for number, scale in enumerate(scales):
+        part = slice(scale.start, scale.start + scale.size)
+        both = np.flatnonzero(~targets.positive[0, part] & ~targets.ignored[0, part]
+                              & ~darknet_targets.positive[0, part] & ~darknet_targets.ignored[0, part])
+        p = scale.start + int(both[0])
+        print(f"| a negative's objectness, {scale.grid[0]} x {scale.grid[1]} (prediction {p}) | "
+              f"{grads['darknet'][0, p, 4]:.6f} | {grads['eriklindernoren'][0, p, 4]:.6f} |")
+    b = letters.index("B")
+    p = int(darknet_targets.prediction[0, b])
+    print(f"| B's positive (prediction {p}): t_x, t_w, objectness, its class logit | "
+          f"{grads['darknet'][0, p, [0, 2, 4, 5]].round(6).tolist()} | "
+          f"{grads['eriklindernoren'][0, p, [0, 2, 4, 5]].round(6).tolist()} |")
+    print("eriklindernoren's", p, "positive:", bool(targets.positive[0, p]), "; K at its scale:",
+          int(targets.positive[0, scales[1].start:scales[1].start + scales[1].size].sum()))
+    print("sum of |gradient| over objectness entries: darknet", float(np.abs(grads["darknet"][0, :, 4]).sum()),
+          " eriklindernoren", float(np.abs(grads["eriklindernoren"][0, :, 4]).sum()))
+
+
+def e_numerics() -> None:
+    heading("eriklindernoren: saturated logits, BCELoss on sigmoid (yolov3_eriklindernoren_loss(_vjp), tiny scene)")
+    output, boxes, labels = e_tiny()
+    for z in (20.0, 30.0, 36.0, 37.0, 800.0, -800.0):
+        output[0, 20, 4] = z
+        _, terms = refloss.yolov3_eriklindernoren_loss(output, boxes, labels, **E_TINY)
+        grad = refloss.yolov3_eriklindernoren_loss_vjp({"no_object": 1.0}, output, boxes, labels, **E_TINY)[0]
+        print(f"negative objectness {z:g}: no_object {float(terms['no_object']):.6f}, d/dz {grad[0, 20, 4]:.6f} "
+              f"(15 / 100 x d/dz = {grad[0, 20, 4] * 15 / 100:.6f}; sigmoid {float(refloss.sigmoid(np.array(z))):.6f})")
+    output, boxes, labels = e_tiny()
+    for z in (-30.0, -99.0, -101.0):
+        output[0, 0, 4] = z
+        _, terms = refloss.yolov3_eriklindernoren_loss(output, boxes, labels, **E_TINY)
+        grad = refloss.yolov3_eriklindernoren_loss_vjp({"object": 1.0}, output, boxes, labels, **E_TINY)[0]
+        print(f"positive objectness {z:g}: object {float(terms['object']):.6f}, d/dz {grad[0, 0, 4]:.6f}")
+    z32 = np.float32(1.0)
+    while np.float32(1.0) / (np.float32(1.0) + np.exp(-z32)) < np.float32(1.0):
+        z32 = np.float32(z32 + np.float32(0.01))
+    print(f"float32 sigmoid rounds to 1 from about z = {z32:.2f} (computed here); float64 from "
+          f"{np.log(2.0**53):.4f}; p (1 - p) < 1e-12 beyond |z| = {12 * np.log(10):.4f}")
+
+
 if __name__ == "__main__":
     v1_grid_drawing()
     v1_worked_example()
@@ -395,3 +559,7 @@ if __name__ == "__main__":
     v3_worked_example()
     v3_bce_versus_sse()
     v3_numerics()
+    e_worked_example()
+    e_empty_scale()
+    e_example_image()
+    e_numerics()
