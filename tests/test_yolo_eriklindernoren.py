@@ -305,6 +305,31 @@ def test_no_objects_in_one_image_only_is_finite():
     assert_terms((total, terms), expected)
 
 
+def test_a_scale_without_negatives_makes_no_object_nan():
+    """The docstring example's layout (C = 1; scale 0: grid 2 x 2, one anchor of 16 px, predictions 0-3; scale 1:
+    grid 4 x 4, one anchor of 8 px, predictions 4-19) with four 16 x 16 px objects centred in the four quadrants:
+    every scale-0 prediction is positive, so scale 0 has no negatives and its no_object mean is a mean of nothing:
+    NaN, as torch's BCELoss of an empty selection (the re-implementation below agrees). Outputs 0; centres
+    (0.25 | 0.75) * 2 = 0.5 | 1.5: scale-0 offsets 1/2, sizes ln(16/16) = 0; scale-1 g = 1 | 3: offsets 0, sizes
+    ln(16/8) = ln 2. xy = 0 + (1/4 + 1/4); wh = 0 + 2 ln^2 2; object 2 ln 2; class 2 ln 2. The gradient of
+    no_object comes from scale 1 only: 100 (1/2) / 12 on its 12 negatives' objectness."""
+    settings = dict(num_classes=1, anchors=((8, 8), (16, 16)), anchor_masks=((1,), (0,)), strides=(32, 16),
+                    input_size=(64, 64))
+    boxes = [[[cx - 0.125, cy - 0.125, cx + 0.125, cy + 0.125] for cx in (0.25, 0.75) for cy in (0.25, 0.75)]]
+    out = np.zeros((1, 20, 6))
+    total, terms = refloss.yolov3_eriklindernoren_loss(out, boxes, [[0] * 4], **settings)
+    assert np.isnan(terms["no_object"]) and np.isnan(total)
+    expected = {"xy": 0.5, "wh": 2 * LN2 ** 2, "object": 2 * LN2, "class": 2 * LN2}
+    for name, value in expected.items():
+        assert float(terms[name]) == approx(value), name
+    grad = refloss.yolov3_eriklindernoren_loss_vjp({"no_object": 1.0}, out, boxes, [[0] * 4], **settings)[0]
+    t = refloss.yolov3_eriklindernoren_targets(out, boxes, [[0] * 4], **settings)
+    assert t.positive[0, :4].all() and t.positive[0, 4:].sum() == 4
+    expected_grad = np.zeros_like(out)
+    expected_grad[0, 4:, 4] = np.where(t.positive[0, 4:], 0.0, 50 / 12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("obj_scale, noobj_scale", [(2.0, 100.0), (1.0, 3.0), (0.0, 0.0), (2.5, 0.5)])
 def test_obj_and_noobj_scale_weigh_only_their_terms(obj_scale, noobj_scale):
     out = scene_a_output()
@@ -366,8 +391,6 @@ def torch_build_targets(torch, target, anchors, batch_size, grid, num_classes, i
     noobj_mask = torch.ones(shape, dtype=torch.bool)
     tx, ty, tw, th = (torch.zeros(shape, dtype=torch.float64) for _ in range(4))
     tcls = torch.zeros(shape + (num_classes,), dtype=torch.float64)
-    if len(target) == 0:
-        return obj_mask, noobj_mask, tx, ty, tw, th, tcls
     target_boxes = target[:, 2:6] * grid
     gxy, gwh = target_boxes[:, :2], target_boxes[:, 2:]
     ious = torch.stack([torch_bbox_wh_iou(torch, anchor, gwh) for anchor in anchors])  # (A, T)
@@ -381,7 +404,7 @@ def torch_build_targets(torch, target, anchors, batch_size, grid, num_classes, i
     for i, anchor_ious in enumerate(ious.t()):
         noobj_mask[b[i], anchor_ious > ignore_thres, gj[i], gi[i]] = False
     # The original writes the targets with one indexed assignment, whose order among duplicate indices torch does
-    # not promise (the CPU kernel writes them in order); this loop makes "the later object wins" explicit.
+    # not promise (torch 2.14's CPU kernel writes them in order: the last wins); this loop makes that explicit.
     for k in range(len(target)):
         at = (b[k], best_n[k], gj[k], gi[k])
         tx[at] = gx[k] - gx[k].floor()
@@ -510,7 +533,7 @@ def test_torch_scenes_exercise_the_cases():
     assert ignored >= 3 and shared >= 1, (ignored, shared)
 
 
-@pytest.mark.parametrize("scene", ["batch", "scene_b_reversed", "no_objects"])
+@pytest.mark.parametrize("scene", ["batch", "scene_b_reversed", "no_objects", "no_negatives"])
 @pytest.mark.parametrize("weights", [{}, {"ignore_thresh": 0.25, "obj_scale": 2.0, "noobj_scale": 0.5}])
 def test_hand_scenes_match_torch_reimplementation(scene, weights):
     """The hand-built scenes (two objects on one prediction, an ignored anchor, different counts per image, an
@@ -520,13 +543,48 @@ def test_hand_scenes_match_torch_reimplementation(scene, weights):
         output, boxes, labels = batch()
     elif scene == "scene_b_reversed":
         output, boxes, labels = scene_b_output(), [[BOX_O2, BOX_O]], [[0, 1]]
-    else:
+    elif scene == "no_objects":
         output, boxes, labels = np.concatenate([scene_a_output()] * 2), np.zeros((2, 0, 4)), np.zeros((2, 0), int)
+    else:  # test_a_scale_without_negatives_makes_no_object_nan's scene, with random outputs
+        settings = dict(num_classes=1, anchors=((8, 8), (16, 16)), anchor_masks=((1,), (0,)), strides=(32, 16),
+                        input_size=(64, 64))
+        boxes = [[[cx - 0.125, cy - 0.125, cx + 0.125, cy + 0.125] for cx in (0.25, 0.75) for cy in (0.25, 0.75)]]
+        output, labels = np.random.default_rng(9).normal(size=(1, 20, 6)), [[0] * 4]
     cotangent = np.array([0.7, -1.3, 0.4, 2.0, -0.6, 1.1])
-    errors = compare_with_torch(torch, output, boxes, np.asarray(labels), cotangent, LEAD, **weights)
-    if scene == "no_objects":  # NaN on both sides (relative_error requires NaN at the same places)
-        assert all(not np.isnan(e) for e in errors.values()), errors
+    errors = compare_with_torch(torch, output, boxes, np.asarray(labels), cotangent,
+                                settings if scene == "no_negatives" else LEAD, **weights)
+    # NaN terms must be NaN on both sides (relative_error is inf otherwise), and the finite rest agree
     assert max(errors.values()) < 1e-12, errors
+
+
+def per_image_means(output, boxes, labels, **settings):
+    """Each image's loss, then their mean (as darknet and yolov3_loss normalise): another number wherever the
+    images' counts of positives or negatives differ."""
+    losses = [refloss.yolov3_eriklindernoren_loss(output[n:n + 1], boxes[n:n + 1], labels[n:n + 1], **settings)[1]
+              for n in range(len(output))]
+    return {name: np.mean([terms[name] for terms in losses]) for name in TERMS}
+
+
+def darknet_noobj_weight(output, boxes, labels, **settings):
+    """darknet's negatives' weight 1 instead of YOLOLayer's noobj_scale 100."""
+    return refloss.yolov3_eriklindernoren_loss(output, boxes, labels, noobj_scale=1.0, **settings)[1]
+
+
+def darknet_ignore_thresh(output, boxes, labels, **settings):
+    """darknet's yolov3.cfg ignore_thresh 0.7 instead of YOLOLayer's 0.5."""
+    return refloss.yolov3_eriklindernoren_loss(output, boxes, labels, ignore_thresh=0.7, **settings)[1]
+
+
+@pytest.mark.parametrize("wrong", [per_image_means, darknet_noobj_weight, darknet_ignore_thresh])
+def test_torch_comparison_rejects_wrong_conventions(wrong):
+    """The re-implementation tells each realistic wrong convention from the right one by far more than 1e-12 on a
+    random scene of the comparison (shape IoUs in (0.5, 0.7] exist, and the images' counts differ). Measured
+    errors: per-image means 0.018, noobj weight 1 0.99, ignore_thresh 0.7 0.022."""
+    torch = pytest.importorskip("torch")
+    output, boxes, labels, _ = torch_case(*TORCH_SCENES[0])
+    expected = torch_eriklindernoren_terms(torch, torch.tensor(output), boxes, labels, **LEAD)
+    got = wrong(output, boxes, labels, **LEAD)
+    assert max(relative_error(np.float64(got[k]), expected[k].numpy()) for k in TERMS) > 1e-6
 
 
 # =============================================================================================================
