@@ -422,10 +422,10 @@ def eriklindernoren_edge(loss: str) -> Iterator[VectorCase]:
     output = rng.integers(-128, 128, size=(1, _v3_predictions(V3), 7)) / 32
     # A 30 x 48 px object on the 2 x 2 scale (anchors (30, 24) and (48, 50)): shape IoUs 720/1440 = 0.5 exactly
     # and 1440/2400 = 0.6 (best). At ignore_thresh 0.5 anchor (30, 24) is still a negative (strictly above is
-    # ignored); at 0.45 it is ignored. Both IoUs are exact in every dtype.
+    # ignored); at 7/16 it is ignored. Both IoUs and both thresholds are exact in every dtype.
     tall = [[[10 / 64, 4 / 64, 40 / 64, 52 / 64]]]
     for threshold, name, verdict in [(0.5, "shape_iou_at_threshold", "a negative"),
-                                     (0.45, "shape_iou_above_threshold", "ignored")]:
+                                     (7 / 16, "shape_iou_above_threshold", "ignored")]:
         yield _case(loss, name, "edge", f"anchor (30, 24) has shape IoU 0.5 with the object; ignore_thresh "
                     f"{threshold}: it is {verdict}", output, tall, [[1]], {**V3, "ignore_thresh": threshold}, rng,
                     flags=("DetectorScene", "IgnoredPrediction"))
@@ -456,3 +456,22 @@ def eriklindernoren_invalid(loss: str) -> Iterator[VectorCase]:
     for name, out, boxes, labels, params, error, comment in invalid:
         yield _case(loss, name, "invalid", comment, out, boxes, labels, params, rng,
                     flags=("InvalidInput",), error=error)
+
+
+@cases_for(ERIK)
+def eriklindernoren_clamp(loss: str) -> Iterator[VectorCase]:
+    """The registry's kink: a negative's objectness logit of exactly 100, where log(1 - sigmoid(z)) reaches
+    BCELoss's clamp at -100 (to within 4e-44), and a positive's of exactly -100, where log sigmoid(z) does."""
+    rng = case_rng(loss, "clamp")
+    output = rng.integers(-128, 128, size=(1, _v3_predictions(V3), 7)) / 32
+    box = [[[8 / 64, 8 / 64, 32 / 64, 32 / 64]]]  # positive at predictions 0 (2 x 2 scale) and 8 + ... (4 x 4)
+    from refloss import yolov3_eriklindernoren_targets
+
+    targets = yolov3_eriklindernoren_targets(output, box, [[0]], **V3)
+    positive = int(np.argmax(targets.positive[0]))
+    negative = int(np.argmax(~targets.positive[0] & ~targets.ignored[0]))
+    output[0, positive, 4], output[0, negative, 4] = -100.0, 100.0
+    yield _case(loss, "logits_at_the_clamp", "edge", f"objectness logit -100 on positive {positive} and 100 on "
+                f"negative {negative}: each log term equals the clamp -100 (to 4e-44); the gradient may lie "
+                "between the one-sided derivatives", output, box, [[0]], V3, rng,
+                flags=("DetectorScene", "AtKink"), dtypes=("float64", "float32"))

@@ -184,7 +184,7 @@ def yolov3_eriklindernoren_loss(output: Any, boxes: Any, labels: Any, *, num_cla
 
     Definition:
         With :func:`yolov3_eriklindernoren_targets`' positives :math:`\mathcal P_s` and negatives
-        :math:`\mathcal N_s` of scale s (over the whole batch), :math:`p = \sigma(z)` rounded, and torch's
+        :math:`\mathcal N_s` of scale s (over the whole batch), :math:`p = \sigma(z)`, and torch's
         ``BCELoss`` :math:`b(p, y) = -[y \max(\log p, -100) + (1 - y)\max(\log(1 - p), -100)]`, each term is a
         sum over the scales of means:
 
@@ -221,10 +221,15 @@ def yolov3_eriklindernoren_loss(output: Any, boxes: Any, labels: Any, *, num_cla
         object's cell (not on predicted boxes) at 0.5, the best anchor chosen within each scale (so every object
         is positive at every scale), no 2 - w h weight, means over the whole batch (not per image). Differences
         from :func:`yolov3_loss` (darknet) are the point of this variant; see the derivation page's table. A
-        scale without positives makes xy, wh, object and class NaN (torch's mean of nothing), and the gradient
-        gets nothing from them. A centre exactly on the image's far edge goes to the last cell (the original
-        indexes one past the grid). ``p`` is sigmoid(z) rounded, as torch computes it: in float64 a logit above
-        36.7 gives p = 1 and a negative's loss of 100 (the clamp). Zero-size boxes are refused (the original
+        scale without positives (which, every object being positive at every scale, happens only in a batch
+        without objects) makes xy, wh, object and class NaN (torch's mean of nothing), and a scale without
+        negatives makes no_object NaN; the gradient gets nothing from them. The gradient is the true derivative
+        of the value: where :math:`p(1 - p) < 10^{-12}` (|z| > 27.6) torch's ``BCELoss`` backward divides by
+        :math:`10^{-12}` instead and gives less (see :func:`binary_cross_entropy`). A centre exactly on the image's far edge goes to the last cell (the original
+        indexes one past the grid). The clamp at -100 starts at |z| = 100 for exact probabilities; computed in
+        floating point, p = sigmoid(z) rounds to 1 earlier (z > 36.7 in float64, 16.6 in float32), and a
+        negative's loss is then 100 already, in refloss as in torch: the golden vectors test the clamp at
+        z = 100 and keep every other logit within |z| <= 8, where every dtype agrees with the exact value. Zero-size boxes are refused (the original
         takes log(1e-16)). NaN in an output that enters a term propagates (torch's ``BCELoss`` refuses a NaN
         probability with an error).
 
@@ -327,14 +332,11 @@ def _held_forward(output: Any, boxes: Any, labels: Any, *, obj_scale: float = 1.
     return yolov3_eriklindernoren_loss_with_assignment_held
 
 
-_SATURATION = math.log(2.0**53)  # beyond it sigmoid(z) rounds to 1 in float64: log(1 - p) = -inf, clamped at -100
-
-
 def _clamp_distance(output: Any, boxes: Any, labels: Any, **_: Any) -> np.ndarray:
-    """How far each objectness and class logit is from where BCELoss's clamps start: sigmoid(z) rounding to 1 (z
-    about 36.7) and log sigmoid(z) = -100 (z about -100)."""
+    """How far each objectness and class logit is from where BCELoss's clamps start for exact probabilities:
+    log sigmoid(z) = -100 at z = -100 and log(1 - sigmoid(z)) = -100 at z = 100 (to within 4e-44)."""
     logits = np.asarray(output, dtype=np.float64)[..., 4:]
-    return np.minimum(np.abs(logits - _SATURATION), np.abs(logits + 100.0))
+    return np.abs(np.abs(logits) - 100.0)
 
 
 register(LossSpec(
@@ -343,9 +345,10 @@ register(LossSpec(
     params=(NUM_CLASSES, ANCHORS, ANCHOR_MASKS, STRIDES_PARAM, INPUT_SIZE, IGNORE_THRESH, OBJ_SCALE, NOOBJ_SCALE),
     terms=TERMS, derivation="docs/derivations/yolov3_loss.md",
     smoothness="C-infinity in the output where the assignment is held and no log is clamped",
-    kinks=(Kink("an objectness or class logit where BCELoss's clamp starts: sigmoid(z) rounds to 1 (z > 36.7 in "
-                "float64) or log sigmoid(z) < -100", "the clamped log is constant: gradient 0, as torch",
-                _clamp_distance),),
+    kinks=(Kink("an objectness or class logit at |z| = 100, where BCELoss's clamp at -100 starts for the exact "
+                "probability (in float64, p rounds to 1 from z = 36.7 on: see Conventions)",
+                "beyond it the clamped log is constant: gradient 0, as torch; at the point itself any value "
+                "between the one-sided derivatives", _clamp_distance),),
     stop_gradients=("the assignment of objects to anchors and cells (it does not use the output)",),
     held_forward=_held_forward,
     references=(Reference("eriklindernoren, PyTorch-YOLOv3 (models.py YOLOLayer, utils/utils.py build_targets)",
