@@ -58,12 +58,18 @@ def reduce_vjp(grad_output: Any, elementwise_shape: tuple[int, ...], reduction: 
     """
     grad_output = check_grad_output(grad_output, output_shape(elementwise_shape, reduction))
     per_element = np.broadcast_to(grad_output, elementwise_shape)
+    scale = None if weight is None else weight  # what multiplies each element's cotangent
     if reduction == "mean":
         denominator = _mean_denominator(elementwise_shape, weight, mean_over_weights)
         with np.errstate(divide="ignore", invalid="ignore"):
-            # A zero denominator yields NaN (0/0) or Inf, as PyTorch's backward does.
-            per_element = per_element / denominator
-    if weight is not None:
+            # A zero denominator yields NaN (0/0) or Inf, as PyTorch's backward does. Over the weight sum, the
+            # share w / sum(w) <= 1 is formed first: g / sum(w) would overflow for a subnormal weight sum
+            # (4.9e-321) where the gradient g w / sum(w) is finite.
+            if weight is not None and mean_over_weights:
+                scale = weight / denominator
+            else:
+                per_element = per_element / denominator
+    if scale is not None:
         with np.errstate(invalid="ignore"):
-            per_element = per_element * weight
+            per_element = per_element * scale
     return np.array(per_element, dtype=np.float64)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import refloss
 from refloss._reduction import reduce, reduce_vjp
 
 LOSS = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
@@ -53,3 +54,10 @@ def test_vjp_does_not_alias_grad_output():
     out = reduce_vjp(g, (2, 3), "none")
     out[0, 0] = 7.0
     assert g[0, 0] == 1.0
+
+
+def test_a_weighted_mean_over_a_subnormal_weight_sum_has_a_finite_gradient():
+    """One element of weight 4.9e-321: the mean is w l / w = l and its gradient g, not g / w (which overflows)."""
+    grad_input, _ = refloss.l1_loss_vjp(0.7, np.array(0.5), np.array(0.0), reduction="mean",
+                                         weight=np.array(4.9e-321))
+    assert grad_input == 0.7
