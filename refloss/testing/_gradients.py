@@ -129,7 +129,7 @@ def autograd_vjp(spec: LossSpec | str, case: Case, *, forward: Callable | None =
             inputs[i] = value
         return spec.output_vector(forward(*inputs, **case.kwargs()))  # (a detector's (total, terms) as a vector)
 
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # Losses that ignore an input (mean of an empty array) make autograd warn; 0/0 in a mean is NaN by design.
         warnings.filterwarnings("ignore", "Output seems independent of input")
         vjp, _ = make_vjp(forward_of_differentiable)(tuple(np.asarray(case.inputs[i], dtype=np.float64)
