@@ -17,22 +17,9 @@ from refloss.losses.detectors.yolov3 import TERMS as V3_TERMS
 from refloss.testing._gradients import (Case, assert_vjp_matches_autograd, assert_vjp_matches_finite_differences,
                                         relative_error)
 
-LN2, LN3, LN4_3 = math.log(2.0), math.log(3.0), math.log(4.0 / 3.0)
-TERMS = ("xy", "wh", "object", "no_object", "class")
+from test_yolo import LN2, LN3, LN4_3, TERMS, approx, assert_terms  # (t_w = ln(r + 1e-16) moves ln r by ~1e-16)
+
 NAME = "yolov3_eriklindernoren_loss"
-
-
-def approx(value):
-    """Hand-derived numbers go through a few float64 operations (and t_w = ln(r + 1e-16) moves ln r by ~1e-16)."""
-    return pytest.approx(value, rel=1e-12, abs=1e-14)
-
-
-def assert_terms(got, expected):
-    total, terms = got
-    assert set(terms) == set(TERMS)
-    for name in TERMS:
-        assert float(terms[name]) == approx(expected[name]), name
-    assert float(total) == approx(sum(expected.values()))
 
 
 def sq(x):
