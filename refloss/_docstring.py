@@ -67,7 +67,7 @@ WORDS = ("log", "ln", "exp", "max", "min", "sup", "inf", "tanh", "cosh", "sinh",
          "arcsin")
 SIZES = ("left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "big", "Big")
 FRACTIONS = ("frac", "dfrac", "tfrac")
-TEXT_COMMANDS = ("text", "textrm", "texttt", "mathrm", "mathit", "mathbf", "mathbb", "operatorname")
+TEXT_COMMANDS = ("text", "textrm", "texttt", "mathrm", "mathit", "mathbf", "mathbb", "mathcal", "operatorname")
 ACCENTS = {"hat": "\u0302", "bar": "\u0304", "tilde": "\u0303"}  # combining characters: p̂, x̄, x̃
 
 _TOKEN = re.compile(r"\\\\|\\[A-Za-z]+|\\.|\s+|.", re.DOTALL)
