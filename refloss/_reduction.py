@@ -58,7 +58,7 @@ def reduce_vjp(grad_output: Any, elementwise_shape: tuple[int, ...], reduction: 
     """
     grad_output = check_grad_output(grad_output, output_shape(elementwise_shape, reduction))
     per_element = np.broadcast_to(grad_output, elementwise_shape)
-    scale = None if weight is None else weight  # what multiplies each element's cotangent
+    scale = weight  # what multiplies each element's cotangent (None: nothing)
     if reduction == "mean":
         denominator = _mean_denominator(elementwise_shape, weight, mean_over_weights)
         with np.errstate(divide="ignore", invalid="ignore"):

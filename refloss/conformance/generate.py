@@ -225,9 +225,8 @@ def _test_entry(loss: str, tc_id: int, case: VectorCase, stats: dict[str, float]
     oracle = ORACLES[loss]
     # The oracle gets every parameter; the vector records only the case's own, so that consumers exercise the
     # defaults (listed in the file's "function.parameters").
-    # (a detector's integer settings, grid_size or num_classes, shape its inputs; the oracle needs them too)
-    settings = ("scalar", "tuple", "choice") + (("integer",) if get(loss).kind == "detector" else ())
-    params = {p.name: p.default for p in get(loss).params if p.kind in settings and not p.required} | case.params
+    params = {p.name: p.default for p in get(loss).params
+              if p.kind in ("scalar", "integer", "tuple", "choice") and not p.required} | case.params
     differentiable = get(loss).differentiable_names(case.inputs) if case.cotangent is not None else ()
     try:
         base = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (), differentiable)

@@ -181,10 +181,8 @@ def _erik_terms(adjust: Callable[..., Any] = lambda targets, **_: targets, per_i
     def terms_of(output: Any, boxes: Any, labels: Any, params: dict) -> dict:
         settings = _with_defaults(ERIK, params) | overrides
         assignment = {k: v for k, v in settings.items() if k not in _ERIK_SCALES}
-        layout = {k: settings[k] for k in ("anchors", "anchor_masks", "strides", "input_size")}
-        targets = adjust(refloss.yolov3_eriklindernoren_targets(getval(output), boxes, labels, **assignment),
-                         output=getval(output), boxes=boxes, labels=labels, assignment=assignment)
-        slices = erik._scale_slices(output, **layout)
+        _, targets, slices = erik._assign(getval(output), boxes, labels, **assignment)
+        targets = adjust(targets, output=getval(output), boxes=boxes, labels=labels, assignment=assignment)
         scales = [settings[k] for k in _ERIK_SCALES]
         if not per_image:
             return erik._terms_with(output, targets, slices, *scales)

@@ -92,8 +92,9 @@ def yolov3_eriklindernoren_targets(output: Any, boxes: Any, labels: Any, *, num_
 
 def _assign(output: Any, boxes: Any, labels: Any, *, num_classes: Any = 80, anchors: Any = COCO_ANCHORS,
             anchor_masks: Any = COCO_ANCHOR_MASKS, strides: Any = STRIDES, input_size: Any = (416, 416),
-            ignore_thresh: Any = 0.5) -> tuple[Any, YoloV3EriklindernorenTargets]:
-    """The checked output (autograd's traced arrays pass through) and the assignment."""
+            ignore_thresh: Any = 0.5) -> tuple[Any, YoloV3EriklindernorenTargets, list[slice]]:
+    """The checked output (autograd's traced arrays pass through), the assignment, and where each scale's
+    predictions lie in P (the terms are sums over the scales)."""
     layout = {"anchors": anchors, "anchor_masks": anchor_masks, "strides": strides, "input_size": input_size}
     output, gt_boxes, gt_labels, real, c, scales = _checked(output, boxes, labels, num_classes, layout)
     ignore_thresh = IGNORE_THRESH.check(ignore_thresh)
@@ -133,14 +134,7 @@ def _assign(output: Any, boxes: Any, labels: Any, *, num_classes: Any = 80, anch
             class_target[image, index, gt_labels[image, k]] = 1.0
     targets = YoloV3EriklindernorenTargets(positive, not_negative & ~positive, object_index, box_target,
                                            class_target, shape_iou, best_anchor, prediction)
-    return output, targets
-
-
-def _scale_slices(output: Any, anchor_masks: Any, anchors: Any, strides: Any, input_size: Any) -> list[slice]:
-    from refloss.losses.detectors.yolov3 import yolov3_layout
-
-    scales = yolov3_layout(anchors=anchors, anchor_masks=anchor_masks, strides=strides, input_size=input_size)
-    return [slice(s.start, s.start + s.size) for s in scales]
+    return output, targets, [slice(scale.start, scale.start + scale.size) for scale in scales]
 
 
 def _bce_of_sigmoid(logits: Any, targets: Any) -> Any:
@@ -216,22 +210,21 @@ def yolov3_eriklindernoren_loss(output: Any, boxes: Any, labels: Any, *, num_cla
         gradient is 0. Each term's part times the cotangent of that term (plus that of the total).
 
     Conventions:
-        What eriklindernoren's ``YOLOLayer`` computes: the sigmoid outputs with ``nn.MSELoss`` and
-        ``nn.BCELoss`` (means), ``obj_scale`` 1 and ``noobj_scale`` 100, the ignore rule on anchor shapes in the
-        object's cell (not on predicted boxes) at 0.5, the best anchor chosen within each scale (so every object
-        is positive at every scale), no 2 - w h weight, means over the whole batch (not per image). Differences
-        from :func:`yolov3_loss` (darknet) are the point of this variant; see the derivation page's table. A
-        scale without positives (which, every object being positive at every scale, happens only in a batch
-        without objects) makes xy, wh, object and class NaN (torch's mean of nothing), and a scale without
-        negatives makes no_object NaN; the gradient gets nothing from them. The gradient is the true derivative
-        of the value: where :math:`p(1 - p) < 10^{-12}` (|z| > 27.6) torch's ``BCELoss`` backward divides by
-        :math:`10^{-12}` instead and gives less (see :func:`binary_cross_entropy`). A centre exactly on the image's far edge goes to the last cell (the original
-        indexes one past the grid). The clamp at -100 starts at |z| = 100 for exact probabilities; computed in
-        floating point, p = sigmoid(z) rounds to 1 earlier (z > 36.7 in float64, 16.6 in float32), and a
-        negative's loss is then 100 already, in refloss as in torch: the golden vectors test the clamp at
-        z = 100 and keep every other logit within |z| <= 8, where every dtype agrees with the exact value. Zero-size boxes are refused (the original
-        takes log(1e-16)). NaN in an output that enters a term propagates (torch's ``BCELoss`` refuses a NaN
-        probability with an error).
+        What eriklindernoren's ``YOLOLayer`` computes: the sigmoid outputs with ``nn.MSELoss`` and ``nn.BCELoss``
+        (means), ``obj_scale`` 1 and ``noobj_scale`` 100, the ignore rule on anchor shapes in the object's cell (not on
+        predicted boxes) at 0.5, the best anchor chosen within each scale (so every object is positive at every scale),
+        no 2 - w h weight, means over the whole batch (not per image). Differences from :func:`yolov3_loss` (darknet)
+        are the point of this variant; see the derivation page's table. A scale without positives (which, every object
+        being positive at every scale, happens only in a batch without objects) makes xy, wh, object and class NaN
+        (torch's mean of nothing), and a scale without negatives makes no_object NaN; the gradient gets nothing from
+        them. The gradient is the true derivative of the value: where :math:`p(1 - p) < 10^{-12}` (|z| > 27.6) torch's
+        ``BCELoss`` backward divides by :math:`10^{-12}` instead and gives less (see :func:`binary_cross_entropy`). A
+        centre exactly on the image's far edge goes to the last cell (the original indexes one past the grid). The clamp
+        at -100 starts at |z| = 100 for exact probabilities; computed in floating point, p = sigmoid(z) rounds to 1
+        earlier (z > 36.7 in float64, 16.6 in float32), and a negative's loss is then 100 already, in refloss as in
+        torch: the golden vectors test the clamp at z = 100 and keep every other logit within |z| <= 8, where every
+        dtype agrees with the exact value. Zero-size boxes are refused (the original takes log(1e-16)). NaN in an output
+        that enters a term propagates (torch's ``BCELoss`` refuses a NaN probability with an error).
 
     Shapes:
         As :func:`yolov3_loss`: ``output`` (N, P, 5 + C) in :func:`yolov3_layout`'s order; ``boxes`` (N, M, 4);
@@ -269,8 +262,7 @@ def yolov3_eriklindernoren_loss(output: Any, boxes: Any, labels: Any, *, num_cla
     """
     options = _options(num_classes, anchors, anchor_masks, strides, input_size, ignore_thresh)
     scales = (OBJ_SCALE.check(obj_scale), NOOBJ_SCALE.check(noobj_scale))
-    output, targets = _assign(output, boxes, labels, **options)
-    slices = _scale_slices(output, anchor_masks, anchors, strides, input_size)
+    output, targets, slices = _assign(output, boxes, labels, **options)
     terms = _terms_with(output, targets, slices, *scales)
     return sum(terms.values()), terms
 
@@ -286,10 +278,10 @@ def yolov3_eriklindernoren_loss_vjp(grad_output: Any, output: Any, boxes: Any, l
     :func:`sigmoid_vjp` (E5)."""
     options = _options(num_classes, anchors, anchor_masks, strides, input_size, ignore_thresh)
     weight = {"object": OBJ_SCALE.check(obj_scale), "no_object": NOOBJ_SCALE.check(noobj_scale), "class": 1.0}
-    output, targets = _assign(output, boxes, labels, **options)
+    output, targets, slices = _assign(output, boxes, labels, **options)
     g = term_cotangents(grad_output, TERMS)
     grad = np.zeros_like(output)
-    for part in _scale_slices(output, anchor_masks, anchors, strides, input_size):
+    for part in slices:
         positive = targets.positive[:, part]
         negative = ~positive & ~targets.ignored[:, part]
         chosen = output[:, part][positive]
@@ -320,13 +312,10 @@ def _bce_of_sigmoid_vjp(g: float, logits: np.ndarray, targets: np.ndarray) -> np
 def _held_forward(output: Any, boxes: Any, labels: Any, *, obj_scale: float = 1.0, noobj_scale: float = 100.0,
                   **params: Any) -> Any:
     """The loss with the assignment held at its value at these inputs (it does not depend on the output)."""
-    targets = _assign(output, boxes, labels, **params)[1]
-    layout = {k: params.get(k, d) for k, d in (("anchors", COCO_ANCHORS), ("anchor_masks", COCO_ANCHOR_MASKS),
-                                                ("strides", STRIDES), ("input_size", (416, 416)))}
+    _, targets, slices = _assign(output, boxes, labels, **params)
 
     def yolov3_eriklindernoren_loss_with_assignment_held(output: Any, boxes: Any, labels: Any, **_: Any) -> tuple:
-        output = as_real_array(output, "output")
-        terms = _terms_with(output, targets, _scale_slices(output, **layout), obj_scale, noobj_scale)
+        terms = _terms_with(as_real_array(output, "output"), targets, slices, obj_scale, noobj_scale)
         return sum(terms.values()), terms
 
     return yolov3_eriklindernoren_loss_with_assignment_held
