@@ -276,12 +276,6 @@ def _terms_with(output: Any, targets: YoloV3Targets, xy_loss: str) -> dict[str, 
             "class": cls / images}
 
 
-def _assignment_options(num_classes: Any, anchors: Any, anchor_masks: Any, strides: Any, input_size: Any,
-                        ignore_thresh: Any, box_weight: Any) -> dict[str, Any]:
-    return {"num_classes": num_classes, "anchors": anchors, "anchor_masks": anchor_masks, "strides": strides,
-            "input_size": input_size, "ignore_thresh": ignore_thresh, "box_weight": box_weight}
-
-
 def yolov3_loss(output: Any, boxes: Any, labels: Any, *, num_classes: int = 80, anchors: Any = COCO_ANCHORS,
                 anchor_masks: Any = COCO_ANCHOR_MASKS, strides: Any = STRIDES, input_size: Any = (416, 416),
                 ignore_thresh: float = 0.7, xy_loss: str = "bce", box_weight: str = "2-wh") -> tuple[Any, dict]:
@@ -368,9 +362,10 @@ def yolov3_loss(output: Any, boxes: Any, labels: Any, *, num_classes: int = 80, 
         >>> round(float(total), 4), round(float(terms["no_object"]), 4)
         (6.5849, 2.7726)
     """
-    options = _assignment_options(num_classes, anchors, anchor_masks, strides, input_size, ignore_thresh, box_weight)
     xy_loss = XY_LOSS.check(xy_loss)
-    output, targets = _assign(output, boxes, labels, **options)
+    output, targets = _assign(output, boxes, labels, num_classes=num_classes, anchors=anchors,
+                              anchor_masks=anchor_masks, strides=strides, input_size=input_size,
+                              ignore_thresh=ignore_thresh, box_weight=box_weight)
     terms = _terms_with(output, targets, xy_loss)
     return sum(terms.values()), terms
 
@@ -385,9 +380,10 @@ def yolov3_loss_vjp(grad_output: Any, output: Any, boxes: Any, labels: Any, *, n
     ``grad_output`` is the cotangent of the total (a scalar), or a mapping from ``"total"`` and term names to
     cotangents (missing ones are 0). See :func:`yolov3_loss`, "Gradient".
     """
-    options = _assignment_options(num_classes, anchors, anchor_masks, strides, input_size, ignore_thresh, box_weight)
     xy_loss = XY_LOSS.check(xy_loss)
-    output, targets = _assign(output, boxes, labels, **options)
+    output, targets = _assign(output, boxes, labels, num_classes=num_classes, anchors=anchors,
+                              anchor_masks=anchor_masks, strides=strides, input_size=input_size,
+                              ignore_thresh=ignore_thresh, box_weight=box_weight)
     g = {name: value / output.shape[0] for name, value in term_cotangents(grad_output, TERMS).items()}
     positive = targets.positive
     negative = ~positive & ~targets.ignored

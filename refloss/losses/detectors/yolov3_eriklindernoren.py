@@ -164,12 +164,6 @@ def _terms_with(output: Any, targets: YoloV3EriklindernorenTargets, slices: list
     return terms
 
 
-def _options(num_classes: Any, anchors: Any, anchor_masks: Any, strides: Any, input_size: Any,
-             ignore_thresh: Any) -> dict[str, Any]:
-    return {"num_classes": num_classes, "anchors": anchors, "anchor_masks": anchor_masks, "strides": strides,
-            "input_size": input_size, "ignore_thresh": ignore_thresh}
-
-
 def yolov3_eriklindernoren_loss(output: Any, boxes: Any, labels: Any, *, num_classes: int = 80,
                                 anchors: Any = COCO_ANCHORS, anchor_masks: Any = COCO_ANCHOR_MASKS,
                                 strides: Any = STRIDES, input_size: Any = (416, 416), ignore_thresh: float = 0.5,
@@ -260,9 +254,10 @@ def yolov3_eriklindernoren_loss(output: Any, boxes: Any, labels: Any, *, num_cla
         >>> {name: round(float(value), 4) for name, value in terms.items()}
         {'xy': 1.0, 'wh': 4.8045, 'object': 1.3863, 'no_object': 138.6294, 'class': 1.3863}
     """
-    options = _options(num_classes, anchors, anchor_masks, strides, input_size, ignore_thresh)
     scales = (OBJ_SCALE.check(obj_scale), NOOBJ_SCALE.check(noobj_scale))
-    output, targets, slices = _assign(output, boxes, labels, **options)
+    output, targets, slices = _assign(output, boxes, labels, num_classes=num_classes, anchors=anchors,
+                                      anchor_masks=anchor_masks, strides=strides, input_size=input_size,
+                                      ignore_thresh=ignore_thresh)
     terms = _terms_with(output, targets, slices, *scales)
     return sum(terms.values()), terms
 
@@ -276,9 +271,10 @@ def yolov3_eriklindernoren_loss_vjp(grad_output: Any, output: Any, boxes: Any, l
     for the ground truths. ``grad_output``: the cotangent of the total, or a mapping from ``"total"`` and term names
     to cotangents. Each mean's VJP is that of :func:`mse_loss` or :func:`binary_cross_entropy`, chained through
     :func:`sigmoid_vjp` (E5)."""
-    options = _options(num_classes, anchors, anchor_masks, strides, input_size, ignore_thresh)
     weight = {"object": OBJ_SCALE.check(obj_scale), "no_object": NOOBJ_SCALE.check(noobj_scale), "class": 1.0}
-    output, targets, slices = _assign(output, boxes, labels, **options)
+    output, targets, slices = _assign(output, boxes, labels, num_classes=num_classes, anchors=anchors,
+                                      anchor_masks=anchor_masks, strides=strides, input_size=input_size,
+                                      ignore_thresh=ignore_thresh)
     g = term_cotangents(grad_output, TERMS)
     grad = np.zeros_like(output)
     for part in slices:
