@@ -11,7 +11,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
-from refloss._checks import as_array, as_real_array
+from refloss._checks import as_real_array
 from refloss._registry import Input, Interval, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, log_softmax_vjp
 from refloss.boxes._checks import as_boxes
@@ -158,7 +158,7 @@ def _terms_with(bbox_regression: Any, cls_logits: Any, targets: SsdTargets, beta
     """The two terms at these head outputs with the matching and the mining ``targets`` held (autograd can trace
     both outputs)."""
     positive, chosen = targets.positive, targets.positive | targets.negative
-    normaliser = max(1, int(np.sum(positive)))  # N_pos over the batch, at least 1  (S4)
+    normaliser = max(1, int(np.sum(positive)))  # N_pos over the batch, at least 1
     box = smooth_l1_loss(bbox_regression[positive], targets.box_target[positive], reduction="sum", beta=beta)  # (S2)
     log_p = log_softmax(cls_logits[chosen], -1)  # (K, C): positives and mined negatives  (S3)
     picked = np.arange(np.sum(chosen)), targets.class_target[chosen]
