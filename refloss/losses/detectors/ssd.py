@@ -12,7 +12,7 @@ import numpy as np
 from autograd.tracer import getval
 
 from refloss._checks import as_real_array
-from refloss._registry import Input, Interval, LossSpec, Param, Reference, register
+from refloss._registry import Input, Interval, Kink, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, log_softmax_vjp
 from refloss.boxes._checks import as_boxes
 from refloss.boxes.coders import SSD_VARIANCES, VARIANCES, encode_ssd_boxes
@@ -308,6 +308,15 @@ def _held_forward(bbox_regression: Any, cls_logits: Any, anchors: Any, boxes: An
     return ssd_loss_with_matching_and_mining_held
 
 
+def _residual_distance_to_kink(bbox_regression: Any, cls_logits: Any, anchors: Any, boxes: Any, labels: Any, *,
+                               beta: float = 1.0, **params: Any) -> np.ndarray:
+    """How far each positive's offset residual is from Smooth L1's kink (|d| = beta; d = 0 for beta = 0); inf for
+    the offsets of the other priors, which enter no term."""
+    targets = _assign(bbox_regression, cls_logits, anchors, boxes, labels, **params)[2]
+    d = np.abs(np.asarray(bbox_regression, dtype=np.float64) - targets.box_target)
+    return np.where(targets.positive[..., None], np.abs(d - beta), np.inf)
+
+
 INPUTS = (
     Input("bbox_regression", "box offsets (N, P, 4) per prior, (l_cx, l_cy, l_w, l_h) divided by the variances",
           shape=("N", "P", "4")),
@@ -323,6 +332,9 @@ register(LossSpec(
     name="ssd_loss", family="detectors", kind="detector", forward=ssd_loss, vjp=ssd_loss_vjp, inputs=INPUTS,
     params=(IOU_THRESHOLD, NEG_TO_POS_RATIO, VARIANCES, BETA),
     terms=TERMS,
+    kinks=(Kink("a positive's offset residual at |l - g_hat| = beta (beta > 0), or at 0 (beta = 0)",
+                "Smooth L1's: the gradient is continuous at |d| = beta (d / beta = sign(d)); sign(0) = 0 for beta = 0",
+                _residual_distance_to_kink, order=2),),
     smoothness="C1 in the box offsets for beta > 0 (Smooth L1's second derivative jumps at |d| = beta), "
                "C-infinity in the logits, wherever the matching and the mining do not change",
     stop_gradients=("the matching of priors to ground truths (from IoU; independent of the outputs)",
