@@ -1,0 +1,1 @@
+"""Adapters that compute detector losses through the detectors' own framework code (torchvision)."""
