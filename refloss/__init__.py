@@ -75,6 +75,9 @@ from refloss.losses.classification import softmax_focal_loss
 from refloss.losses.classification import softmax_focal_loss_vjp
 from refloss.losses.classification import squared_hinge_loss
 from refloss.losses.classification import squared_hinge_loss_vjp
+from refloss.losses.detectors import ssd_loss
+from refloss.losses.detectors import ssd_loss_vjp
+from refloss.losses.detectors import ssd_targets
 from refloss.losses.detectors import yolov1_loss
 from refloss.losses.detectors import yolov1_loss_vjp
 from refloss.losses.detectors import yolov1_targets
@@ -184,6 +187,9 @@ __all__ = [
     "softmax_vjp",
     "squared_hinge_loss",
     "squared_hinge_loss_vjp",
+    "ssd_loss",
+    "ssd_loss_vjp",
+    "ssd_targets",
     "yolov1_loss",
     "yolov1_loss_vjp",
     "yolov1_targets",
