@@ -19,6 +19,7 @@ import numpy as np
 
 from refloss._registry import REGISTRY, get
 from refloss.adapters.base import Adapter, Rejected, Result, Unsupported, wanted_gradients
+from refloss.adapters.detection import NotInTorchvision
 
 __all__ = ["TorchAdapter", "available"]
 
@@ -105,6 +106,8 @@ class TorchAdapter(Adapter):
                 loss_value = torch.stack([total, *(terms[name] for name in spec.terms)])
             computed = torch.autograd.grad(loss_value, [tensors[n] for n in wrt],
                                            torch.tensor(cotangent, dtype=torch_dtype), allow_unused=True) if wrt else ()
+        except NotInTorchvision as error:  # a detector setting torchvision's model cannot express
+            raise Unsupported(str(error)) from error
         except NotImplementedError as error:  # e.g. a CPU kernel without float16/bfloat16 support
             raise Unsupported(f"{type(error).__name__}: {error}") from error
         except RuntimeError as error:

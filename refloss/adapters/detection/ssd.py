@@ -6,13 +6,15 @@ weights: nothing is downloaded), matches each image's priors with that model's `
 Everything runs in the dtype of the head outputs, so gradients come from ``torch.autograd``.
 
 Coordinates: refloss takes boxes in image units; torchvision's SSD works in pixels. IoU and the box coder are
-scale-free, so both are multiplied by one ``image_size`` (300, SSD300's input) and the loss is the same up to
-rounding.
+scale-free, so the loss does not depend on the unit: ``image_size`` (default 1, no rescaling, so nothing rounds)
+multiplies every box, and 300 (SSD300's input) gives the pixels torchvision's SSD300 sees.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from refloss.adapters.detection import NotInTorchvision
 
 __all__ = ["ssd_loss"]
 
@@ -37,7 +39,7 @@ def _model(num_classes: int, iou_threshold: float, neg_to_pos_ratio: float, vari
 
 def ssd_loss(bbox_regression: Any, cls_logits: Any, anchors: Any, boxes: Any, labels: Any, *,
              iou_threshold: float = 0.5, neg_to_pos_ratio: float = 3, variances: tuple[float, float] = (0.1, 0.2),
-             beta: float = 1.0, image_size: float = 300.0) -> tuple[Any, dict[str, Any]]:
+             beta: float = 1.0, image_size: float = 1.0) -> tuple[Any, dict[str, Any]]:
     """torchvision's ``SSD.compute_loss`` on these head outputs, anchors and targets.
 
     Args:
@@ -49,7 +51,7 @@ def ssd_loss(bbox_regression: Any, cls_logits: Any, anchors: Any, boxes: Any, la
         labels: (N, M) int, in [1, C) or -1.
         iou_threshold, neg_to_pos_ratio, variances: As :func:`refloss.ssd_loss`.
         beta: Must be 1: torchvision's SSD calls ``smooth_l1_loss`` with its default beta.
-        image_size: Pixels per image unit (default 300).
+        image_size: Pixels per image unit (default 1).
 
     Returns:
         ``(total, {"bbox_regression": ..., "classification": ...})`` as tensors (the keys without ``loss_``).
@@ -58,7 +60,7 @@ def ssd_loss(bbox_regression: Any, cls_logits: Any, anchors: Any, boxes: Any, la
     from torchvision.ops import box_iou
 
     if beta != 1.0:
-        raise ValueError(f"torchvision's SSD has no beta: its Smooth L1 uses beta = 1, got beta = {beta!r}")
+        raise NotInTorchvision(f"torchvision's SSD has no beta: its Smooth L1 uses beta = 1, got beta = {beta!r}")
     dtype = cls_logits.dtype
     model = _model(int(cls_logits.shape[-1]), iou_threshold, neg_to_pos_ratio, tuple(variances))
     priors = torch.as_tensor(anchors, dtype=dtype) * image_size

@@ -12,7 +12,7 @@ import numpy as np
 from autograd.tracer import getval
 
 from refloss._checks import as_real_array
-from refloss._registry import Input, Interval, Kink, LossSpec, Param, Reference, register
+from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, log_softmax_vjp
 from refloss.boxes._checks import as_boxes
 from refloss.boxes.coders import SSD_VARIANCES, VARIANCES, encode_ssd_boxes
@@ -341,6 +341,9 @@ register(LossSpec(
                     "the hard negative mining (ranked on the logits)",
                     "the normaliser max(1, N_pos)"),
     held_forward=_held_forward,
+    equivalents=(Equivalent("torchvision", "refloss.adapters.detection.ssd.ssd_loss",
+                            "torchvision's SSD.compute_loss fed these inputs; its mining k is not clamped (positives "
+                            "counted twice when 3 N_pos exceeds the negatives), its ties unspecified; no beta"),),
     references=(Reference("Liu et al. SSD: Single Shot MultiBox Detector. ECCV 2016",
                           "https://arxiv.org/abs/1512.02325"),
                 Reference("torchvision, models/detection/ssd.py (SSD.compute_loss) and _utils.py (SSDMatcher)",
