@@ -40,8 +40,10 @@ def _torchvision_available() -> bool:
 
 
 def _equivalent(loss: str) -> Any | None:
-    """The registry's torch.nn.functional equivalent of ``loss``, else its torchvision.ops one if installed. The box
-    coders have none here: torchvision's are methods of BoxCoder objects (tests/test_coders.py compares them)."""
+    """The registry's torch.nn.functional equivalent of ``loss``, else its torchvision one if installed (a function
+    of torchvision.ops, or for a detector loss a function of :mod:`refloss.adapters.detection` that feeds refloss's
+    inputs to torchvision's detection model). The box coders have none here: torchvision's are methods of BoxCoder
+    objects (tests/test_coders.py compares them)."""
     if get(loss).kind == "coder":
         return None
     for framework in ("torch", "torchvision"):
@@ -98,6 +100,9 @@ class TorchAdapter(Adapter):
                 # PyTorch warns, then broadcasts, on mismatched shapes: the broadcast is what a vector checks.
                 warnings.filterwarnings("ignore", "Using a target size", UserWarning)
                 loss_value = function(*tensors.values(), **kwargs)
+            if spec.kind == "detector":  # (total, terms): the vector (total, *terms), as the vectors hold it
+                total, terms = loss_value
+                loss_value = torch.stack([total, *(terms[name] for name in spec.terms)])
             computed = torch.autograd.grad(loss_value, [tensors[n] for n in wrt],
                                            torch.tensor(cotangent, dtype=torch_dtype), allow_unused=True) if wrt else ()
         except NotImplementedError as error:  # e.g. a CPU kernel without float16/bfloat16 support
