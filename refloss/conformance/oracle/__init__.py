@@ -5,11 +5,12 @@ derivatives numerically at high precision (``mpmath.diff``; one-sided at declare
 reductions exactly. Its results are what the golden vectors expect.
 """
 
-from refloss.conformance.oracle import (boxes, classification, coders, detectors, functions, geometry,
+from refloss.conformance.oracle import (anchors, boxes, classification, coders, detectors, functions, geometry,
                                        regression, selection, tensor)
 
 ORACLES = {**regression.ORACLES, **classification.ORACLES, **tensor.ORACLES, **boxes.ORACLES, **geometry.ORACLES,
-           **coders.ORACLES, **selection.ORACLES, **detectors.ORACLES}
+           **coders.ORACLES, **selection.ORACLES, **detectors.ORACLES,
+           **anchors.ORACLES}
 
 __all__ = ["ORACLES", "evaluate_oracle"]
 

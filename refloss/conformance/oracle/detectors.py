@@ -70,17 +70,54 @@ class _Entry:
     slope: Callable[[r.Bound, r.Bound], r.Bound]
     kink_distance: Callable[[mpf], mpf] = lambda v: mpmath.inf
 
+    def group(self) -> "_Group":
+        """The entry as a group of one entry of the input ``output``."""
+        return _Group([("output", self.index)], self.term, textbook=lambda vs: self.textbook(vs[0]),
+                      standard=lambda vs: self.standard(vs[0]), slope=lambda vs, g: [self.slope(vs[0], g)],
+                      kink_distance=lambda vs: [self.kink_distance(vs[0])])
+
+
+@dataclass
+class _Group:
+    """Entries ``indices`` ((input name, flat index) each) enter term ``term`` together, through one function of
+    their values: ``textbook(vs)`` (the contribution to the term's sum before ``weight``, in mpmath),
+    ``standard(vs)`` (the same as the standard algorithm computes it, over Bounds) and ``slope(vs, g)`` (the
+    gradient w.r.t. each entry, g the term's cotangent over its divisor; it includes ``weight`` and the term's
+    weight). A softmax cross-entropy couples a row of logits, an IoU loss of a decoded box its four deltas; a
+    single entry is a group of one (:meth:`_Entry.group`).
+
+    ``kink_distance(vs)``: per entry, how far its value is from a kink of the contribution. 0 means at the kink:
+    with ``one_sided`` the expectation is the midpoint of the one-sided numerical derivatives and the interval
+    between them is accepted (|d| at d = 0, a decoded box touching its ground truth); without, ``slope`` gives the
+    declared value and no numerical check is made (the YOLO oracles' conventions)."""
+
+    indices: list[tuple[str, int]]
+    term: str
+    textbook: Callable[[list], mpf]
+    standard: Callable[[list], r.Bound]
+    slope: Callable[[list, r.Bound], list]
+    kink_distance: Callable[[list], list] = lambda vs: [mpmath.inf] * len(vs)
+    weight: r.Bound = field(default_factory=lambda: r.exact(1))
+    one_sided: bool = False
+
 
 @dataclass
 class _Scene:
-    """The entries of a case, each term's weight (applied to its sum: lambda_coord, lambda_noobj) and the divisor
-    of every term (N, 1 or 2N)."""
+    """The entries (or groups) of a case, each term's weight (applied to its sum: lambda_coord, lambda_noobj) and
+    the divisor of every term (N, 1 or 2N), or of some terms their own (``divisors``: |S|, max(1, positives))."""
 
-    entries: list[_Entry]
+    entries: list
     weights: dict[str, mpf]
-    divisor: int
+    divisor: Any
     decisions: dict[str, Any] = field(default_factory=dict)  # the assignment, for tests and for reading
     empty: set[str] = field(default_factory=set)  # terms that are a mean of nothing: NaN (no gradient from it)
+    divisors: dict[str, Any] = field(default_factory=dict)
+
+    def divisor_of(self, term: str) -> Any:
+        return self.divisors.get(term, self.divisor)
+
+    def groups(self) -> list["_Group"]:
+        return [e.group() if isinstance(e, _Entry) else e for e in self.entries]
 
 
 def _sigmoid(v: mpf) -> mpf:
@@ -608,10 +645,14 @@ def _eriklindernoren_scene(output: np.ndarray, boxes: np.ndarray, labels: np.nda
 
 @dataclass(frozen=True)
 class DetectorOracle:
-    """``terms(output, boxes, labels, params) -> _Scene``: the assignment and the entries that enter each term
-    (output and boxes as object arrays of mpf, labels as Python ints)."""
+    """``terms(**inputs, params) -> _Scene``: the assignment and the entries that enter each term, called with the
+    case's inputs by name (float arrays as object arrays of mpf, integer and boolean ones of Python ints).
+    ``term_names``: the loss's terms in order (the output is the vector (total, *term_names)); ``heads``: the
+    inputs that get a gradient (the raw head outputs)."""
 
     terms: Callable
+    term_names: tuple[str, ...] = TERMS
+    heads: tuple[str, ...] = ("output",)
 
 
 ORACLES = {"yolov1_loss": DetectorOracle(_yolov1_scene), "yolov3_loss": DetectorOracle(_yolov3_scene),
@@ -619,87 +660,147 @@ ORACLES = {"yolov1_loss": DetectorOracle(_yolov1_scene), "yolov3_loss": Detector
 
 
 def _exact_array(array: np.ndarray) -> np.ndarray:
-    convert = int if array.dtype.kind in "iu" else (lambda v: mpf(float(v)))
+    array = np.asarray(array)
+    convert = int if array.dtype.kind in "iub" else (lambda v: mpf(float(v)))
     return np.array([convert(v) for v in np.ravel(array)], dtype=object).reshape(np.shape(array))
 
 
 def scene(oracle: DetectorOracle, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> _Scene:
     """The oracle's assignment and entries for a case (for tests and inspection)."""
     with mpmath.workdps(DIGITS):
-        return oracle.terms(_exact_array(np.asarray(inputs["output"], dtype=np.float64)),
-                            _exact_array(np.asarray(inputs["boxes"], dtype=np.float64)),
-                            _exact_array(np.asarray(inputs["labels"])), params)
+        exact = {name: _exact_array(value if np.asarray(value).dtype.kind in "iub"
+                                    else np.asarray(value, dtype=np.float64)) for name, value in inputs.items()}
+        return oracle.terms(**exact, params=params)
 
 
-def _numerical_slope(entry: _Entry, v: mpf) -> mpf:
-    """d textbook / dv by mpmath.diff at 120 digits, with a step far below the distance to a kink."""
-    step = min(entry.kink_distance(v), max(abs(v), mpf(1))) * mpf(2) ** -150
+def _numerical_slope(group: _Group, vs: list, k: int, direction: int = 0) -> mpf:
+    """d textbook / d vs[k] by mpmath.diff at 120 digits, with a step far below the distance to a kink (one-sided
+    with ``direction``)."""
+    distance = group.kink_distance(vs)[k]
+    step = (min(distance, max(abs(vs[k]), mpf(1))) if distance != 0 else max(abs(vs[k]), mpf(1))) * mpf(2) ** -150
+
+    def along(t: mpf) -> mpf:
+        return group.textbook(vs[:k] + [t] + vs[k + 1:])
+
     with mpmath.workdps(_DIFF_DIGITS):
-        return _snap(mpmath.diff(entry.textbook, v, h=step))
+        return _snap(mpmath.diff(along, vs[k], h=step, direction=direction))
+
+
+def _flat_inputs(oracle: DetectorOracle, inputs: dict[str, np.ndarray]) -> dict[str, list]:
+    return {name: [mpf(float(v)) for v in np.asarray(inputs[name], dtype=np.float64).ravel()]
+            for name in oracle.heads}
 
 
 def evaluate_detector(oracle: DetectorOracle, inputs: dict[str, np.ndarray], params: dict[str, Any],
                       reduction: None = None, cotangent: np.ndarray | None = None, conventions: tuple[str, ...] = (),
                       differentiable: tuple[str, ...] | None = None) -> Expectation:
-    """The exact (total, xy, wh, object, no_object, class) and, with a length-6 ``cotangent``, the exact gradient
-    w.r.t. ``output`` (sum over terms k of (c_total + c_k) d term_k / d output, the assignment held), each entry
-    with the running error bound of the standard float64 algorithm."""
-    output = np.asarray(inputs["output"], dtype=np.float64)
+    """The exact (total, *terms) and, with a cotangent of one entry per output, the exact gradient w.r.t. each head
+    input (sum over terms k of (c_total + c_k) d term_k / d head, the assignment held), each entry with the running
+    error bound of the standard float64 algorithm."""
     with mpmath.workdps(DIGITS):
         case = scene(oracle, inputs, params)
-        flat = [mpf(float(v)) for v in output.ravel()]
-        divisor = r.exact(case.divisor)
-        sums: dict[str, list] = {name: [] for name in TERMS}  # (textbook, standard) per entry, in index order
-        for entry in sorted(case.entries, key=lambda e: e.index):
-            v = flat[entry.index]
-            if not mpmath.isfinite(v):
-                sums[entry.term].append((entry.textbook(v) if not mpmath.isnan(v) else mpmath.nan, None))
+        flats = _flat_inputs(oracle, inputs)
+        groups = case.groups()
+        sums: dict[str, list] = {name: [] for name in oracle.term_names}  # (textbook, standard) per group
+        for group in sorted(groups, key=lambda e: e.indices[0]):
+            vs = [flats[name][i] for name, i in group.indices]
+            if not all(mpmath.isfinite(v) for v in vs):
+                nan = any(mpmath.isnan(v) for v in vs)
+                sums[group.term].append((group.weight.value * group.textbook(vs) if not nan else mpmath.nan, None))
                 continue
-            exact, standard = entry.textbook(v), entry.standard(r.exact(v))
-            agree(standard, [exact], f"{entry.term} contribution of output entry {entry.index}", (v,))
-            sums[entry.term].append((exact, standard))
+            exact, standard = group.weight.value * group.textbook(vs), group.standard([r.exact(v) for v in vs])
+            standard = standard * group.weight if group.weight.value != 1 else standard
+            agree(standard, [exact], f"{group.term} contribution of {group.indices}", tuple(vs))
+            sums[group.term].append((exact, standard))
         values, bounds = [], []
-        for name in TERMS:
+        for name in oracle.term_names:
             if name in case.empty:  # a mean of nothing (torch's NaN)
                 values.append(mpmath.nan)
                 bounds.append(None)
                 continue
-            exact = case.weights[name] * mpmath.fsum(e for e, _ in sums[name]) / case.divisor
+            if not sums[name]:  # nothing enters the term: 0 (an empty sample, no positive, no RoI)
+                values.append(mpf(0))
+                bounds.append(r.exact(0))
+                continue
+            divisor, weight = case.divisor_of(name), case.weights[name]
+            exact = weight * mpmath.fsum(e for e, _ in sums[name]) / divisor
             finite = all(b is not None for _, b in sums[name])
-            bound = (r.exact(case.weights[name]) * r.total(b for _, b in sums[name]) / divisor
-                     if case.weights[name] != 1 else r.total(b for _, b in sums[name]) / divisor) if finite else None
-            if bound is not None:
+            bound = None
+            if finite:
+                summed = r.total(b for _, b in sums[name])
+                bound = (r.exact(weight) * summed if weight != 1 else summed) / r.exact(divisor)
                 agree(bound, [exact], f"term {name}", ())
             values.append(exact)
             bounds.append(bound)
         total = mpmath.fsum(values)
         total_bound = r.total(bounds) if all(b is not None for b in bounds) else None
-        value = Tensor((len(TERMS) + 1,), [total] + values,
+        value = Tensor((len(oracle.term_names) + 1,), [total] + values,
                        scale=[b.err if b is not None and mpmath.isfinite(b.value) else mpf(0)
                               for b in [total_bound] + bounds])
-        if cotangent is None or (differentiable is not None and "output" not in differentiable):
+        if cotangent is None:
             return Expectation(value, {})
-        return Expectation(value, {"output": _gradient(case, flat, output.shape, cotangent)})
+        heads = [name for name in oracle.heads if differentiable is None or name in differentiable]
+        shapes = {name: np.shape(inputs[name]) for name in heads}
+        grads = _gradients(case, groups, flats, shapes, cotangent, oracle.term_names)
+        return Expectation(value, grads)
 
 
 def _gradient(case: _Scene, flat: list, shape: tuple[int, ...], cotangent: np.ndarray) -> Tensor:
+    """The gradient w.r.t. the YOLO losses' single head input ``output``."""
+    return _gradients(case, case.groups(), {"output": flat}, {"output": shape}, cotangent, TERMS)["output"]
+
+
+def _gradients(case: _Scene, groups: list[_Group], flats: dict[str, list], shapes: dict[str, tuple],
+               cotangent: np.ndarray, term_names: tuple[str, ...]) -> dict[str, Tensor]:
     c = [mpf(float(v)) for v in np.ravel(cotangent)]
-    if len(c) != len(TERMS) + 1:
-        raise ValueError(f"a detector's cotangent has one entry per output (total, {', '.join(TERMS)}), got {len(c)}")
+    if len(c) != len(term_names) + 1:
+        raise ValueError(f"a detector's cotangent has one entry per output (total, {', '.join(term_names)}), got "
+                         f"{len(c)}")
     # each term's cotangent: the total's plus its own, over the divisor (the VJP's g)
-    g = {name: (r.exact(c[0]) + r.exact(c[k + 1])) / r.exact(case.divisor) for k, name in enumerate(TERMS)}
-    exact, scale = [mpf(0)] * len(flat), [mpf(0)] * len(flat)
-    for entry in case.entries:
-        v = flat[entry.index]
-        if mpmath.isnan(v):
-            exact[entry.index] = mpmath.nan
+    g = {name: (r.exact(c[0]) + r.exact(c[k + 1])) / r.exact(case.divisor_of(name))
+         for k, name in enumerate(term_names)}
+    exact = {name: [mpf(0)] * len(flats[name]) for name in shapes}
+    low = {name: [mpf(0)] * len(flats[name]) for name in shapes}
+    high = {name: [mpf(0)] * len(flats[name]) for name in shapes}
+    scale = {name: [mpf(0)] * len(flats[name]) for name in shapes}
+    ambiguous = set()
+    for group in groups:
+        if group.term in case.empty:
             continue
-        if mpmath.isinf(v):  # the analytic slope in IEEE arithmetic (inf, or NaN where it is inf/inf or 0 inf)
-            exact[entry.index] = entry.slope(r.exact(v), g[entry.term]).value
+        vs = [flats[name][i] for name, i in group.indices]
+        wanted = [k for k, (name, _) in enumerate(group.indices) if name in shapes]
+        if not wanted:
             continue
-        analytic = entry.slope(r.exact(v), g[entry.term])
-        if entry.kink_distance(v) != 0:
-            numerical = _numerical_slope(entry, v) * case.weights[entry.term] * g[entry.term].value
-            agree(analytic, [numerical], f"derivative w.r.t. output entry {entry.index} ({entry.term})", (v,))
-        exact[entry.index], scale[entry.index] = analytic.value, analytic.err
-    return Tensor(tuple(shape), exact, None, None, scale)
+        if any(mpmath.isnan(v) for v in vs):
+            for k in wanted:
+                name, i = group.indices[k]
+                exact[name][i] = low[name][i] = high[name][i] = mpmath.nan
+            continue
+        slopes = group.slope([r.exact(v) for v in vs], g[group.term])
+        if not all(mpmath.isfinite(v) for v in vs):  # the analytic slope in IEEE arithmetic
+            for k in wanted:
+                name, i = group.indices[k]
+                exact[name][i] += slopes[k].value
+                low[name][i], high[name][i] = exact[name][i], exact[name][i]
+            continue
+        distances = group.kink_distance(vs)
+        factor = group.weight.value * case.weights[group.term] * g[group.term].value
+        for k in wanted:
+            name, i = group.indices[k]
+            analytic = slopes[k]
+            lo = hi = analytic.value
+            if distances[k] != 0:
+                numerical = _numerical_slope(group, vs, k) * factor
+                agree(analytic, [numerical], f"derivative w.r.t. {name} entry {i} ({group.term})", tuple(vs))
+            elif group.one_sided:  # the midpoint of the one-sided derivatives, the interval between them accepted
+                sides = [_numerical_slope(group, vs, k, direction) * factor for direction in (-1, 1)]
+                lo, hi = min(sides), max(sides)
+                if lo != hi:
+                    ambiguous.add(name)
+                analytic = r.Bound((lo + hi) / 2, analytic.err)
+            exact[name][i] += analytic.value
+            low[name][i] += lo
+            high[name][i] += hi
+            scale[name][i] += analytic.err
+    return {name: Tensor(tuple(shape), exact[name], low[name] if name in ambiguous else None,
+                         high[name] if name in ambiguous else None, scale[name]) for name, shape in shapes.items()}
