@@ -42,7 +42,7 @@ def classify(error: BaseException) -> str | None:
         return "invalid_box"  # (a coder's box or anchor with no size to encode against)
     if "lies outside the image" in message or "has zero width or height" in message:
         return "invalid_box"  # (a detector's ground truth)
-    if message.startswith("labels[") and " is outside [0, " in message:
+    if message.startswith("labels[") and (" is outside [" in message or "background class" in message):
         return "label_out_of_range"  # (a detector's class id)
     if message.startswith("labels must hold integer class ids"):
         return "invalid_target"
@@ -51,6 +51,8 @@ def classify(error: BaseException) -> str | None:
     if message.startswith(("num_boxes must be", "num_classes must be", "anchors must be", "anchor_masks must",
                            "strides must", "input_size (")):
         return "invalid_parameter"  # (a detector's layout)
+    if " must be a non-negative integer" in message or " must be a positive integer" in message:
+        return "invalid_parameter"  # (a count: neg_to_pos_ratio, batch_size_per_image)
     if "is outside the grid of" in message or message.startswith("cells must hold integers"):
         return "label_out_of_range"  # (a YOLO grid cell)
     if "must broadcast to shape" in message:

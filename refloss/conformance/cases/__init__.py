@@ -72,7 +72,7 @@ def pending_cases_for(*loss_names: str, reason: str) -> Callable:
 
 
 def _register_all() -> None:
-    from refloss.conformance.cases import (boxes, classification, coders, detectors, geometry,  # noqa: F401
+    from refloss.conformance.cases import (anchors, boxes, classification, coders, detectors, geometry,  # noqa: F401
                                            regression, selection)  # (importing registers the generators)
 
 

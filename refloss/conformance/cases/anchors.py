@@ -205,7 +205,7 @@ def ssd_basic(loss: str) -> Iterator[VectorCase]:
                    "the whole batch", regression, logits, boxes, labels, {}, rng)
     for name, variant, comment in [
             ("ratio_one", {"neg_to_pos_ratio": 1}, "one mined negative per positive"),
-            ("threshold_0_4", {"iou_threshold": 0.4}, "priors matched from IoU 0.4"),
+            ("threshold_3_8", {"iou_threshold": 0.375}, "priors matched from IoU 3/8"),
             ("variances", {"variances": (0.125, 0.25)}, "other variances"),
             ("beta_half", {"beta": 0.5}, "smooth L1 with beta 1/2")]:
         regression, logits, boxes, labels, rng = SSD.scene(name, 2, 3, variant, mined=ssd_mining_has_margin)
@@ -356,7 +356,7 @@ def retinanet_basic(loss: str) -> Iterator[VectorCase]:
             ("ciou", {"box_loss": "ciou"}, "CIoU loss on the decoded boxes"),
             ("gamma_zero", {"gamma": 0.0}, "gamma 0: alpha-weighted BCE"),
             ("no_alpha", {"alpha": -1.0}, "alpha < 0: no alpha weighting (torchvision's switch)"),
-            ("thresholds", {"fg_iou_thresh": 0.6, "bg_iou_thresh": 0.3}, "a wider ignore band"),
+            ("thresholds", {"fg_iou_thresh": 0.625, "bg_iou_thresh": 0.25}, "a wider ignore band"),
             ("weights", {"weights": (10.0, 10.0, 5.0, 5.0)}, "coder weights (10, 10, 5, 5)")]:
         regression, logits, boxes, labels, rng = RETINANET.scene(name, 2, 3, variant)
         yield RETINANET.case(name, "basic", comment, regression, logits, boxes, labels, variant, rng,
@@ -501,7 +501,7 @@ def rpn_basic(loss: str) -> Iterator[VectorCase]:
             ("paper", {"box_weight": 10.0, "box_normalizer": 16}, "the paper's weighting: lambda = 10 and the box "
              "term divided by the anchor locations (16 here) instead of the sample"),
             ("beta_one", {"beta": 1.0}, "smooth L1 with beta 1"),
-            ("thresholds", {"fg_iou_thresh": 0.6, "bg_iou_thresh": 0.2}, "other labelling thresholds"),
+            ("thresholds", {"fg_iou_thresh": 0.625, "bg_iou_thresh": 0.25}, "other labelling thresholds"),
             ("weights", {"weights": (10.0, 10.0, 5.0, 5.0)}, "coder weights (10, 10, 5, 5)")]:
         objectness, deltas, boxes, labels, sampled, rng = _rpn_scene(loss, name, 2, 3, variant)
         yield _rpn_case(name, "basic", comment, objectness, deltas, boxes, labels, sampled, variant, rng,
@@ -590,8 +590,8 @@ def rpn_invalid(loss: str) -> Iterator[VectorCase]:
              "anchor 16 is sampled but its IoU 0.31 lies between the thresholds"),
             ("no_images", objectness[:0], deltas[:0], np.zeros((0, 1, 4)), np.zeros((0, 1), np.int64),
              sample[:0], {}, "empty_batch", "N = 0"),
-            ("thresholds_swapped", objectness, deltas, gt, label, sample, {"fg_iou_thresh": 0.3,
-                                                                           "bg_iou_thresh": 0.7},
+            ("thresholds_swapped", objectness, deltas, gt, label, sample, {"fg_iou_thresh": 0.25,
+                                                                           "bg_iou_thresh": 0.75},
              "invalid_parameter", "bg_iou_thresh above fg_iou_thresh")]:
         yield _rpn_case(name, "invalid", comment, obj, dlt, boxes, labels, sampled, params, rng,
                         flags=("InvalidInput",), error=error)
@@ -660,7 +660,7 @@ def fast_rcnn_basic(loss: str) -> Iterator[VectorCase]:
     for name, variant, comment in [
             ("paper_beta", {"beta": 1.0}, "the paper's and py-faster-rcnn's smooth L1 (beta 1)"),
             ("weights", {"weights": (1.0, 1.0, 1.0, 1.0)}, "coder weights (1, 1, 1, 1)"),
-            ("thresholds", {"fg_iou_thresh": 0.6, "bg_iou_thresh": 0.6}, "foreground from IoU 0.6")]:
+            ("thresholds", {"fg_iou_thresh": 0.625, "bg_iou_thresh": 0.625}, "foreground from IoU 5/8")]:
         *outputs, rng = _fast_rcnn_scene(loss, name, 2, 2, params=variant)
         yield _fast_rcnn_case(name, "basic", comment, *outputs, variant, rng, flags=("DetectorScene", "Variant"))
 
@@ -722,7 +722,7 @@ def fast_rcnn_invalid(loss: str) -> Iterator[VectorCase]:
     gt, label = np.array([[[16 / 64, 16 / 64, 32 / 64, 32 / 64]]]), [[2]]
     rois = np.array([[16, 16, 32, 32], [40, 40, 56, 56]]) / 64
     logits, regression = _outputs(rng, (2, CLASSES + 1)), _outputs(rng, (2, 4 * (CLASSES + 1))) / 4
-    band = np.array([[16, 16, 32, 32], [16, 16, 32, 28]]) / 64  # RoI 1: IoU 3/4 in the band [0.5, 0.8)
+    band = np.array([[16, 16, 32, 32], [16, 16, 32, 28]]) / 64  # RoI 1: IoU 3/4 in the band [0.5, 0.875)
     for name, lg, rg, rs, images, boxes, labels, params, error, comment in [
             ("box_outside_image", logits, regression, rois, [0, 0], [[[0.5, 0.5, 1.25, 0.75]]], label, {},
              "invalid_box", "x2 = 1.25 > 1"),
@@ -737,8 +737,8 @@ def fast_rcnn_invalid(loss: str) -> Iterator[VectorCase]:
             ("regression_columns", logits, regression[:, :-4], rois, [0, 0], gt, label, {}, "shape_mismatch",
              "box_regression with 4 (C - 1) columns"),
             ("roi_in_ignore_band", logits, regression, band, [0, 0], gt, label,
-             {"fg_iou_thresh": 0.8, "bg_iou_thresh": 0.5}, "invalid_sample",
-             "RoI 1 has IoU 3/4, between bg_iou_thresh 0.5 and fg_iou_thresh 0.8: never sampled"),
+             {"fg_iou_thresh": 0.875, "bg_iou_thresh": 0.5}, "invalid_sample",
+             "RoI 1 has IoU 3/4, between bg_iou_thresh 0.5 and fg_iou_thresh 0.875: never sampled"),
             ("no_images", logits, regression, rois, [0, 0], np.zeros((0, 1, 4)), np.zeros((0, 1), np.int64), {},
              "empty_batch", "N = 0")]:
         yield _fast_rcnn_case(name, "invalid", comment, lg, rg, rs, images, boxes, labels, params, rng,
