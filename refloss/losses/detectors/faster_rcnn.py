@@ -29,7 +29,8 @@ from refloss.losses.classification.cross_entropy import cross_entropy, cross_ent
 from refloss.losses.detectors._scene import GROUND_TRUTH_BOXES, as_ground_truths, positive_integer, term_cotangents
 from refloss.losses.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_vjp
 
-__all__ = ["RpnTargets", "rpn_loss", "rpn_loss_vjp", "rpn_sample", "rpn_targets"]
+__all__ = ["FastRcnnTargets", "RpnTargets", "fast_rcnn_loss", "fast_rcnn_loss_vjp", "fast_rcnn_sample",
+           "fast_rcnn_targets", "rpn_loss", "rpn_loss_vjp", "rpn_sample", "rpn_targets"]
 
 RPN_TERMS = ("objectness", "rpn_box_reg")
 FAST_RCNN_TERMS = ("classifier", "box_reg")
@@ -515,4 +516,317 @@ register(LossSpec(
                           "https://github.com/pytorch/vision/blob/main/torchvision/models/detection/rpn.py"),
                 Reference("rbgirshick/py-faster-rcnn, lib/rpn/anchor_target_layer.py",
                           "https://github.com/rbgirshick/py-faster-rcnn/blob/master/lib/rpn/anchor_target_layer.py")),
+))
+
+
+# ---- the box head (Fast R-CNN) ------------------------------------------------------------------------------------
+
+def _proposal_images(value: Any, count: int, batch: int) -> np.ndarray:
+    images = as_array(value, "proposal_images")
+    if images.dtype.kind not in "iu":
+        raise TypeError(f"proposal_images must hold integer image indices, got dtype {images.dtype}")
+    if images.shape != (count,):
+        raise ValueError(f"proposal_images must have shape (R,) = ({count},) (one image per RoI), got {images.shape}")
+    outside = (images < 0) | (images >= batch)
+    if np.any(outside):
+        r = int(np.argmax(outside))
+        raise ValueError(f"proposal_images[{r}] = {int(images[r])} is outside [0, N) = [0, {batch}) (N images in "
+                         "boxes)")
+    return images.astype(np.int64)
+
+
+def _roi_assign(proposals: Any, proposal_images: Any, boxes: Any, labels: Any, num_classes: int | None,
+                fg_iou_thresh: Any, bg_iou_thresh: Any, weights: Any) -> tuple[np.ndarray, np.ndarray,
+                                                                                 FastRcnnTargets]:
+    fg, bg = _thresholds(HEAD_FG, fg_iou_thresh, HEAD_BG, bg_iou_thresh)
+    weights = _weights(weights)
+    gt_boxes, gt_labels, real = _scene(boxes, labels, None, num_classes, background_class=True)
+    rois = _reference_boxes(proposals, "proposals", "R")
+    images = _proposal_images(proposal_images, rois.shape[0], gt_boxes.shape[0])
+    matches = np.full(rois.shape[0], -1, dtype=np.int64)
+    for n in np.unique(images):
+        mine = images == n
+        matches[mine] = _label_anchors(rois[mine], gt_boxes[n:n + 1], real[n:n + 1], fg, bg, low_quality=False)[0][0]
+    roi_labels = np.where(matches >= 0, gt_labels[images, np.maximum(matches, 0)], np.where(matches == -2, -1, 0))
+    target = _box_targets(gt_boxes, rois, images, matches, weights)
+    return rois, images, FastRcnnTargets(roi_labels.astype(np.int64), matches, target)
+
+
+def fast_rcnn_targets(proposals: Any, proposal_images: Any, boxes: Any, labels: Any, *, fg_iou_thresh: float = 0.5,
+                      bg_iou_thresh: float = 0.5, weights: Any = BOX_HEAD_WEIGHTS) -> FastRcnnTargets:
+    r"""The box head's RoI labelling, as torchvision's ``RoIHeads.assign_targets_to_proposals``.
+
+    For each RoI, :func:`refloss.boxes.matching.match_anchors` on the IoU of its image's objects with its image's
+    RoIs, without low-quality matches: best IoU at least ``fg_iou_thresh``: foreground, labelled with the class
+    of its best object (the lowest row on ties); below ``bg_iou_thresh``: background (0); in between: -1
+    (empty with torchvision's 0.5 / 0.5). An image with no objects has every RoI background. Box targets:
+    ``encode_boxes(object, proposal, weights)``.
+
+    Args:
+        proposals: (R, 4) xyxy RoIs of positive size, of all images.
+        proposal_images: (R,) int: the image of each RoI, in [0, N).
+        boxes: (N, M, 4) ground truths, xyxy inside [0, 1], of positive size; rows labelled -1 are padding.
+        labels: (N, M) int: object classes >= 1 (0 is the background), -1 padding.
+        fg_iou_thresh, bg_iou_thresh, weights: As :func:`fast_rcnn_loss`.
+
+    Returns:
+        A :class:`FastRcnnTargets` of plain NumPy arrays.
+    """
+    return _roi_assign(proposals, proposal_images, boxes, labels, None, fg_iou_thresh, bg_iou_thresh, weights)[2]
+
+
+def fast_rcnn_sample(proposals_per_image: Sequence[Any], boxes: Any, labels: Any, *, fg_iou_thresh: float = 0.5,
+                     bg_iou_thresh: float = 0.5, batch_size_per_image: int = 512, positive_fraction: float = 0.25,
+                     rng: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The box head's RoI sample, as torchvision's ``RoIHeads.select_training_samples``.
+
+    For each image: its objects' boxes are appended to its proposals (``add_gt_proposals``), the whole is
+    labelled (:func:`fast_rcnn_targets`), and :func:`refloss.boxes.matching.balanced_sample` draws up to
+    ``int(batch_size_per_image * positive_fraction)`` foreground RoIs and fills up with background ones (RoIs
+    labelled -1 are never drawn). The sampled RoIs are returned in index order, foreground and background
+    mixed, as torchvision's ``torch.where(pos | neg)`` gives them, images one after another. ``rng``: None
+    (the first RoIs in index order), an integer seed or a ``numpy.random.Generator`` (one generator, image
+    after image).
+
+    Args:
+        proposals_per_image: N arrays (R_n, 4) of xyxy proposals of positive size (R_n may be 0).
+        boxes: (N, M, 4) ground truths; rows labelled -1 are padding (not appended).
+        labels: (N, M) int: classes >= 1, -1 padding.
+        fg_iou_thresh, bg_iou_thresh: As :func:`fast_rcnn_loss`.
+        batch_size_per_image: RoIs per image (default 512).
+        positive_fraction: Largest share of foreground RoIs (default 0.25).
+        rng: None, an integer seed or a ``numpy.random.Generator``.
+
+    Returns:
+        ``(proposals, proposal_images)``: (R, 4) float64 and (R,) int64, the inputs of :func:`fast_rcnn_loss`.
+    """
+    gt_boxes, _, real = _scene(boxes, labels, None, None, background_class=True)
+    if isinstance(proposals_per_image, np.ndarray) and proposals_per_image.ndim != 3:
+        raise ValueError("proposals_per_image must be a sequence of N arrays (R_n, 4), one per image")
+    if len(proposals_per_image) != gt_boxes.shape[0]:
+        raise ValueError(f"proposals_per_image has {len(proposals_per_image)} entries but boxes has N = "
+                         f"{gt_boxes.shape[0]} images: one array of proposals per image")
+    candidates, images = [], []
+    for n, image_proposals in enumerate(proposals_per_image):
+        image_proposals = np.asarray(image_proposals, dtype=np.float64).reshape(-1, 4) if np.size(
+            image_proposals) == 0 else _reference_boxes(image_proposals, f"proposals_per_image[{n}]", "R_n")
+        candidates.append(np.concatenate([image_proposals, gt_boxes[n][real[n]]]))  # add_gt_proposals
+        images.append(np.full(len(candidates[-1]), n, dtype=np.int64))
+    rois, roi_images = np.concatenate(candidates), np.concatenate(images)
+    targets = _roi_assign(rois, roi_images, boxes, labels, None, fg_iou_thresh, bg_iou_thresh, BOX_HEAD_WEIGHTS)[2]
+    masks = _sample_images([targets.labels[roi_images == n] for n in range(len(candidates))], batch_size_per_image,
+                           positive_fraction, rng)
+    keep = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+    return rois[keep], roi_images[keep]
+
+
+def _fast_rcnn_prepare(class_logits: Any, box_regression: Any, proposals: Any, proposal_images: Any, boxes: Any,
+                       labels: Any, fg_iou_thresh: Any, bg_iou_thresh: Any, beta: Any, weights: Any) -> tuple:
+    class_logits = _head_output(class_logits, "class_logits", (None, None), "R, C: background in column 0")
+    r, c = np.shape(getval(class_logits))
+    if c == 0:
+        raise ValueError("class_logits has no columns (C = 0): column 0 is the background class")
+    box_regression = _head_output(box_regression, "box_regression", (r, None),
+                                  f"R, 4 C = {r}, {4 * c}: class k's deltas in columns 4k .. 4k + 3")
+    if np.shape(getval(box_regression))[1] != 4 * c:
+        raise ValueError(f"box_regression has {np.shape(getval(box_regression))[1]} columns but class_logits has "
+                         f"C = {c} classes: box_regression must have 4 C = {4 * c} (class k in columns 4k .. 4k + 3)")
+    rois, _, targets = _roi_assign(proposals, proposal_images, boxes, labels, c, fg_iou_thresh, bg_iou_thresh,
+                                   weights)
+    if rois.shape[0] != r:
+        raise ValueError(f"proposals has {rois.shape[0]} RoIs but class_logits and box_regression have R = {r} rows: "
+                         "one row per sampled RoI, in the same order")
+    between = targets.labels == -1
+    if np.any(between):
+        k = int(np.argmax(between))
+        raise ValueError(f"proposals[{k}] = {rois[k].tolist()} has its best IoU in [bg_iou_thresh, fg_iou_thresh): "
+                         "torchvision labels it -1 and never samples it")
+    return class_logits, box_regression, targets, BETA.check(beta)
+
+
+def _fast_rcnn_terms(class_logits: Any, box_regression: Any, targets: FastRcnnTargets, beta: float) -> dict[str, Any]:
+    rois = np.shape(getval(class_logits))[0]
+    if rois == 0:  # an empty sample: both terms 0 (torchvision: NaN, a mean over no RoIs, and 0 / 0)
+        return {"classifier": np.float64(0.0), "box_reg": np.float64(0.0)}
+    classifier = cross_entropy(class_logits, targets.labels, reduction="sum") / rois  # (F2)
+    foreground = np.flatnonzero(targets.labels > 0)
+    deltas = anp.reshape(box_regression, (rois, -1, 4))[foreground, targets.labels[foreground]]  # class y's columns
+    box_reg = smooth_l1_loss(deltas, targets.box_target[foreground], reduction="sum", beta=beta) / rois  # (F3)
+    return {"classifier": classifier, "box_reg": box_reg}
+
+
+def fast_rcnn_loss(class_logits: Any, box_regression: Any, proposals: Any, proposal_images: Any, boxes: Any,
+                   labels: Any, *, fg_iou_thresh: float = 0.5, bg_iou_thresh: float = 0.5, beta: float = 1 / 9,
+                   weights: Any = BOX_HEAD_WEIGHTS) -> tuple[Any, dict]:
+    r"""Faster R-CNN's box head loss (Fast R-CNN), as torchvision's ``fastrcnn_loss`` computes it: total and terms.
+
+    Definition:
+        Over the R sampled RoIs of the batch, with :func:`fast_rcnn_targets`' labels :math:`y_r` (0 background)
+        and box targets :math:`t_r`, logits :math:`z_r` (C columns) and class-specific deltas :math:`b_{r,k}`
+        (columns :math:`4k .. 4k + 3` of ``box_regression``),
+
+        .. math::
+            \ell_{cls} = \frac{1}{R} \sum_{r} -\operatorname{log\_softmax}(z_r)_{y_r}  \qquad \text{(F2)}
+
+            \ell_{box} = \frac{1}{R} \sum_{r : y_r \ge 1} \sum_{k=1}^{4}
+                \operatorname{smoothL1}_\beta(b_{r, y_r, k} - t_{r,k})  \qquad \text{(F3)}
+
+        The box term reads only the columns of the RoI's own class, and is divided by all R RoIs, not by the
+        foreground ones. The total is :math:`\ell_{cls} + \ell_{box}` (torchvision's ``loss_classifier`` and
+        ``loss_box_reg``).
+
+    Gradient:
+        With the labelling and the sample held (they do not depend on the head outputs), :math:`p_r =
+        \operatorname{softmax}(z_r)`,
+
+        .. math::
+            \frac{\partial \ell}{\partial z_{r,c}} = \frac{g_{cls}}{R}(p_{r,c} - [c = y_r]), \qquad
+            \frac{\partial \ell}{\partial b_{r,y_r,k}} = \frac{g_{box}}{R}
+                \operatorname{smoothL1}_\beta'(b_{r,y_r,k} - t_{r,k})\ (y_r \ge 1)  \qquad \text{(F4, F5)}
+
+        and 0 for the other classes' columns and for background rows of ``box_regression``. :math:`g` is each
+        term's cotangent (its own plus the total's). Derivation: ``docs/derivations/fast_rcnn_loss.md``.
+
+    Conventions:
+        Canonical: torchvision's ``RoIHeads`` (``select_training_samples``, ``fastrcnn_loss``): IoU 0.5 / 0.5
+        without low-quality matches, no ignore band, box coder weights (10, 10, 5, 5), Smooth L1 with beta =
+        1/9. The RoIs are the sample (from :func:`fast_rcnn_sample`, which appends the ground truths to the
+        proposals and samples 512 per image with 25% foreground, or from any sampler); a RoI whose best IoU is in
+        [bg_iou_thresh, fg_iou_thresh) is refused. Labels use torchvision's numbering: column 0 is the
+        background, objects are 1 .. C - 1 (label 0 is an error). An empty sample (R = 0) gives both terms 0
+        (torchvision: NaN). Named variants (derivation page): py-faster-rcnn and the Fast R-CNN paper use
+        ``beta=1`` and a background band [0.1, 0.5) (py-faster-rcnn end2end [0, 0.5)), 128 RoIs with 32
+        foreground; a lower bound on the background is a filter on the proposals before sampling.
+
+    Shapes:
+        ``class_logits``: (R, C); ``box_regression``: (R, 4 C); ``proposals``: (R, 4); ``proposal_images``:
+        (R,); ``boxes``: (N, M, 4); ``labels``: (N, M). Output: the total (a scalar) and a dict of the terms
+        ``classifier`` and ``box_reg``.
+
+    Args:
+        class_logits: Raw class logits of the sampled RoIs.
+        box_regression: Raw class-specific box deltas.
+        proposals: The sampled RoIs, xyxy of positive size, in image units.
+        proposal_images: The image (in [0, N)) of each RoI.
+        boxes: Ground truths, xyxy inside [0, 1], of positive size; -1-labelled rows are padding.
+        labels: Object classes in [1, C), -1 padding.
+        fg_iou_thresh: IoU from which a RoI is foreground (default 0.5).
+        bg_iou_thresh: IoU below which a RoI is background (default 0.5).
+        beta: Smooth L1's beta (default 1/9).
+        weights: Box coder weights (default (10, 10, 5, 5)).
+
+    Returns:
+        ``(total, terms)``: float64 scalars.
+
+    References:
+        Girshick, R. "Fast R-CNN", ICCV 2015, eq. (1)-(3): https://arxiv.org/abs/1504.08083.
+        Ren, S. et al. "Faster R-CNN", NeurIPS 2015: https://arxiv.org/abs/1506.01497.
+        torchvision ``models/detection/roi_heads.py``:
+        https://github.com/pytorch/vision/blob/main/torchvision/models/detection/roi_heads.py
+        py-faster-rcnn ``lib/roi_data_layer/minibatch.py``, ``lib/rpn/proposal_target_layer.py``:
+        https://github.com/rbgirshick/py-faster-rcnn
+
+    Examples:
+        One RoI equal to the object (class 1, target 0) and one background RoI; logits 0 over C = 2 classes:
+        classifier = (ln 2 + ln 2) / 2; deltas 0 give no box loss.
+
+        >>> total, terms = fast_rcnn_loss(np.zeros((2, 2)), np.zeros((2, 8)),
+        ...                               [[0.1, 0.1, 0.5, 0.5], [0.6, 0.6, 0.9, 0.9]], [0, 0],
+        ...                               [[[0.1, 0.1, 0.5, 0.5]]], [[1]])
+        >>> round(float(terms["classifier"]), 6), float(terms["box_reg"])
+        (0.693147, 0.0)
+    """
+    class_logits, box_regression, targets, beta = _fast_rcnn_prepare(
+        class_logits, box_regression, proposals, proposal_images, boxes, labels, fg_iou_thresh, bg_iou_thresh, beta,
+        weights)
+    terms = _fast_rcnn_terms(class_logits, box_regression, targets, beta)
+    return terms["classifier"] + terms["box_reg"], terms
+
+
+def fast_rcnn_loss_vjp(grad_output: Any, class_logits: Any, box_regression: Any, proposals: Any,
+                       proposal_images: Any, boxes: Any, labels: Any, *, fg_iou_thresh: float = 0.5,
+                       bg_iou_thresh: float = 0.5, beta: float = 1 / 9,
+                       weights: Any = BOX_HEAD_WEIGHTS) -> tuple[np.ndarray, np.ndarray, None, None, None, None]:
+    """Vector-Jacobian product of :func:`fast_rcnn_loss` w.r.t. ``class_logits`` and ``box_regression``; None for
+    the RoIs, their images and the ground truths (constants).
+
+    ``grad_output`` is the cotangent of the total (a scalar), or a mapping from ``"total"`` and term names to
+    cotangents (missing ones are 0). See :func:`fast_rcnn_loss`, "Gradient".
+    """
+    class_logits, box_regression, targets, beta = _fast_rcnn_prepare(
+        class_logits, box_regression, proposals, proposal_images, boxes, labels, fg_iou_thresh, bg_iou_thresh, beta,
+        weights)
+    g = term_cotangents(grad_output, FAST_RCNN_TERMS)
+    rois, classes = class_logits.shape
+    grad_logits, grad_regression = np.zeros_like(class_logits), np.zeros((rois, classes, 4))
+    if rois == 0:
+        return grad_logits, grad_regression.reshape(0, 4 * classes), None, None, None, None
+    grad_logits = cross_entropy_vjp(g["classifier"] / rois, class_logits, targets.labels, reduction="sum")[0]  # (F4)
+    foreground = np.flatnonzero(targets.labels > 0)
+    own_class = targets.labels[foreground]
+    grad_regression[foreground, own_class] = smooth_l1_loss_vjp(  # (F5)
+        g["box_reg"] / rois, box_regression.reshape(rois, classes, 4)[foreground, own_class],
+        targets.box_target[foreground], reduction="sum", beta=beta)[0]
+    return grad_logits, grad_regression.reshape(rois, 4 * classes), None, None, None, None
+
+
+def _fast_rcnn(params: dict) -> dict:
+    defaults = {"fg_iou_thresh": 0.5, "bg_iou_thresh": 0.5, "beta": 1 / 9, "weights": BOX_HEAD_WEIGHTS}
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise TypeError(f"fast_rcnn_loss got unexpected keyword argument(s) {sorted(unknown)}")
+    return {**defaults, **params}
+
+
+def _fast_rcnn_held_forward(class_logits: Any, box_regression: Any, proposals: Any, proposal_images: Any,
+                            boxes: Any, labels: Any, **params: Any) -> Any:
+    """The loss with the labelling held at its value here (it depends on the RoIs and the ground truths only, so
+    this is the loss itself on these constants)."""
+    _, _, targets, beta = _fast_rcnn_prepare(class_logits, box_regression, proposals, proposal_images, boxes,
+                                             labels, **_fast_rcnn(params))
+
+    def fast_rcnn_loss_with_labelling_held(class_logits: Any, box_regression: Any, *_: Any, **__: Any) -> tuple:
+        terms = _fast_rcnn_terms(as_real_array(class_logits, "class_logits"),
+                                 as_real_array(box_regression, "box_regression"), targets, beta)
+        return terms["classifier"] + terms["box_reg"], terms
+
+    return fast_rcnn_loss_with_labelling_held
+
+
+def _fast_rcnn_kink_distance(class_logits: Any, box_regression: Any, proposals: Any, proposal_images: Any,
+                             boxes: Any, labels: Any, **params: Any) -> np.ndarray:
+    logits, regression, targets, beta = _fast_rcnn_prepare(class_logits, box_regression, proposals,
+                                                           proposal_images, boxes, labels, **_fast_rcnn(params))
+    foreground = np.flatnonzero(targets.labels > 0)
+    own = regression.reshape(logits.shape[0], -1, 4)[foreground, targets.labels[foreground]]
+    return _smooth_l1_kink(own, targets.box_target[foreground], beta)
+
+
+register(LossSpec(
+    name="fast_rcnn_loss", family="detectors", kind="detector", forward=fast_rcnn_loss, vjp=fast_rcnn_loss_vjp,
+    inputs=(Input("class_logits", "raw class logits (R, C) of the sampled RoIs, column 0 the background",
+                  shape=("R", "C")),
+            Input("box_regression", "raw class-specific box deltas (R, 4 C), class k in columns 4k .. 4k + 3",
+                  shape=("R", "4C")),
+            Input("proposals", "the sampled RoIs (R, 4), xyxy in image units, of positive size", shape=("R", "4"),
+                  kind="box", differentiable=False, sample=Interval(0.0, 1.0, True, True)),
+            Input("proposal_images", "the image of each RoI (R,), in [0, N)", shape=("R",), kind="int",
+                  differentiable=False, classes="N"),
+            GROUND_TRUTH_BOXES,
+            Input("labels", "ground-truth classes (N, M) in [1, C) (0 is the background), -1 padding",
+                  shape=("N", "M"), kind="int", differentiable=False, classes="C")),
+    params=(HEAD_FG, HEAD_BG, BETA, HEAD_WEIGHTS_PARAM),
+    terms=FAST_RCNN_TERMS,
+    smoothness="C-infinity in class_logits; C1 in box_regression (Smooth L1) for beta > 0",
+    kinks=(Kink("a foreground RoI's |b - t| = beta in its class's columns", _SMOOTH_L1_KINK,
+                _fast_rcnn_kink_distance, order=2),),
+    stop_gradients=_STOPPED,
+    held_forward=_fast_rcnn_held_forward,
+    references=(Reference("Girshick. Fast R-CNN. ICCV 2015", "https://arxiv.org/abs/1504.08083"),
+                Reference("Ren, He, Girshick, Sun. Faster R-CNN: Towards Real-Time Object Detection with Region "
+                          "Proposal Networks. NeurIPS 2015", "https://arxiv.org/abs/1506.01497"),
+                Reference("torchvision, models/detection/roi_heads.py",
+                          "https://github.com/pytorch/vision/blob/main/torchvision/models/detection/roi_heads.py"),
+                Reference("rbgirshick/py-faster-rcnn, lib/rpn/proposal_target_layer.py",
+                          "https://github.com/rbgirshick/py-faster-rcnn/blob/master/lib/rpn/proposal_target_layer.py")),
 ))
