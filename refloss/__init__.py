@@ -14,6 +14,7 @@ from refloss.activations import sigmoid
 from refloss.activations import sigmoid_vjp
 from refloss.activations import softmax
 from refloss.activations import softmax_vjp
+from refloss.boxes import balanced_sample
 from refloss.boxes import batched_nms
 from refloss.boxes import box_area
 from refloss.boxes import box_area_vjp
@@ -36,6 +37,9 @@ from refloss.boxes import encode_ssd_boxes_vjp
 from refloss.boxes import encode_yolo_boxes
 from refloss.boxes import encode_yolo_boxes_vjp
 from refloss.boxes import generalized_box_iou
+from refloss.boxes import hard_negatives
+from refloss.boxes import match_anchors
+from refloss.boxes import match_priors
 from refloss.boxes import nms
 from refloss.losses.boxes import ciou_loss
 from refloss.losses.boxes import ciou_loss_vjp
@@ -99,6 +103,7 @@ __version__ = "0.4.0"
 __all__ = [
     "balanced_l1_loss",
     "balanced_l1_loss_vjp",
+    "balanced_sample",
     "batched_nms",
     "binary_cross_entropy",
     "binary_cross_entropy_keras",
@@ -137,6 +142,7 @@ __all__ = [
     "generalized_box_iou",
     "giou_loss",
     "giou_loss_vjp",
+    "hard_negatives",
     "hinge_loss",
     "hinge_loss_vjp",
     "huber_loss",
@@ -153,6 +159,8 @@ __all__ = [
     "log_sigmoid_vjp",
     "log_softmax",
     "log_softmax_vjp",
+    "match_anchors",
+    "match_priors",
     "mse_loss",
     "mse_loss_vjp",
     "multi_margin_loss",

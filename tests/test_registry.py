@@ -10,9 +10,10 @@ from refloss._docstring import REQUIRED_SECTIONS, sections
 from refloss._registry import REDUCTIONS, Interval, LossSpec, Param, register
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILDING_BLOCKS = {"sigmoid", "log_sigmoid", "softmax", "log_softmax", "one_hot"}  # refloss.activations
+BUILDING_BLOCKS = {"sigmoid", "log_sigmoid", "softmax", "log_softmax", "one_hot",  # refloss.activations
+                   *refloss.boxes.matching.__all__}  # matching, sampling, mining: the anchor detectors' steps
 # A detector loss's public steps (its target builder, its head layout): named after it, not registered themselves.
-DETECTOR_STEPS = {n for n in refloss.__all__ if n.endswith(("_targets", "_layout"))}
+DETECTOR_STEPS = {n for n in refloss.__all__ if n.endswith(("_targets", "_layout", "_sample"))} - BUILDING_BLOCKS
 PUBLIC_FUNCTIONS = sorted(n for n in refloss.__all__ if n != "registry" and not n.endswith("_vjp")
                           and n not in BUILDING_BLOCKS | DETECTOR_STEPS)
 
