@@ -277,8 +277,8 @@ def rpn_sample(targets_or_labels: Any, *, batch_size_per_image: int = 256, posit
 def _sample_mask(sampled: Any, labels: np.ndarray, name: str, what: str) -> np.ndarray:
     """The explicit sample as a bool mask of ``labels``' shape, refusing a sampled entry labelled -1."""
     mask = as_array(sampled, name)
-    if mask.dtype.kind not in "biu":
-        raise TypeError(f"{name} must be a bool or integer 0/1 mask, got dtype {mask.dtype}")
+    if mask.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a 0/1 mask (bool, integer or float), got dtype {mask.dtype}")
     if mask.shape != labels.shape:
         raise ValueError(f"{name} must have shape {labels.shape} (one entry per {what}), got {mask.shape}")
     if not np.all((mask == 0) | (mask == 1)):
