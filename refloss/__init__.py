@@ -78,6 +78,14 @@ from refloss.losses.classification import squared_hinge_loss_vjp
 from refloss.losses.detectors import ssd_loss
 from refloss.losses.detectors import ssd_loss_vjp
 from refloss.losses.detectors import ssd_targets
+from refloss.losses.detectors import fast_rcnn_loss
+from refloss.losses.detectors import fast_rcnn_loss_vjp
+from refloss.losses.detectors import fast_rcnn_sample
+from refloss.losses.detectors import fast_rcnn_targets
+from refloss.losses.detectors import rpn_loss
+from refloss.losses.detectors import rpn_loss_vjp
+from refloss.losses.detectors import rpn_sample
+from refloss.losses.detectors import rpn_targets
 from refloss.losses.detectors import yolov1_loss
 from refloss.losses.detectors import yolov1_loss_vjp
 from refloss.losses.detectors import yolov1_targets
@@ -142,6 +150,10 @@ __all__ = [
     "encode_ssd_boxes_vjp",
     "encode_yolo_boxes",
     "encode_yolo_boxes_vjp",
+    "fast_rcnn_loss",
+    "fast_rcnn_loss_vjp",
+    "fast_rcnn_sample",
+    "fast_rcnn_targets",
     "generalized_box_iou",
     "giou_loss",
     "giou_loss_vjp",
@@ -173,6 +185,10 @@ __all__ = [
     "nms",
     "one_hot",
     "registry",
+    "rpn_loss",
+    "rpn_loss_vjp",
+    "rpn_sample",
+    "rpn_targets",
     "sigmoid",
     "sigmoid_focal_loss",
     "sigmoid_focal_loss_vjp",

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from refloss.adapters.detection import NotInTorchvision
+
 __all__ = ["fast_rcnn_loss", "roi_heads", "rpn", "rpn_loss"]
 
 
@@ -58,13 +60,16 @@ def rpn_loss(objectness: Any, pred_bbox_deltas: Any, anchors: Any, boxes: Any, l
     """torchvision's RPN loss of torch tensors laid out as refloss's ``rpn_loss`` inputs.
 
     objectness (N, A), pred_bbox_deltas (N, A, 4), anchors (A, 4), boxes (N, M, 4), labels (N, M) (-1 padding),
-    sampled (N, A). torchvision fixes beta = 1/9 in ``compute_loss`` (another beta is refused); ``box_weight``
-    and ``box_normalizer`` (not torchvision settings) rescale its box term: times ``box_weight * |S| / D``.
+    sampled (N, A). torchvision fixes beta = 1/9 in ``compute_loss`` and has no ``box_weight`` or
+    ``box_normalizer``: other values raise :class:`NotInTorchvision`.
     """
     import torch
 
+    if box_weight != 1.0 or box_normalizer is not None:
+        raise NotInTorchvision("torchvision's RPN has no box_weight or box_normalizer: its box term is divided by "
+                               "the sample size (the paper's lambda and N_reg are refloss variants)")
     if not math.isclose(beta, 1 / 9, rel_tol=1e-15):
-        raise ValueError(f"torchvision's RegionProposalNetwork.compute_loss fixes beta = 1/9, got {beta!r}")
+        raise NotInTorchvision(f"torchvision's RegionProposalNetwork.compute_loss fixes beta = 1/9, got {beta!r}")
     module = rpn(fg_iou_thresh=fg_iou_thresh, bg_iou_thresh=bg_iou_thresh, weights=weights)
     n = objectness.shape[0]
     targets = [{"boxes": _objects(boxes, labels, i)[0]} for i in range(n)]
@@ -74,9 +79,6 @@ def rpn_loss(objectness: Any, pred_bbox_deltas: Any, anchors: Any, boxes: Any, l
     module.fg_bg_sampler = _GivenSample([torch.as_tensor(s).bool() for s in sampled])
     objectness_loss, box_loss = module.compute_loss(objectness.reshape(-1, 1), pred_bbox_deltas.reshape(-1, 4),
                                                     anchor_labels, regression_targets)
-    sample_size = int(torch.as_tensor(sampled).bool().sum())
-    if box_weight != 1.0 or box_normalizer is not None:
-        box_loss = box_loss * box_weight * sample_size / (sample_size if box_normalizer is None else box_normalizer)
     return objectness_loss + box_loss, {"objectness": objectness_loss, "rpn_box_reg": box_loss}
 
 
@@ -107,7 +109,7 @@ def fast_rcnn_loss(class_logits: Any, box_regression: Any, proposals: Any, propo
     from torchvision.models.detection.roi_heads import fastrcnn_loss
 
     if not math.isclose(beta, 1 / 9, rel_tol=1e-15):
-        raise ValueError(f"torchvision's fastrcnn_loss fixes beta = 1/9, got {beta!r}")
+        raise NotInTorchvision(f"torchvision's fastrcnn_loss fixes beta = 1/9, got {beta!r}")
     heads = roi_heads(class_logits.shape[1], fg_iou_thresh=fg_iou_thresh, bg_iou_thresh=bg_iou_thresh,
                       weights=weights)
     images = torch.as_tensor(proposal_images)

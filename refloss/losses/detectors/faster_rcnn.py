@@ -18,7 +18,7 @@ import numpy as np
 from autograd.tracer import getval
 
 from refloss._checks import as_array, as_real_array
-from refloss._registry import Input, Interval, Kink, LossSpec, Param, Reference, register
+from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
 from refloss.boxes._checks import as_boxes
 from refloss.boxes.coders import BOX_HEAD_WEIGHTS, RPN_WEIGHTS, encode_boxes
 from refloss.boxes.matching import balanced_sample, match_anchors
@@ -509,6 +509,10 @@ register(LossSpec(
     kinks=(Kink("a sampled positive's |d - t| = beta", _SMOOTH_L1_KINK, _rpn_kink_distance, order=2),),
     stop_gradients=_STOPPED,
     held_forward=_rpn_held_forward,
+    equivalents=(Equivalent("torchvision", "refloss.adapters.detection.faster_rcnn.rpn_loss",
+                            "torchvision's RegionProposalNetwork (labelling, encoding, compute_loss) fed this sample; "
+                            "an empty sample gives NaN; beta fixed at 1/9; its objectness term is float32 (float32 "
+                            "anchor labels) even for float64 logits"),),
     references=(Reference("Ren, He, Girshick, Sun. Faster R-CNN: Towards Real-Time Object Detection with Region "
                           "Proposal Networks. NeurIPS 2015", "https://arxiv.org/abs/1506.01497"),
                 Reference("Girshick. Fast R-CNN. ICCV 2015 (Smooth L1)", "https://arxiv.org/abs/1504.08083"),
@@ -822,6 +826,9 @@ register(LossSpec(
                 _fast_rcnn_kink_distance, order=2),),
     stop_gradients=_STOPPED,
     held_forward=_fast_rcnn_held_forward,
+    equivalents=(Equivalent("torchvision", "refloss.adapters.detection.faster_rcnn.fast_rcnn_loss",
+                            "torchvision's RoIHeads.select_training_samples (labelling, encoding) on these RoIs and "
+                            "roi_heads.fastrcnn_loss; no RoIs gives NaN; beta fixed at 1/9"),),
     references=(Reference("Girshick. Fast R-CNN. ICCV 2015", "https://arxiv.org/abs/1504.08083"),
                 Reference("Ren, He, Girshick, Sun. Faster R-CNN: Towards Real-Time Object Detection with Region "
                           "Proposal Networks. NeurIPS 2015", "https://arxiv.org/abs/1506.01497"),
