@@ -1,0 +1,1 @@
+"""torchvision's detection losses, fed refloss's inputs."""
