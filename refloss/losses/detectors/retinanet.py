@@ -270,7 +270,8 @@ def retinanet_loss(cls_logits: Any, bbox_regression: Any, anchors: Any, boxes: A
         :math:`\partial L / \partial t = \operatorname{sign}(t - \hat t)`; for Smooth L1,
         :math:`(t - \hat t)/\beta` inside the band and the sign outside; for the IoU losses, the loss's VJP
         w.r.t. the predicted box pulled back through the decoder (:func:`decode_boxes_vjp`): beyond the clamp
-        (:math:`t_w / w_w \ge \ln(1000/16)`) the size delta has gradient 0. :math:`\bar\ell` is the cotangent of the term plus that of the total.
+        (:math:`t_w / w_w \ge \ln(1000/16)`) the size delta has gradient 0. :math:`\bar\ell` is the cotangent
+        of the term plus that of the total.
         Derivation: ``docs/derivations/retinanet_loss.md``.
 
     Conventions:
