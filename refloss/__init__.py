@@ -82,6 +82,9 @@ from refloss.losses.detectors import fast_rcnn_loss
 from refloss.losses.detectors import fast_rcnn_loss_vjp
 from refloss.losses.detectors import fast_rcnn_sample
 from refloss.losses.detectors import fast_rcnn_targets
+from refloss.losses.detectors import retinanet_loss
+from refloss.losses.detectors import retinanet_loss_vjp
+from refloss.losses.detectors import retinanet_targets
 from refloss.losses.detectors import rpn_loss
 from refloss.losses.detectors import rpn_loss_vjp
 from refloss.losses.detectors import rpn_sample
@@ -185,6 +188,9 @@ __all__ = [
     "nms",
     "one_hot",
     "registry",
+    "retinanet_loss",
+    "retinanet_loss_vjp",
+    "retinanet_targets",
     "rpn_loss",
     "rpn_loss_vjp",
     "rpn_sample",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from refloss.adapters.detection import NotInTorchvision
+
 __all__ = ["retinanet_loss", "retinanet_model"]
 
 
@@ -51,9 +53,9 @@ def retinanet_loss(cls_logits: Any, bbox_regression: Any, anchors: Any, boxes: A
     import torch
 
     if alpha != 0.25 or gamma != 2.0:
-        raise ValueError(f"torchvision's RetinaNet fixes alpha=0.25, gamma=2.0; got alpha={alpha!r}, gamma={gamma!r}")
+        raise NotInTorchvision(f"torchvision's RetinaNet fixes alpha=0.25, gamma=2.0; got alpha={alpha!r}, gamma={gamma!r}")
     if box_loss == "smooth_l1" and beta != 1.0:
-        raise ValueError(f"torchvision's RetinaNet computes Smooth L1 with beta=1.0 only; got beta={beta!r}")
+        raise NotInTorchvision(f"torchvision's RetinaNet computes Smooth L1 with beta=1.0 only; got beta={beta!r}")
     model = retinanet_model(cls_logits.shape[-1], fg_iou_thresh=fg_iou_thresh, bg_iou_thresh=bg_iou_thresh,
                             box_loss=box_loss, weights=weights)
     labels = torch.as_tensor(labels)

@@ -11,7 +11,7 @@ import numpy as np
 from autograd.tracer import getval
 
 from refloss._checks import as_real_array
-from refloss._registry import Input, Interval, Kink, LossSpec, Param, Reference, get, register
+from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, get, register
 from refloss.boxes._checks import as_boxes
 from refloss.boxes.coders import BBOX_XFORM_CLIP, decode_boxes, decode_boxes_vjp, encode_boxes
 from refloss.boxes.matching import match_anchors
@@ -471,6 +471,9 @@ register(LossSpec(
                     "the number of positives of each image (the normaliser)", "the box targets",
                     "box_loss='ciou': CIoU's alpha (torchvision computes it under torch.no_grad)"),
     held_forward=_held_forward,
+    equivalents=(Equivalent("torchvision", "refloss.adapters.detection.retinanet.retinanet_loss",
+                            "torchvision's RetinaNet.compute_loss fed these inputs (its Matcher in the boxes' dtype); "
+                            "alpha 0.25, gamma 2 and Smooth L1 beta 1 fixed"),),
     references=(Reference("Lin, Goyal, Girshick, He, Dollár. Focal Loss for Dense Object Detection. ICCV 2017",
                           "https://arxiv.org/abs/1708.02002"),
                 Reference("torchvision, models/detection/retinanet.py",
