@@ -112,7 +112,7 @@ from refloss.losses.regression import mse_loss_vjp
 from refloss.losses.regression import smooth_l1_loss
 from refloss.losses.regression import smooth_l1_loss_vjp
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 __all__ = [
     "balanced_l1_loss",

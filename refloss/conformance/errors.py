@@ -18,12 +18,14 @@ CATEGORIES = {
     "invalid_weight": "a weight is negative, not finite, or of the wrong shape",
     "invalid_target": "a target is outside its domain (a probability outside [0, 1])",
     "label_out_of_range": "a class index is negative or not below the number of classes (and not ignore_index), "
-                          "or a grid-cell index is outside the grid",
+                          "a grid-cell index is outside the grid, or a RoI's image index outside the batch",
     "invalid_box": "a box is inverted (x2 < x1 or y2 < y1), a box argument is not of shape (..., 4), or (NMS) a "
                    "box has a NaN or infinite coordinate",
     "invalid_score": "a score is NaN: it cannot be ranked (NMS)",
     "invalid_category": "category indices (batched_nms's idxs) are not integers",
     "empty_batch": "a detector loss got no images (N = 0): it is normalised per image",
+    "invalid_sample": "a sampled anchor or RoI that the labelling ignores (its best IoU lies between the "
+                      "thresholds): a sampler never draws it",
 }
 
 
@@ -42,7 +44,7 @@ def classify(error: BaseException) -> str | None:
         return "invalid_box"  # (a coder's box or anchor with no size to encode against)
     if "lies outside the image" in message or "has zero width or height" in message:
         return "invalid_box"  # (a detector's ground truth)
-    if message.startswith("labels[") and (" is outside [" in message or "background class" in message):
+    if message.startswith("labels["):
         return "label_out_of_range"  # (a detector's class id)
     if message.startswith("labels must hold integer class ids"):
         return "invalid_target"
@@ -53,6 +55,14 @@ def classify(error: BaseException) -> str | None:
         return "invalid_parameter"  # (a detector's layout)
     if " must be a non-negative integer" in message or " must be a positive integer" in message:
         return "invalid_parameter"  # (a count: neg_to_pos_ratio, batch_size_per_image)
+    if (message.startswith("sampled[") and " is ignored " in message) or "has its best IoU in [bg_iou_thresh" in message:
+        return "invalid_sample"
+    if message.startswith("proposal_images[") and " is outside [0, N)" in message:
+        return "label_out_of_range"  # (a RoI's image)
+    if " anchors but " in message or " RoIs but " in message or " columns but " in message:
+        return "shape_mismatch"  # (head outputs against their anchors, RoIs or classes)
+    if "bg_iou_thresh (" in message and "must not exceed fg_iou_thresh" in message:
+        return "invalid_parameter"
     if "is outside the grid of" in message or message.startswith("cells must hold integers"):
         return "label_out_of_range"  # (a YOLO grid cell)
     if "must broadcast to shape" in message:

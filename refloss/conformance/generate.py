@@ -39,7 +39,7 @@ from refloss.testing._gradients import Case, finite_difference_vjp, kink_distanc
 
 __all__ = ["GenerationError", "SUITE_VERSION", "generate", "write"]
 
-SUITE_VERSION = "0.4.0"
+SUITE_VERSION = "0.5.0"
 FORMAT_VERSION = 1
 FORMAT_MINOR_VERSION = 3  # 1.1: per-entry scales (policy_v2), gradients per test, error categories in the schema;
 # 1.2: functions other than losses (the function's kind; no reduction, no cotangent without a VJP, string

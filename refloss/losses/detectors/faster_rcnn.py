@@ -802,7 +802,7 @@ def _fast_rcnn_kink_distance(class_logits: Any, box_regression: Any, proposals: 
     logits, regression, targets, beta = _fast_rcnn_prepare(class_logits, box_regression, proposals,
                                                            proposal_images, boxes, labels, **_fast_rcnn(params))
     foreground = np.flatnonzero(targets.labels > 0)
-    own = regression.reshape(logits.shape[0], -1, 4)[foreground, targets.labels[foreground]]
+    own = regression.reshape(logits.shape[0], logits.shape[1], 4)[foreground, targets.labels[foreground]]
     return _smooth_l1_kink(own, targets.box_target[foreground], beta)
 
 
