@@ -114,7 +114,7 @@ class TorchAdapter(Adapter):
             if "not implemented for" in str(error):  # torchvision's nms_kernel: "not implemented for 'Half'"
                 raise Unsupported(f"{type(error).__name__}: {error}") from error
             raise Rejected(None, f"{type(error).__name__}: {error}") from error
-        except (RuntimeError, ValueError, TypeError, IndexError) as error:
+        except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as error:  # (torch._assert)
             raise Rejected(None, f"{type(error).__name__}: {error}") from error
         gradients = {n: _numpy(g if g is not None else torch.zeros_like(tensors[n])) for n, g in zip(wrt, computed)}
         return Result(_numpy(loss_value) if value else None, gradients)
