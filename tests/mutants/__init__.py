@@ -16,14 +16,14 @@ fail. Every new function adds at least three mutants here.
 from __future__ import annotations
 
 from ._base import CATEGORIES, Mutant, harness_module
-from . import binary, boxes, coders, detectors, geometry, multiclass, regression, selection
+from . import anchors, binary, boxes, coders, detectors, geometry, multiclass, regression, selection
 
 __all__ = ["CATEGORIES", "MUTANTS", "Mutant", "harness_module"]
 
 
 def _collect() -> dict[str, Mutant]:
     collected: dict[str, Mutant] = {}
-    for family in (regression, binary, multiclass, boxes, geometry, coders, selection, detectors):
+    for family in (regression, binary, multiclass, boxes, geometry, coders, selection, detectors, anchors):
         for mutant in family.MUTANTS:
             if mutant.name in collected:
                 raise ValueError(f"two mutants are named {mutant.name!r}")
