@@ -25,7 +25,7 @@ SCALE, MARGIN = 320, 60  # pixels per image unit; room around the image for anch
 
 STYLES = {  # status: (stroke, fill, dash, legend)
     "positive": ("#1a7f37", "#1a7f37", "", "positive (matched)"),
-    "negative": ("#cf222e", "none", "", "negative in the loss (mined or sampled)"),
+    "negative": ("#cf222e", "none", "", "negative in the loss (every one for RetinaNet; mined or sampled)"),
     "ignored": ("#8c959f", "none", "4 3", "ignored (between the thresholds)"),
     "unused": ("#d0d7de", "none", "1 3", "background, not in the loss"),
 }
@@ -73,11 +73,11 @@ def draw(path: Path, title: str, anchors: np.ndarray, status: list[str], objects
 
 
 def anchors_of_example() -> np.ndarray:
-    """Three anchor shapes (1:1, 1:2, 2:1) of area 1/25 on a 5 x 5 grid, then 1:1 anchors of side 0.4 on a 3 x 3
-    grid: 84 anchors, some crossing the border (as RPN anchors do)."""
+    """Three anchor shapes (1:1, 1:2, 2:1) of side 0.3 on a 6 x 6 grid, and of side 0.6 on a 3 x 3 grid: 135
+    anchors, some crossing the border (as RPN anchors do)."""
+    shapes = ((1.0, 1.0), (2 ** -0.5, 2 ** 0.5), (2 ** 0.5, 2 ** -0.5))
     boxes = []
-    for cells, side in ((5, 0.2), (3, 0.4)):
-        shapes = ((1, 1), (2 ** -0.5, 2 ** 0.5), (2 ** 0.5, 2 ** -0.5)) if cells == 5 else ((1, 1),)
+    for cells, side in ((6, 0.3), (3, 0.6)):
         for j in range(cells):
             for i in range(cells):
                 centre = np.array([(i + 0.5) / cells, (j + 0.5) / cells])
@@ -91,3 +91,60 @@ def anchors_of_example() -> np.ndarray:
 # a forced match for SSD).
 OBJECTS = np.array([[[0.08, 0.35, 0.46, 0.92], [0.50, 0.22, 0.95, 0.62], [0.66, 0.74, 0.74, 0.80]]])
 LABELS = np.array([[1, 2, 3]])
+
+
+def ssd_figure(anchors: np.ndarray) -> None:
+    """SSD: the priors clipped to the image; random logits (seed 0) decide the mining."""
+    priors = np.clip(anchors, 0.0, 1.0)
+    logits = np.random.default_rng(0).normal(size=(1, len(priors), 4))
+    targets = refloss.ssd_targets(np.zeros((1, len(priors), 4)), logits, priors, OBJECTS, LABELS)
+    status = ["positive" if p else "negative" if n else "unused"
+              for p, n in zip(targets.positive[0], targets.negative[0])]
+    draw(FIGURES / "ssd_loss_matching.svg", "ssd_loss: matched priors and mined negatives (3 per positive)",
+         priors, status, OBJECTS[0], LABELS[0])
+
+
+def retinanet_figure(anchors: np.ndarray) -> None:
+    """RetinaNet: every anchor that is not ignored enters the focal term."""
+    targets = refloss.retinanet_targets(np.zeros((1, len(anchors), 4)), np.zeros((1, len(anchors), 4)), anchors,
+                                        OBJECTS, LABELS)
+    status = ["positive" if m >= 0 else "ignored" if m == -2 else "negative" for m in targets.matches[0]]
+    draw(FIGURES / "retinanet_loss_matching.svg", "retinanet_loss: IoU >= 0.5 positive, [0.4, 0.5) ignored",
+         anchors, status, OBJECTS[0], LABELS[0])
+
+
+def rpn_figure(anchors: np.ndarray) -> None:
+    """RPN: labelled at 0.7 / 0.3, then a seeded sample of 16 anchors (at most half positive)."""
+    targets = refloss.rpn_targets(anchors, OBJECTS, LABELS)
+    sampled = refloss.rpn_sample(targets, batch_size_per_image=16, positive_fraction=0.5, rng=0)[0]
+    status = ["ignored" if label == -1 else "unused" if not s else "positive" if label == 1 else "negative"
+              for label, s in zip(targets.labels[0], sampled)]
+    draw(FIGURES / "rpn_loss_matching.svg", "rpn_loss: labels at 0.7 / 0.3 and a sample of 16 (seed 0)",
+         anchors, status, OBJECTS[0], LABELS[0])
+
+
+def fast_rcnn_figure() -> None:
+    """Fast R-CNN: 40 proposals around the objects (seed 1), the objects appended, a seeded sample of 12 RoIs
+    (at most a quarter foreground)."""
+    rng = np.random.default_rng(1)
+    centres = OBJECTS[0][rng.integers(0, len(OBJECTS[0]), 40)]
+    jitter = rng.normal(scale=0.08, size=(40, 4))
+    proposals = np.clip(centres + jitter, 0.0, 1.0)
+    proposals[:, 2:] = np.maximum(proposals[:, 2:], proposals[:, :2] + 0.02)
+    rois, images = refloss.fast_rcnn_sample([proposals], OBJECTS, LABELS, batch_size_per_image=12,
+                                            positive_fraction=0.25, rng=1)
+    labels = refloss.fast_rcnn_targets(rois, images, OBJECTS, LABELS).labels
+    sampled = {tuple(r) for r in rois}
+    unused = [p for p in proposals if tuple(p) not in sampled]
+    boxes = np.concatenate([np.reshape(unused, (-1, 4)), rois])
+    status = ["unused"] * len(unused) + ["positive" if label > 0 else "negative" for label in labels]
+    draw(FIGURES / "fast_rcnn_loss_matching.svg", "fast_rcnn_loss: a sample of 12 RoIs (seed 1), IoU >= 0.5 "
+         "foreground", boxes, status, OBJECTS[0], LABELS[0])
+
+
+if __name__ == "__main__":
+    example = anchors_of_example()
+    ssd_figure(example)
+    retinanet_figure(example)
+    rpn_figure(example)
+    fast_rcnn_figure()
