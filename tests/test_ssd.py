@@ -17,21 +17,9 @@ from refloss.losses.detectors._scene import term_cotangents
 from refloss._registry import get
 from refloss.losses.detectors.ssd import TERMS, ssd_loss, ssd_loss_vjp, ssd_targets
 from refloss.testing._gradients import Case, assert_vjp_matches_autograd, assert_vjp_matches_finite_differences
+from test_yolo import approx, assert_terms
 
 LN2, LN3, LN5 = math.log(2.0), math.log(3.0), math.log(5.0)
-
-
-def approx(value):
-    """Hand-derived numbers go through a few float64 operations (logs, sums): equal to ~1e-15 relative."""
-    return pytest.approx(value, rel=1e-12, abs=1e-14)
-
-
-def assert_terms(got, expected):
-    total, terms = got
-    assert set(terms) == set(TERMS)
-    for name in TERMS:
-        assert float(terms[name]) == approx(expected[name]), name
-    assert float(total) == approx(sum(expected.values()))
 
 
 # =============================================================================================================

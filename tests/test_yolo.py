@@ -27,9 +27,10 @@ def approx(value):
 
 
 def assert_terms(got, expected):
+    """The terms (named as in ``expected``) and their total, against hand-derived numbers."""
     total, terms = got
-    assert set(terms) == set(TERMS)
-    for name in TERMS:
+    assert set(terms) == set(expected)
+    for name in expected:
         assert float(terms[name]) == approx(expected[name]), name
     assert float(total) == approx(sum(expected.values()))
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from refloss.conformance.cases import (ALL_DTYPES, FLOAT64_ONLY, VectorCase, case_rng, cases_for, cotangent_for,
                                       float64_cotangent)
+from refloss.conformance.cases.detectors import scene_boxes
 
 _MARGIN_IOU = 1 / 40
 _MARGIN_MINING = 1 / 8
@@ -83,13 +84,7 @@ def decisive(boxes: np.ndarray, labels: np.ndarray, anchors: np.ndarray, thresho
 
 def _scene_boxes(rng: np.random.Generator, images: int, objects: int, nondyadic: bool = False) -> np.ndarray:
     """Random ground truths of 8/64 to 40/64 a side inside the image, corners on the 1/64 grid (or anywhere)."""
-    if nondyadic:
-        size = rng.uniform(8 / 64, 40 / 64, size=(images, objects, 2))
-        corner = rng.uniform(0, 1 - size)
-        return np.concatenate([corner, corner + size], axis=-1)
-    size = rng.integers(8, 41, size=(images, objects, 2))
-    corner = rng.integers(0, 65 - size)
-    return np.concatenate([corner, corner + size], axis=-1) / 64
+    return scene_boxes(rng, images, objects, nondyadic, sides=(8, 40))
 
 
 def _outputs(rng: np.random.Generator, shape: tuple[int, ...], nondyadic: bool = False) -> np.ndarray:

@@ -27,14 +27,16 @@ V3_COCO_ANCHORS = {"num_classes": 2, "input_size": (64, 64)}
 _MARGIN_V1, _MARGIN_V3 = 1 / 50, 1 / 25
 
 
-def _scene_boxes(rng: np.random.Generator, images: int, objects: int, nondyadic: bool = False) -> np.ndarray:
-    """Random boxes with corners on the 1/64 grid (or anywhere, ``nondyadic``), of width and height 6/64 to
-    30/64, inside the image."""
+def scene_boxes(rng: np.random.Generator, images: int, objects: int, nondyadic: bool = False,
+                sides: tuple[int, int] = (6, 30)) -> np.ndarray:
+    """Random boxes with corners on the 1/64 grid (or anywhere, ``nondyadic``), of width and height ``sides[0]``
+    to ``sides[1]`` 64ths, inside the image."""
+    smallest, largest = sides
     if nondyadic:
-        size = rng.uniform(6 / 64, 30 / 64, size=(images, objects, 2))
+        size = rng.uniform(smallest / 64, largest / 64, size=(images, objects, 2))
         corner = rng.uniform(0, 1 - size)
         return np.concatenate([corner, corner + size], axis=-1)
-    size = rng.integers(6, 31, size=(images, objects, 2))
+    size = rng.integers(smallest, largest + 1, size=(images, objects, 2))
     corner = rng.integers(0, 65 - size)
     return np.concatenate([corner, corner + size], axis=-1) / 64
 
@@ -86,7 +88,7 @@ def _v1_scene(loss: str, name: str, images: int, objects: int, params: dict[str,
     while True:
         output = rng.uniform(-0.5, 1.5, size=(images, s, s, 5 * b + c)) if nondyadic \
             else _v1_output(rng, images, s, b, c, linear)
-        boxes, labels = _scene_boxes(rng, images, objects, nondyadic), _labels(rng, images, objects, c)
+        boxes, labels = scene_boxes(rng, images, objects, nondyadic), _labels(rng, images, objects, c)
         if _v1_decisive(output, boxes, labels, assignment):
             return output, boxes, labels, rng
 
@@ -252,7 +254,7 @@ def _v3_scene(loss: str, name: str, images: int, objects: int, params: dict[str,
                                       output[..., 4])
         else:
             output = rng.integers(-128, 128, size=(images, p, 5 + c)) / 32
-        boxes, labels = _scene_boxes(rng, images, objects, nondyadic), _labels(rng, images, objects, c)
+        boxes, labels = scene_boxes(rng, images, objects, nondyadic), _labels(rng, images, objects, c)
         best = yolov3_targets(output, boxes, labels, **assignment).best_iou
         if not np.any(np.abs(best - threshold) < _MARGIN_V3):
             return output, boxes, labels, rng
@@ -383,7 +385,7 @@ def _erik_scene(name: str, images: int, objects: int, params: dict[str, Any], no
     while True:
         output = rng.uniform(-4, 4, size=(images, p, 5 + c)) if nondyadic \
             else rng.integers(-128, 128, size=(images, p, 5 + c)) / 32
-        boxes, labels = _scene_boxes(rng, images, objects, nondyadic), _labels(rng, images, objects, c)
+        boxes, labels = scene_boxes(rng, images, objects, nondyadic), _labels(rng, images, objects, c)
         shape_iou = yolov3_eriklindernoren_targets(output, boxes, labels, **assignment).shape_iou
         if not np.any(np.abs(shape_iou - threshold) < _MARGIN_V3):
             return output, boxes, labels, rng

@@ -64,6 +64,13 @@ def _floats(value: Any) -> list[mpf]:
     return [mpf(float(v)) for v in np.asarray(value, dtype=np.float64).ravel()]
 
 
+def _labelling(params: dict, defaults: tuple) -> tuple:
+    """(fg_iou_thresh, bg_iou_thresh, beta, weights) from ``params``, each falling back to ``defaults``."""
+    fg, bg, beta, weights = (_number(params, name, default) for name, default in
+                             zip(("fg_iou_thresh", "bg_iou_thresh", "beta", "weights"), defaults))
+    return mpf(float(fg)), mpf(float(bg)), mpf(float(beta)), _floats(weights)
+
+
 # ---- geometry and matching (exact values) --------------------------------------------------------------------
 
 def _iou(a: list, b: list) -> mpf:
@@ -294,12 +301,9 @@ RETINANET_TERMS = ("classification", "bbox_regression")
 
 def _retinanet_scene(cls_logits, bbox_regression, anchors, boxes, labels, params) -> _Scene:
     n, count, c = cls_logits.shape
-    high = mpf(float(_number(params, "fg_iou_thresh", 0.5)))
-    low = mpf(float(_number(params, "bg_iou_thresh", 0.4)))
+    high, low, beta, weights = _labelling(params, (0.5, 0.4, 1.0, (1.0, 1.0, 1.0, 1.0)))
     focal = {"alpha": mpf(float(_number(params, "alpha", 0.25))), "gamma": mpf(float(_number(params, "gamma", 2.0)))}
     box_loss = str(_number(params, "box_loss", "l1"))
-    beta = mpf(float(_number(params, "beta", 1.0)))
-    weights = _floats(_number(params, "weights", (1.0, 1.0, 1.0, 1.0)))
     anchor_boxes = [list(anchors[a]) for a in range(count)]
     groups, matches = [], {}
     for image in range(n):
@@ -340,10 +344,7 @@ RPN_TERMS = ("objectness", "rpn_box_reg")
 
 def _rpn_scene(objectness, pred_bbox_deltas, anchors, boxes, labels, sampled, params) -> _Scene:
     n, count = objectness.shape
-    high = mpf(float(_number(params, "fg_iou_thresh", 0.7)))
-    low = mpf(float(_number(params, "bg_iou_thresh", 0.3)))
-    beta = mpf(float(_number(params, "beta", 1 / 9)))
-    weights = _floats(_number(params, "weights", (1.0, 1.0, 1.0, 1.0)))
+    high, low, beta, weights = _labelling(params, (0.7, 0.3, 1 / 9, (1.0, 1.0, 1.0, 1.0)))
     box_weight = r.exact(mpf(float(_number(params, "box_weight", 1.0))))
     normalizer = params.get("box_normalizer")
     anchor_boxes = [list(anchors[a]) for a in range(count)]
@@ -381,10 +382,7 @@ FAST_RCNN_TERMS = ("classifier", "box_reg")
 
 def _fast_rcnn_scene(class_logits, box_regression, proposals, proposal_images, boxes, labels, params) -> _Scene:
     rois, c = class_logits.shape
-    high = mpf(float(_number(params, "fg_iou_thresh", 0.5)))
-    low = mpf(float(_number(params, "bg_iou_thresh", 0.5)))
-    beta = mpf(float(_number(params, "beta", 1 / 9)))
-    weights = _floats(_number(params, "weights", (10.0, 10.0, 5.0, 5.0)))
+    high, low, beta, weights = _labelling(params, (0.5, 0.5, 1 / 9, (10.0, 10.0, 5.0, 5.0)))
     groups, classes, matched = [], [], []
     for roi in range(rois):
         image, proposal = int(proposal_images[roi]), list(proposals[roi])
