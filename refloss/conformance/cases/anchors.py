@@ -13,6 +13,7 @@ that test a decision itself (ties, a threshold met exactly, a forced match) are 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -376,6 +377,22 @@ def retinanet_edge(loss: str) -> Iterator[VectorCase]:
     at_kink[0, 5] = [0.0, 0.25, 0.0, -0.25]  # target 0: |d| = 0 is the L1 kink (gradient 0, torch's sign)
     yield RETINANET.case("l1_kink", "edge", "a ground truth equal to anchor 5 (target 0) and codes 0: at the L1 "
                          "kink, gradient 0", at_kink, logits, exact, [[2]], {}, rng, flags=("DetectorScene", "AtKink"))
+    smooth = regression.copy()
+    smooth[0, 5] = [1.0, -1.0, 0.5, 0.0]  # target 0: |d| = beta = 1 twice, then 1/2 and 0
+    yield RETINANET.case("smooth_l1_kink", "edge", "box_loss='smooth_l1', a ground truth equal to anchor 5 (target "
+                         "0) and codes 1, -1: at smooth L1's kink |d| = beta = 1", smooth, logits, exact, [[2]],
+                         {"box_loss": "smooth_l1"}, rng, flags=("DetectorScene", "AtKink", "Variant"))
+    identical = regression.copy()
+    identical[0, 5] = 0.0  # decodes to anchor 5 itself, which is the object: every coordinate ties
+    yield RETINANET.case("giou_identical_box", "edge", "box_loss='giou', codes 0 at anchor 5 decode to the object "
+                         "itself: every max/min of the IoU geometry ties (the gradient splits equally)", identical,
+                         logits, exact, [[2]], {"box_loss": "giou"}, rng, flags=("DetectorScene", "AtKink", "Variant"))
+    at_clamp = regression.copy()
+    at_clamp[0, 5, 2:] = [math.log(1000 / 16), 0.0]  # float64's ln(1000/16): exactly the decoder's clamp
+    yield RETINANET.case("giou_code_at_clamp", "edge", "box_loss='giou', a width code exactly at the decoder's clamp "
+                         "ln(1000/16) (float64's value): the gradient there is 0, as beyond it", at_clamp, logits,
+                         exact, [[2]], {"box_loss": "giou"}, rng, flags=("DetectorScene", "AtKink", "Variant"),
+                         dtypes=FLOAT64_ONLY)
     # A 22 x 22 box (0, 0)-(22, 22)/64: IoU 256/484 = 0.529 with anchor 0 ((0, 0)-(16, 16)): positive; 484/1024 =
     # 0.473 with anchor 16 ((0, 0)-(32, 32)): in [0.4, 0.5), ignored; 0.347 with the rectangle 17: negative.
     yield RETINANET.case("ignored_band", "edge", "anchor 16 overlaps the object with IoU 0.473, between 0.4 and 0.5: "
