@@ -14,7 +14,7 @@ from refloss.boxes.nms import batched_nms, diou_nms, nms
 from refloss.boxes.matching import balanced_sample, hard_negatives, match_anchors, match_priors
 
 __all__ = ["BOX_FORMATS", "balanced_sample", "batched_nms", "box_area", "box_area_vjp", "box_convert",
-           "box_convert_vjp", "box_iou", "complete_box_iou", "decode_boxes", "decode_boxes_vjp", "decode_ssd_boxes", "decode_ssd_boxes_vjp",
-           "decode_yolo_boxes", "decode_yolo_boxes_vjp", "diou_nms", "distance_box_iou", "encode_boxes",
-           "encode_boxes_vjp", "encode_ssd_boxes", "encode_ssd_boxes_vjp", "encode_yolo_boxes",
+           "box_convert_vjp", "box_iou", "complete_box_iou", "decode_boxes", "decode_boxes_vjp", "decode_ssd_boxes",
+           "decode_ssd_boxes_vjp", "decode_yolo_boxes", "decode_yolo_boxes_vjp", "diou_nms", "distance_box_iou",
+           "encode_boxes", "encode_boxes_vjp", "encode_ssd_boxes", "encode_ssd_boxes_vjp", "encode_yolo_boxes",
            "encode_yolo_boxes_vjp", "generalized_box_iou", "hard_negatives", "match_anchors", "match_priors", "nms"]

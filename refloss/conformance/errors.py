@@ -55,7 +55,8 @@ def classify(error: BaseException) -> str | None:
         return "invalid_parameter"  # (a detector's layout)
     if " must be a non-negative integer" in message or " must be a positive integer" in message:
         return "invalid_parameter"  # (a count: neg_to_pos_ratio, batch_size_per_image)
-    if (message.startswith("sampled[") and " is ignored " in message) or "has its best IoU in [bg_iou_thresh" in message:
+    if (message.startswith("sampled[") and " is ignored " in message) \
+            or "has its best IoU in [bg_iou_thresh" in message:
         return "invalid_sample"
     if message.startswith("proposal_images[") and " is outside [0, N)" in message:
         return "label_out_of_range"  # (a RoI's image)

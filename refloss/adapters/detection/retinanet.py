@@ -53,7 +53,8 @@ def retinanet_loss(cls_logits: Any, bbox_regression: Any, anchors: Any, boxes: A
     import torch
 
     if alpha != 0.25 or gamma != 2.0:
-        raise NotInTorchvision(f"torchvision's RetinaNet fixes alpha=0.25, gamma=2.0; got alpha={alpha!r}, gamma={gamma!r}")
+        raise NotInTorchvision(f"torchvision's RetinaNet fixes alpha=0.25, gamma=2.0; got alpha={alpha!r}, "
+                               f"gamma={gamma!r}")
     if box_loss == "smooth_l1" and beta != 1.0:
         raise NotInTorchvision(f"torchvision's RetinaNet computes Smooth L1 with beta=1.0 only; got beta={beta!r}")
     model = retinanet_model(cls_logits.shape[-1], fg_iou_thresh=fg_iou_thresh, bg_iou_thresh=bg_iou_thresh,
