@@ -299,6 +299,16 @@ def _ssd_scene(bbox_regression, cls_logits, anchors, boxes, labels, params) -> _
 RETINANET_TERMS = ("classification", "bbox_regression")
 
 
+def _low_quality_matches(boxes, labels, image: int, anchor_boxes: list, high: mpf, low: mpf) -> list:
+    """The image's anchors matched with low-quality matches (RetinaNet, RPN), as rows of ``boxes``: -1 negative,
+    -2 ignored; all -1 for an image without objects."""
+    objects = _objects(labels, image)
+    if not objects:
+        return [-1] * len(anchor_boxes)
+    return [objects[m] if m >= 0 else m
+            for m in match_anchors(_iou_rows(boxes, image, objects, anchor_boxes), high, low, True)]
+
+
 def _retinanet_scene(cls_logits, bbox_regression, anchors, boxes, labels, params) -> _Scene:
     n, count, c = cls_logits.shape
     high, low, beta, weights = _labelling(params, (0.5, 0.4, 1.0, (1.0, 1.0, 1.0, 1.0)))
@@ -307,12 +317,7 @@ def _retinanet_scene(cls_logits, bbox_regression, anchors, boxes, labels, params
     anchor_boxes = [list(anchors[a]) for a in range(count)]
     groups, matches = [], {}
     for image in range(n):
-        objects = _objects(labels, image)
-        match = [-1] * count
-        if objects:
-            match = [objects[m] if m >= 0 else m for m in match_anchors(_iou_rows(boxes, image, objects, anchor_boxes),
-                                                                        high, low, True)]
-        matches[image] = match
+        match = matches[image] = _low_quality_matches(boxes, labels, image, anchor_boxes, high, low)
         positive = [a for a in range(count) if match[a] >= 0]
         weight = r.exact(1) / max(1, len(positive))  # the image's 1 / max(1, P_n)
         for a in range(count):
@@ -350,12 +355,7 @@ def _rpn_scene(objectness, pred_bbox_deltas, anchors, boxes, labels, sampled, pa
     anchor_boxes = [list(anchors[a]) for a in range(count)]
     groups, matches, sample = [], {}, []
     for image in range(n):
-        objects = _objects(labels, image)
-        match = [-1] * count
-        if objects:
-            match = [objects[m] if m >= 0 else m for m in match_anchors(_iou_rows(boxes, image, objects, anchor_boxes),
-                                                                        high, low, True)]
-        matches[image] = match
+        match = matches[image] = _low_quality_matches(boxes, labels, image, anchor_boxes, high, low)
         for a in range(count):
             if not sampled[image, a]:
                 continue
