@@ -463,7 +463,7 @@ def call(**changes):
     (dict(anchors=[[0, 0, 0.5, 0.5], [0.5, 0.5, 0.4, 1], [0, 0, 1, 1], [0, 0, 1, 1]]), ValueError,
      r"anchors\[1\] .* x2 < x1"),
     (dict(anchors=[[0, 0, 0.5, 0.5], [0.5, 0.5, 0.5, 1], [0, 0, 1, 1], [0, 0, 1, 1]]), ValueError,
-     r"anchors\[1\] = .* has zero width or height"),
+     r"anchors\[1\] = .* has zero width"),
     (dict(bbox_regression=np.zeros((1, 3, 4))), ValueError, r"bbox_regression must have shape \(N, A, 4\) = "
                                                             r"\(1, 4, 4\)"),
     (dict(bbox_regression=np.zeros((1, 4, 5))), ValueError, r"bbox_regression must have shape \(N, A, 4\)"),

@@ -9,7 +9,7 @@ from autograd.tracer import Box, getval
 
 from refloss._checks import as_real_array
 
-__all__ = ["as_boxes", "check_same_boxes_shape"]
+__all__ = ["as_boxes", "check_same_boxes_shape", "refuse_zero_size"]
 
 
 def as_boxes(value: Any, name: str) -> Any:
@@ -40,3 +40,16 @@ def check_same_boxes_shape(boxes1: Any, boxes2: Any, names: tuple[str, str] = ("
     if shape1 != shape2:
         raise ValueError(f"{names[1]} must have the same shape as {names[0]} (one box per pair, never broadcast), "
                          f"got {names[1]} {shape2} and {names[0]} {shape1}")
+
+
+def refuse_zero_size(boxes: Any, name: str, why: str) -> None:
+    """A ``ValueError`` naming the first box of zero width or height in ``boxes`` (``why``: why it cannot be)."""
+    values = getval(boxes)
+    degenerate = (values[..., 2] <= values[..., 0]) | (values[..., 3] <= values[..., 1])
+    if np.any(degenerate):
+        index = tuple(int(i) for i in np.argwhere(degenerate)[0])
+        box = values[index]
+        side = "zero width (x2 == x1)" if box[2] <= box[0] else "zero height (y2 == y1)"
+        where = f"{name}[{', '.join(map(str, index))}]" if index else name
+        raise ValueError(f"{where} = {box.tolist()} has {side}: {why} "
+                         f"({int(np.sum(degenerate))} such box(es) in {name})")

@@ -28,7 +28,7 @@ from autograd.tracer import getval
 
 from refloss._checks import as_real_array, check_grad_output, shape_of
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
-from refloss.boxes._checks import as_boxes
+from refloss.boxes._checks import as_boxes, refuse_zero_size
 
 __all__ = [
     "decode_boxes",
@@ -116,27 +116,15 @@ def _as_reference_boxes(value: Any, name: str, first_shape: tuple[int, ...], fir
     first input. A code is relative to the reference's size, so a reference of zero width has no code."""
     boxes = as_boxes(value, name)
     _broadcast_check(shape_of(boxes), first_shape, name, first)
-    _refuse_zero_size(boxes, name, "a reference box needs a positive width and height: codes are measured in "
+    refuse_zero_size(boxes, name, "a reference box needs a positive width and height: codes are measured in "
                                    "units of its size")
     return boxes
-
-
-def _refuse_zero_size(boxes: Any, name: str, why: str) -> None:
-    values = getval(boxes)
-    degenerate = (values[..., 2] <= values[..., 0]) | (values[..., 3] <= values[..., 1])
-    if np.any(degenerate):
-        index = tuple(int(i) for i in np.argwhere(degenerate)[0])
-        box = values[index]
-        side = "zero width (x2 == x1)" if box[2] <= box[0] else "zero height (y2 == y1)"
-        where = f"{name}[{', '.join(map(str, index))}]" if index else name
-        raise ValueError(f"{where} = {box.tolist()} has {side}: {why} "
-                         f"({int(np.sum(degenerate))} such box(es) in {name})")
 
 
 def _as_encoded_boxes(value: Any, name: str = "boxes") -> Any:
     """Boxes to encode: valid ``xyxy`` of positive size (the log-space size code of a zero width is -inf)."""
     boxes = as_boxes(value, name)
-    _refuse_zero_size(boxes, name, "its log-space size code would be -inf (torchvision's detection models refuse "
+    refuse_zero_size(boxes, name, "its log-space size code would be -inf (torchvision's detection models refuse "
                                    "such ground truths too: 'All bounding boxes should have positive height and "
                                    "width')")
     return boxes

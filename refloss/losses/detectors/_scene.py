@@ -10,9 +10,10 @@ from autograd.tracer import getval
 
 from refloss._checks import as_array, as_real_array
 from refloss._registry import Input, Interval
+from refloss.boxes._checks import as_boxes, refuse_zero_size
 
-__all__ = ["GROUND_TRUTH_BOXES", "LABELS", "as_ground_truths", "as_head_output", "cell_of", "term_cotangents",
-           "positive_integer"]
+__all__ = ["GROUND_TRUTH_BOXES", "LABELS", "as_ground_truths", "as_head_output", "as_reference_boxes", "cell_of",
+           "term_cotangents", "positive_integer"]
 
 PADDING = -1  # the label of a padding row: no object
 
@@ -83,6 +84,17 @@ def as_ground_truths(boxes: Any, labels: Any, batch: int, num_classes: int,
         refuse((objects[:, 2] <= objects[:, 0]) | (objects[:, 3] <= objects[:, 1]),
                f"has zero width or height: {positive_size}")
     return box_array, label_array, real
+
+
+def as_reference_boxes(value: Any, name: str, what: str) -> np.ndarray:
+    """Anchors, priors or proposals (``what``, 4) as float64: valid ``xyxy`` of positive width and height (box
+    codes are measured in units of their size). Unlike ground truths they may cross the image border."""
+    boxes = np.asarray(getval(as_boxes(value, name)), dtype=np.float64)
+    if boxes.ndim != 2:
+        raise ValueError(f"{name} must have shape ({what}, 4), got {boxes.shape}")
+    refuse_zero_size(boxes, name, "a reference box needs a positive width and height: box codes are measured in "
+                                  "units of its size")
+    return boxes
 
 
 def cell_of(centre: np.ndarray, cells: int) -> np.ndarray:

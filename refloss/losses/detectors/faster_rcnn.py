@@ -19,14 +19,14 @@ from autograd.tracer import getval
 
 from refloss._checks import as_array, as_real_array
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
-from refloss.boxes._checks import as_boxes
 from refloss.boxes.coders import BOX_HEAD_WEIGHTS, RPN_WEIGHTS, encode_boxes
 from refloss.boxes.matching import balanced_sample, match_anchors
 from refloss.boxes.pairwise import box_iou
 from refloss.losses.classification.bce_with_logits import (binary_cross_entropy_with_logits,
                                                            binary_cross_entropy_with_logits_vjp)
 from refloss.losses.classification.cross_entropy import cross_entropy, cross_entropy_vjp
-from refloss.losses.detectors._scene import GROUND_TRUTH_BOXES, as_ground_truths, positive_integer, term_cotangents
+from refloss.losses.detectors._scene import (GROUND_TRUTH_BOXES, as_ground_truths, as_reference_boxes,
+                                             positive_integer, term_cotangents)
 from refloss.losses.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_vjp
 
 __all__ = ["FastRcnnTargets", "RpnTargets", "fast_rcnn_loss", "fast_rcnn_loss_vjp", "fast_rcnn_sample",
@@ -102,20 +102,6 @@ def _thresholds(fg_param: Param, fg: Any, bg_param: Param, bg: Any) -> tuple[flo
     return fg, bg
 
 
-def _reference_boxes(value: Any, name: str, what: str) -> np.ndarray:
-    """Anchors or proposals (K, 4): valid xyxy of positive width and height (box codes are in units of their
-    size); they may cross the image border."""
-    boxes = np.asarray(getval(as_boxes(value, name)), dtype=np.float64)
-    if boxes.ndim != 2:
-        raise ValueError(f"{name} must have shape ({what}, 4), got {boxes.shape}")
-    flat = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
-    if np.any(flat):
-        k = int(np.argmax(flat))
-        raise ValueError(f"{name}[{k}] = {boxes[k].tolist()} has zero width or height: a reference box needs a "
-                         "positive size (box codes are measured in units of it)")
-    return boxes
-
-
 def _scene(boxes: Any, labels: Any, batch: int | None, num_classes: int | None,
            background_class: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Checked ground truths (see ``_scene.as_ground_truths``), with N >= 1 images. ``background_class``: label 0
@@ -186,7 +172,7 @@ def _rpn_assign(anchors: Any, boxes: Any, labels: Any, batch: int | None, fg_iou
                 weights: Any) -> tuple[np.ndarray, RpnTargets]:
     fg, bg = _thresholds(RPN_FG, fg_iou_thresh, RPN_BG, bg_iou_thresh)
     weights = _weights(weights)
-    anchor_boxes = _reference_boxes(anchors, "anchors", "A")
+    anchor_boxes = as_reference_boxes(anchors, "anchors", "A")
     if anchor_boxes.shape[0] == 0:
         raise ValueError("anchors holds no anchors (A = 0): there is nothing to label")
     gt_boxes, _, real = _scene(boxes, labels, batch, None, background_class=False)
@@ -296,7 +282,7 @@ def _rpn_prepare(objectness: Any, pred_bbox_deltas: Any, anchors: Any, boxes: An
         raise ValueError("objectness holds no images (N = 0): the batch is empty")
     deltas = _head_output(pred_bbox_deltas, "pred_bbox_deltas", (n, a, 4),
                           f"N, A, 4 = {n}, {a}, 4 as objectness: (d_x, d_y, d_w, d_h) per anchor")
-    anchor_count = _reference_boxes(anchors, "anchors", "A").shape[0]
+    anchor_count = as_reference_boxes(anchors, "anchors", "A").shape[0]
     if anchor_count != a:
         raise ValueError(f"anchors has {anchor_count} anchors but objectness and pred_bbox_deltas have A = {a} "
                          f"per image: head outputs are (N, A, ...) in the anchors' order")
@@ -545,7 +531,7 @@ def _roi_assign(proposals: Any, proposal_images: Any, boxes: Any, labels: Any, n
     fg, bg = _thresholds(HEAD_FG, fg_iou_thresh, HEAD_BG, bg_iou_thresh)
     weights = _weights(weights)
     gt_boxes, gt_labels, real = _scene(boxes, labels, None, num_classes, background_class=True)
-    rois = _reference_boxes(proposals, "proposals", "R")
+    rois = as_reference_boxes(proposals, "proposals", "R")
     images = _proposal_images(proposal_images, rois.shape[0], gt_boxes.shape[0])
     matches = np.full(rois.shape[0], -1, dtype=np.int64)
     for n in np.unique(images):
@@ -613,7 +599,7 @@ def fast_rcnn_sample(proposals_per_image: Sequence[Any], boxes: Any, labels: Any
     candidates, images = [], []
     for n, image_proposals in enumerate(proposals_per_image):
         image_proposals = np.asarray(image_proposals, dtype=np.float64).reshape(-1, 4) if np.size(
-            image_proposals) == 0 else _reference_boxes(image_proposals, f"proposals_per_image[{n}]", "R_n")
+            image_proposals) == 0 else as_reference_boxes(image_proposals, f"proposals_per_image[{n}]", "R_n")
         candidates.append(np.concatenate([image_proposals, gt_boxes[n][real[n]]]))  # add_gt_proposals
         images.append(np.full(len(candidates[-1]), n, dtype=np.int64))
     rois, roi_images = np.concatenate(candidates), np.concatenate(images)

@@ -12,7 +12,6 @@ from autograd.tracer import getval
 
 from refloss._checks import as_real_array
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, get, register
-from refloss.boxes._checks import as_boxes
 from refloss.boxes.coders import BBOX_XFORM_CLIP, decode_boxes, decode_boxes_vjp, encode_boxes
 from refloss.boxes.matching import match_anchors
 from refloss.boxes.pairwise import box_iou
@@ -21,7 +20,8 @@ from refloss.losses.boxes.ciou import ciou_loss, ciou_loss_vjp
 from refloss.losses.boxes.diou import diou_loss, diou_loss_vjp
 from refloss.losses.boxes.giou import giou_loss, giou_loss_vjp
 from refloss.losses.classification.sigmoid_focal import ALPHA, GAMMA, sigmoid_focal_loss, sigmoid_focal_loss_vjp
-from refloss.losses.detectors._scene import GROUND_TRUTH_BOXES, LABELS, as_ground_truths, term_cotangents
+from refloss.losses.detectors._scene import (GROUND_TRUTH_BOXES, LABELS, as_ground_truths, as_reference_boxes,
+                                             term_cotangents)
 from refloss.losses.regression.l1 import l1_loss, l1_loss_vjp
 from refloss.losses.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_vjp
 
@@ -103,22 +103,17 @@ def _checked(cls_logits: Any, bbox_regression: Any, anchors: Any, boxes: Any, la
     if box_shape[:2] != cls_shape[:2]:
         raise ValueError(f"bbox_regression must have shape (N, A, 4) = ({cls_shape[0]}, {cls_shape[1]}, 4) like "
                          f"cls_logits (N, A, C) = {cls_shape}, got {box_shape}")
-    anchor_array = getval(as_boxes(anchors, "anchors"))
-    if anchor_array.ndim != 2 or anchor_array.shape[0] != cls_shape[1]:
+    anchor_array = as_reference_boxes(anchors, "anchors", "A")
+    if anchor_array.shape[0] != cls_shape[1]:
         raise ValueError(f"anchors must have shape (A, 4) with A = {cls_shape[1]} (one per row of the head outputs, "
                          f"shared by every image), got {anchor_array.shape}")
     if cls_shape[1] == 0:
         raise ValueError("there are no anchors (A = 0): nothing to match the objects to")
-    flat = (anchor_array[:, 2] <= anchor_array[:, 0]) | (anchor_array[:, 3] <= anchor_array[:, 1])
-    if np.any(flat):
-        a = int(np.argmax(flat))
-        raise ValueError(f"anchors[{a}] = {anchor_array[a].tolist()} has zero width or height: the deltas are "
-                         "measured in units of the anchor's size")
     gt_boxes, gt_labels, real = as_ground_truths(
         boxes, labels, cls_shape[0], cls_shape[2],
         positive_size="its box target ln(w / anchor w) needs w > 0 (torchvision's RetinaNet refuses it too: "
                       "'All bounding boxes should have positive height and width')")
-    return cls_logits, bbox_regression, np.asarray(anchor_array, dtype=np.float64), gt_boxes, gt_labels, real
+    return cls_logits, bbox_regression, anchor_array, gt_boxes, gt_labels, real
 
 
 def retinanet_targets(cls_logits: Any, bbox_regression: Any, anchors: Any, boxes: Any, labels: Any, *,

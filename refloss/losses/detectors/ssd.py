@@ -14,11 +14,11 @@ from autograd.tracer import getval
 from refloss._checks import as_real_array
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, log_softmax_vjp
-from refloss.boxes._checks import as_boxes
 from refloss.boxes.coders import SSD_VARIANCES, VARIANCES, encode_ssd_boxes
 from refloss.boxes.matching import hard_negatives, match_priors
 from refloss.boxes.pairwise import box_iou
-from refloss.losses.detectors._scene import GROUND_TRUTH_BOXES, as_ground_truths, term_cotangents
+from refloss.losses.detectors._scene import (GROUND_TRUTH_BOXES, as_ground_truths, as_reference_boxes,
+                                             term_cotangents)
 from refloss.losses.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_vjp
 
 __all__ = ["SsdTargets", "ssd_loss", "ssd_loss_vjp", "ssd_targets"]
@@ -62,14 +62,7 @@ def _checked(bbox_regression: Any, cls_logits: Any, anchors: Any, boxes: Any,
     """The checked head outputs (autograd's traced arrays pass through), priors, ground truths and real mask."""
     bbox_regression = as_real_array(bbox_regression, "bbox_regression")
     cls_logits = as_real_array(cls_logits, "cls_logits")
-    priors = np.asarray(as_boxes(anchors, "anchors"), dtype=np.float64)
-    if priors.ndim != 2:
-        raise ValueError(f"anchors must have shape (P, 4) (the priors, shared by every image), got {priors.shape}")
-    flat = (priors[:, 2] <= priors[:, 0]) | (priors[:, 3] <= priors[:, 1])
-    if np.any(flat):
-        p = int(np.argmax(flat))
-        raise ValueError(f"anchors[{p}] = {priors[p].tolist()} has zero width or height: a prior must have a "
-                         f"positive size (the offsets divide by it)")
+    priors = as_reference_boxes(anchors, "anchors", "P")  # the priors, shared by every image
     p = priors.shape[0]
     box_shape, logit_shape = np.shape(getval(bbox_regression)), np.shape(getval(cls_logits))
     if len(box_shape) != 3 or box_shape[1:] != (p, 4):
