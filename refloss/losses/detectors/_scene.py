@@ -3,7 +3,7 @@ falls in, the normalisation over images, and the cotangents of the total and the
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from autograd.tracer import getval
@@ -11,9 +11,10 @@ from autograd.tracer import getval
 from refloss._checks import as_array, as_real_array
 from refloss._registry import Input, Interval
 from refloss.boxes._checks import as_boxes, refuse_zero_size
+from refloss.boxes.pairwise import box_iou
 
 __all__ = ["GROUND_TRUTH_BOXES", "LABELS", "as_ground_truths", "as_head_output", "as_reference_boxes", "cell_of",
-           "term_cotangents", "positive_integer"]
+           "match_images", "term_cotangents", "positive_integer"]
 
 PADDING = -1  # the label of a padding row: no object
 
@@ -95,6 +96,28 @@ def as_reference_boxes(value: Any, name: str, what: str) -> np.ndarray:
     refuse_zero_size(boxes, name, "a reference box needs a positive width and height: box codes are measured in "
                                   "units of its size")
     return boxes
+
+
+def match_images(anchors: np.ndarray, boxes: np.ndarray, real: np.ndarray,
+                 matcher: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's anchors matched to its objects: ``matcher`` (one of :mod:`refloss.boxes.matching`'s, its
+    thresholds bound) runs on the IoU matrix of the image's real objects (padding rows take no part) against the
+    anchors, and its answers are mapped back to rows of ``boxes``, negatives (-1, -2) kept. An image with no
+    objects has every anchor -1 (torchvision: ``boxes.numel() == 0``).
+
+    Returns:
+        (matches (N, A) int64, iou (N, M, A) with 0 for padding rows).
+    """
+    images, rows = real.shape
+    matches = np.full((images, anchors.shape[0]), -1, dtype=np.int64)
+    iou = np.zeros((images, rows, anchors.shape[0]))
+    for image in range(images):
+        objects = np.flatnonzero(real[image])
+        if objects.size:
+            iou[image, objects] = box_iou(boxes[image, objects], anchors)
+            matched = matcher(iou[image, objects])
+            matches[image] = np.where(matched >= 0, objects[np.maximum(matched, 0)], matched)
+    return matches, iou
 
 
 def cell_of(centre: np.ndarray, cells: int) -> np.ndarray:

@@ -11,6 +11,7 @@ depends on the head outputs, so the gradient holds them constant without approxi
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, NamedTuple, Sequence
 
 import autograd.numpy as anp
@@ -21,11 +22,10 @@ from refloss._checks import as_array, as_real_array
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
 from refloss.boxes.coders import BOX_HEAD_WEIGHTS, RPN_WEIGHTS, encode_boxes
 from refloss.boxes.matching import balanced_sample, match_anchors
-from refloss.boxes.pairwise import box_iou
 from refloss.losses.classification.bce_with_logits import (binary_cross_entropy_with_logits,
                                                            binary_cross_entropy_with_logits_vjp)
 from refloss.losses.classification.cross_entropy import cross_entropy, cross_entropy_vjp
-from refloss.losses.detectors._scene import (GROUND_TRUTH_BOXES, as_ground_truths, as_reference_boxes,
+from refloss.losses.detectors._scene import (GROUND_TRUTH_BOXES, as_ground_truths, as_reference_boxes, match_images,
                                              positive_integer, term_cotangents)
 from refloss.losses.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_vjp
 
@@ -144,18 +144,11 @@ def _head_output(value: Any, name: str, shape: tuple, layout: str) -> Any:
 # ---- the RPN ----------------------------------------------------------------------------------------------------
 
 def _label_anchors(anchors: np.ndarray, boxes: np.ndarray, real: np.ndarray, fg: float, bg: float,
-                   low_quality: bool) -> tuple[np.ndarray, np.ndarray]:
+                   low_quality: bool) -> np.ndarray:
     """For each image, torchvision's ``Matcher`` on the IoU of its objects (rows) with the anchors (columns):
-    matches (N, A) as rows of ``boxes`` (-1 below, -2 between) and whether each anchor is matched."""
-    matches = np.full((boxes.shape[0], anchors.shape[0]), -1, dtype=np.int64)
-    for n in range(boxes.shape[0]):
-        objects = np.flatnonzero(real[n])
-        if objects.size == 0:  # no objects: every anchor below the low threshold (torchvision: background image)
-            continue
-        matched = match_anchors(box_iou(boxes[n, objects], anchors), high_threshold=fg, low_threshold=bg,
-                                allow_low_quality_matches=low_quality)
-        matches[n] = np.where(matched >= 0, objects[np.maximum(matched, 0)], matched)
-    return matches, matches >= 0
+    matches (N, A) as rows of ``boxes`` (-1 below, -2 between)."""
+    return match_images(anchors, boxes, real, partial(match_anchors, high_threshold=fg, low_threshold=bg,
+                                                      allow_low_quality_matches=low_quality))[0]
 
 
 def _box_targets(boxes: np.ndarray, references: np.ndarray, image: np.ndarray, matches: np.ndarray,
@@ -176,7 +169,8 @@ def _rpn_assign(anchors: Any, boxes: Any, labels: Any, batch: int | None, fg_iou
     if anchor_boxes.shape[0] == 0:
         raise ValueError("anchors holds no anchors (A = 0): there is nothing to label")
     gt_boxes, _, real = _scene(boxes, labels, batch, None, background_class=False)
-    matches, positive = _label_anchors(anchor_boxes, gt_boxes, real, fg, bg, low_quality=True)
+    matches = _label_anchors(anchor_boxes, gt_boxes, real, fg, bg, low_quality=True)
+    positive = matches >= 0
     anchor_labels = np.where(positive, 1, np.where(matches == -2, -1, 0)).astype(np.int64)  # (R1)
     n, a = matches.shape
     image = np.repeat(np.arange(n), a)
@@ -536,7 +530,7 @@ def _roi_assign(proposals: Any, proposal_images: Any, boxes: Any, labels: Any, n
     matches = np.full(rois.shape[0], -1, dtype=np.int64)
     for n in np.unique(images):
         mine = images == n
-        matches[mine] = _label_anchors(rois[mine], gt_boxes[n:n + 1], real[n:n + 1], fg, bg, low_quality=False)[0][0]
+        matches[mine] = _label_anchors(rois[mine], gt_boxes[n:n + 1], real[n:n + 1], fg, bg, low_quality=False)[0]
     roi_labels = np.where(matches >= 0, gt_labels[images, np.maximum(matches, 0)], np.where(matches == -2, -1, 0))
     target = _box_targets(gt_boxes, rois, images, matches, weights)
     return rois, images, FastRcnnTargets(roi_labels.astype(np.int64), matches, target)

@@ -4,6 +4,7 @@ matching), the loss with its two terms, and the VJP w.r.t. the raw head outputs 
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, NamedTuple
 
 import autograd.numpy as anp
@@ -14,14 +15,13 @@ from refloss._checks import as_real_array
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, get, register
 from refloss.boxes.coders import BBOX_XFORM_CLIP, decode_boxes, decode_boxes_vjp, encode_boxes
 from refloss.boxes.matching import match_anchors
-from refloss.boxes.pairwise import box_iou
 from refloss.losses.boxes._common import tie_distance
 from refloss.losses.boxes.ciou import ciou_loss, ciou_loss_vjp
 from refloss.losses.boxes.diou import diou_loss, diou_loss_vjp
 from refloss.losses.boxes.giou import giou_loss, giou_loss_vjp
 from refloss.losses.classification.sigmoid_focal import ALPHA, GAMMA, sigmoid_focal_loss, sigmoid_focal_loss_vjp
 from refloss.losses.detectors._scene import (GROUND_TRUTH_BOXES, LABELS, as_ground_truths, as_reference_boxes,
-                                             term_cotangents)
+                                             match_images, term_cotangents)
 from refloss.losses.regression.l1 import l1_loss, l1_loss_vjp
 from refloss.losses.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_vjp
 
@@ -144,18 +144,9 @@ def _match(anchors: np.ndarray, gt_boxes: np.ndarray, gt_labels: np.ndarray, rea
            fg: float, bg: float, weights: tuple[float, ...]) -> RetinaNetTargets:
     if bg > fg:
         raise ValueError(f"bg_iou_thresh ({bg}) must not exceed fg_iou_thresh ({fg})")
-    n, m = gt_labels.shape
-    a = anchors.shape[0]
-    matches = np.full((n, a), -1, dtype=np.int64)
-    iou = np.zeros((n, m, a))
-    for image in range(n):
-        rows = np.flatnonzero(real[image])  # the real objects; padding rows take no part in the matching
-        if len(rows) == 0:
-            continue  # torchvision: boxes.numel() == 0 -> every anchor -1
-        iou[image, rows] = box_iou(gt_boxes[image, rows], anchors)
-        matched = match_anchors(iou[image, rows], high_threshold=fg, low_threshold=bg,
-                                allow_low_quality_matches=True)
-        matches[image] = np.where(matched >= 0, rows[np.maximum(matched, 0)], matched)  # back to rows of boxes
+    n, a = gt_labels.shape[0], anchors.shape[0]
+    matches, iou = match_images(anchors, gt_boxes, real, partial(match_anchors, high_threshold=fg, low_threshold=bg,
+                                                                 allow_low_quality_matches=True))
     positive = matches >= 0
     images, anchor_index = np.nonzero(positive)
     objects = matches[positive]

@@ -5,6 +5,7 @@ matching and the mining held constant."""
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, NamedTuple
 
 import autograd.numpy as anp
@@ -16,8 +17,7 @@ from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param
 from refloss.activations import log_softmax, log_softmax_vjp
 from refloss.boxes.coders import SSD_VARIANCES, VARIANCES, encode_ssd_boxes
 from refloss.boxes.matching import hard_negatives, match_priors
-from refloss.boxes.pairwise import box_iou
-from refloss.losses.detectors._scene import (GROUND_TRUTH_BOXES, as_ground_truths, as_reference_boxes,
+from refloss.losses.detectors._scene import (GROUND_TRUTH_BOXES, as_ground_truths, as_reference_boxes, match_images,
                                              term_cotangents)
 from refloss.losses.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_vjp
 
@@ -96,16 +96,9 @@ def _assign(bbox_regression: Any, cls_logits: Any, anchors: Any, boxes: Any, lab
     iou_threshold = IOU_THRESHOLD.check(iou_threshold)
     n, p = np.shape(getval(bbox_regression))[:2]
 
-    matches = np.full((n, p), -1, dtype=np.int64)
     box_target = np.zeros((n, p, 4))
     class_target = np.zeros((n, p), dtype=np.int64)
-    for image in range(n):
-        rows = np.flatnonzero(real[image])  # the image's objects, in boxes order (padding rows skipped)
-        if len(rows) == 0:
-            continue  # no objects: every prior is background (torchvision: boxes.numel() == 0)
-        matched = match_priors(box_iou(gt_boxes[image, rows], priors), threshold=iou_threshold)
-        positive = matched >= 0
-        matches[image, positive] = rows[matched[positive]]
+    matches = match_images(priors, gt_boxes, real, partial(match_priors, threshold=iou_threshold))[0]
     positive = matches >= 0
     object_rows = matches[positive]
     images = np.nonzero(positive)[0]
