@@ -452,22 +452,11 @@ RPN_ANCHORS = anchor_grid()
 def rpn_sample(boxes: np.ndarray, labels: np.ndarray, anchors: np.ndarray, per_image: int = 8,
                fraction: float = 0.5, fg: float = 0.7, bg: float = 0.3) -> np.ndarray:
     """(N, A) int: a deterministic balanced sample of each image's labelled anchors (the first ones in index
-    order), from refloss's public matching and sampling (inputs only: the oracle labels the anchors itself)."""
-    from refloss import balanced_sample, box_iou, match_anchors
+    order), from refloss's public labelling and sampler (inputs only: the oracle labels the anchors itself)."""
+    from refloss import rpn_sample as sample, rpn_targets
 
-    sampled = np.zeros((len(boxes), len(anchors)), dtype=np.int64)
-    for n, (image_boxes, image_labels) in enumerate(zip(boxes, labels)):
-        real = image_boxes[image_labels >= 0]
-        if real.size:
-            matches = match_anchors(box_iou(real, anchors), high_threshold=fg, low_threshold=bg,
-                                    allow_low_quality_matches=True)
-            anchor_labels = np.where(matches >= 0, 1, np.where(matches == -1, 0, -1))
-        else:
-            anchor_labels = np.zeros(len(anchors), dtype=np.int64)
-        positive, negative = balanced_sample(anchor_labels, batch_size_per_image=per_image,
-                                             positive_fraction=fraction)
-        sampled[n] = positive | negative
-    return sampled
+    targets = rpn_targets(anchors, boxes, labels, fg_iou_thresh=fg, bg_iou_thresh=bg)
+    return sample(targets, batch_size_per_image=per_image, positive_fraction=fraction).astype(np.int64)
 
 
 def _rpn_case(name: str, concern: str, comment: str, objectness: Any, deltas: Any, boxes: Any, labels: Any,
