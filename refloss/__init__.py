@@ -111,6 +111,7 @@ from refloss.losses.regression import mse_loss
 from refloss.losses.regression import mse_loss_vjp
 from refloss.losses.regression import smooth_l1_loss
 from refloss.losses.regression import smooth_l1_loss_vjp
+from refloss.fused import value_and_vjp
 
 __version__ = "0.5.0"
 
@@ -221,5 +222,6 @@ __all__ = [
     "yolov3_layout",
     "yolov3_loss",
     "yolov3_loss_vjp",
+    "value_and_vjp",
     "yolov3_targets",
 ]

@@ -228,6 +228,10 @@ class LossSpec:
     # A detector loss returns (total, {term: value}); ``terms`` names its terms in order. Its conformance output is
     # the vector (total, *terms), and its VJP takes the cotangent of the total or a mapping of name to cotangent.
     terms: tuple[str, ...] = ()
+    # value_and_vjp(grad_output, *inputs, **params) -> (forward's result, vjp's result), computed together so that
+    # they share their intermediates; None where the loss has no fused evaluation (refloss.value_and_vjp then calls
+    # the forward and the VJP one after the other).
+    value_and_vjp: Callable[..., tuple] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
