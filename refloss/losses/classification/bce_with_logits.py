@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import autograd.numpy as anp
 import numpy as np
 
-from refloss._checks import as_matching_pair, check_broadcast_weight, shape_of
-from refloss._reduction import reduce, reduce_vjp
+from refloss._blocks import elementwise
+from refloss._checks import as_matching_pair, check_broadcast_weight, check_grad_output, shape_of
+from refloss._reduction import output_shape
+from refloss.losses.classification._logistic import sigmoid_pair, softplus_pair
 from refloss.losses.classification._labels import check_unit_interval
 from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
 
@@ -81,13 +82,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, *, reduction: str 
         >>> round(float(binary_cross_entropy_with_logits([0.0], [1.0])), 15)  # log 2
         0.693147180559945
     """
-    input, target, weight, pos_weight = _prepare(input, target, reduction, weight, pos_weight)
-    with np.errstate(over="ignore", invalid="ignore"):
-        positive = target * _softplus(-input)  # (B1)
-        if pos_weight is not None:
-            positive = positive * pos_weight
-        loss = positive + (1.0 - target) * _softplus(input)
-        return reduce(loss, reduction, weight, mean_over_weights=False)
+    return _evaluate(None, input, target, reduction, weight, pos_weight)[0]
 
 
 def binary_cross_entropy_with_logits_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
@@ -96,24 +91,46 @@ def binary_cross_entropy_with_logits_vjp(grad_output: Any, input: Any, target: A
 
     ``grad_output`` has the shape of the loss's output. See :func:`binary_cross_entropy_with_logits`, "Gradient".
     """
-    input, target, weight, pos_weight = _prepare(input, target, reduction, weight, pos_weight)
-    g = reduce_vjp(grad_output, input.shape, reduction, None if weight is None else
-                   np.broadcast_to(weight, input.shape), mean_over_weights=False)
+    if grad_output is None:
+        raise TypeError("grad_output must be an array of real numbers, got None")
+    return _evaluate(grad_output, input, target, reduction, weight, pos_weight, value=False)[1]
+
+
+def _value_and_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", weight: Any = None,
+                   pos_weight: Any = None) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
+    if grad_output is None:
+        raise TypeError("grad_output must be an array of real numbers, got None")
+    return _evaluate(grad_output, input, target, reduction, weight, pos_weight)
+
+
+def _kernel(xp: Any, g: Any, x: Any, y: Any, pos_weight: Any, value: bool = True) -> tuple[Any, Any]:
+    """(B1) and, given the cotangents ``g``, (B3) and (B4), for a block of elements (see refloss._blocks)."""
+    softplus_minus, softplus_plus, e = softplus_pair(xp, x)  # -log sigma(x), -log(1 - sigma(x))
+    loss = None
+    if value:
+        positive = y * softplus_minus  # (B1)
+        if pos_weight is not None:
+            positive = positive * pos_weight
+        loss = positive + (1.0 - y) * softplus_plus
+    if g is None:
+        return loss, None
     p = 1.0 if pos_weight is None else pos_weight
+    sigma, sigma_minus = sigmoid_pair(np, x, e)
+    grad_input = g * ((1.0 - y) * sigma - p * y * sigma_minus)  # (B3)
+    # (B4) with softplus(x) = softplus(-x) + x: exact -x for p = 1, where the difference of the two softplus
+    # values would cancel (8e-8 relative error at x = 1e-10, and 0 instead of -1e-17 at x = 1e-17).
+    grad_target = g * ((p - 1.0) * softplus_minus - x)
+    return loss, (grad_input, grad_target)
+
+
+def _evaluate(grad_output: Any, input: Any, target: Any, reduction: str, weight: Any, pos_weight: Any,
+              value: bool = True) -> tuple[Any, tuple | None]:
+    input, target, weight, pos_weight = _prepare(input, target, reduction, weight, pos_weight)
+    if grad_output is not None:
+        grad_output = check_grad_output(grad_output, output_shape(shape_of(input), reduction))
     with np.errstate(over="ignore", invalid="ignore"):
-        e = np.exp(-np.abs(input))
-        sigma = np.where(input >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        sigma_minus = np.where(input >= 0, e / (1.0 + e), 1.0 / (1.0 + e))
-        grad_input = g * ((1.0 - target) * sigma - p * target * sigma_minus)  # (B3)
-        # (B4) with softplus(x) = softplus(-x) + x: exact -x for p = 1, where the difference of the two softplus
-        # values would cancel (8e-8 relative error at x = 1e-10, and 0 instead of -1e-17 at x = 1e-17).
-        grad_target = g * ((p - 1.0) * _softplus(-input) - input)
-    return grad_input, grad_target
-
-
-def _softplus(z: Any) -> Any:
-    """log(1 + e^z) = max(z, 0) + log1p(e^-|z|) (B2), written with where (see refloss.activations._minus_abs)."""
-    return anp.where(z >= 0, z, 0.0) + anp.log1p(anp.exp(anp.where(z >= 0, -z, z)))
+        return elementwise(_kernel, [input, target, pos_weight], reduction=reduction, value=value,
+                           grad_output=grad_output, weight=weight, mean_over_weights=False)
 
 
 def _prepare(input: Any, target: Any, reduction: str, weight: Any, pos_weight: Any) -> tuple:
@@ -129,6 +146,7 @@ register(LossSpec(
     family="classification",
     forward=binary_cross_entropy_with_logits,
     vjp=binary_cross_entropy_with_logits_vjp,
+    value_and_vjp=_value_and_vjp,
     inputs=(Input("input", "logits, any shape", sample=Interval(-8.0, 8.0, True, True)),
             Input("target", "probabilities in [0, 1], the same shape as input", domain=Interval(0.0, 1.0, True, True),
                   sample=Interval(0.0, 1.0, True, True))),

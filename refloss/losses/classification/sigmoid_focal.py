@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import autograd.numpy as anp
 import numpy as np
 
-from refloss._checks import as_matching_pair
-from refloss._reduction import reduce, reduce_vjp
+from refloss._blocks import elementwise
+from refloss._checks import as_matching_pair, check_grad_output, shape_of
+from refloss._reduction import output_shape
 from refloss.losses.classification._labels import check_unit_interval
 from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
-from refloss.losses.classification.bce_with_logits import _softplus
+from refloss.losses.classification._logistic import sigmoid_pair, softplus_pair
 
 __all__ = ["sigmoid_focal_loss", "sigmoid_focal_loss_vjp"]
 
@@ -80,12 +80,7 @@ def sigmoid_focal_loss(inputs: Any, targets: Any, *, reduction: str = "none", al
         >>> round(float(sigmoid_focal_loss([0.0], [1.0], alpha=None)[0]), 10)  # (1/2)^2 log 2
         0.1732867951
     """
-    x, y, alpha_t, gamma = _prepare(inputs, targets, reduction, alpha, gamma)
-    with np.errstate(over="ignore", invalid="ignore"):
-        ce = y * _softplus(-x) + (1.0 - y) * _softplus(x)  # (F1)
-        p, one_minus_p = _sigmoid_pair(x)
-        q = p * (1.0 - y) + one_minus_p * y  # (F2)
-        return reduce(alpha_t * q ** gamma * ce, reduction)  # (F3)
+    return _evaluate(None, inputs, targets, reduction, alpha, gamma)[0]
 
 
 def sigmoid_focal_loss_vjp(grad_output: Any, inputs: Any, targets: Any, *, reduction: str = "none",
@@ -94,36 +89,48 @@ def sigmoid_focal_loss_vjp(grad_output: Any, inputs: Any, targets: Any, *, reduc
 
     ``grad_output`` has the shape of the loss's output. See :func:`sigmoid_focal_loss`, "Gradient".
     """
-    x, y, alpha_t, gamma = _prepare(inputs, targets, reduction, alpha, gamma)
-    g = reduce_vjp(grad_output, x.shape, reduction)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ce = y * _softplus(-x) + (1.0 - y) * _softplus(x)
-        p, one_minus_p = _sigmoid_pair(x)
-        q = p * (1.0 - y) + one_minus_p * y
-        # p (1 - p) / q <= 1; where q = 0 (saturated hard label) the product with q^gamma is 0 for gamma > 0 and
-        # is multiplied by gamma = 0 otherwise, so any finite value serves: take its limit for hard labels, 1.
-        ratio = np.where(q > 0, p * one_minus_p / np.where(q > 0, q, 1.0), 1.0)
-        # p - y written as p (1 - y) - (1 - p) y: for y = 1 and p = sigma(40) = 1 - 4e-18, p - y would cancel to 0
-        p_minus_y = p * (1.0 - y) - one_minus_p * y
-        grad = g * alpha_t * q ** gamma * (p_minus_y - gamma * (2.0 * y - 1.0) * ratio * ce)  # (F4)
-    return grad, None
+    if grad_output is None:
+        raise TypeError("grad_output must be an array of real numbers, got None")
+    return _evaluate(grad_output, inputs, targets, reduction, alpha, gamma, value=False)[1]
 
 
-def _sigmoid_pair(x: Any) -> tuple[Any, Any]:
-    """sigma(x) and 1 - sigma(x) = sigma(-x), each without cancellation."""
-    e = anp.exp(anp.where(x >= 0, -x, x))
-    return anp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)), anp.where(x >= 0, e / (1.0 + e), 1.0 / (1.0 + e))
+def _value_and_vjp(grad_output: Any, inputs: Any, targets: Any, *, reduction: str = "none",
+                   alpha: float | None = 0.25, gamma: float = 2.0) -> tuple[Any, tuple[np.ndarray, None]]:
+    if grad_output is None:
+        raise TypeError("grad_output must be an array of real numbers, got None")
+    return _evaluate(grad_output, inputs, targets, reduction, alpha, gamma)
 
 
-def _prepare(inputs: Any, targets: Any, reduction: str, alpha: Any, gamma: Any) -> tuple:
+def _evaluate(grad_output: Any, inputs: Any, targets: Any, reduction: str, alpha: Any, gamma: Any,
+              value: bool = True) -> tuple[Any, tuple | None]:
     x, y = as_matching_pair(inputs, targets, reduction, ("inputs", "targets"))
     check_unit_interval(y, "targets", "labels")
     gamma = GAMMA.check(gamma)
-    if alpha is None:
-        return x, y, 1.0, gamma
-    alpha = ALPHA.check(alpha)
-    alpha_t = 1.0 if alpha < 0 else alpha * y + (1.0 - alpha) * (1.0 - y)
-    return x, y, alpha_t, gamma
+    alpha = None if alpha is None else ALPHA.check(alpha)
+    if grad_output is not None:
+        grad_output = check_grad_output(grad_output, output_shape(shape_of(x), reduction))
+
+    def kernel(xp: Any, g: Any, x: Any, y: Any, value: bool = True) -> tuple[Any, Any]:
+        """(F1)-(F3) and, given the cotangents ``g``, (F4), for a block of elements (see refloss._blocks)."""
+        softplus_minus, softplus_plus, e = softplus_pair(xp, x)
+        ce = y * softplus_minus + (1.0 - y) * softplus_plus  # (F1)
+        p, one_minus_p = sigmoid_pair(xp, x, e)
+        q = p * (1.0 - y) + one_minus_p * y  # (F2)
+        alpha_t = 1.0 if alpha is None or alpha < 0 else alpha * y + (1.0 - alpha) * (1.0 - y)
+        modulating = q ** gamma
+        loss = alpha_t * modulating * ce if value else None  # (F3)
+        if g is None:
+            return loss, None
+        # p (1 - p) / q <= 1. Where q = 0 (a saturated hard label) p (1 - p) is 0 too, and any finite ratio serves:
+        # its product with q^gamma is 0 for gamma > 0, and it is multiplied by gamma = 0 otherwise. Dividing by
+        # q + [q = 0] gives 0 there instead of 0/0.
+        ratio = p * one_minus_p / (q + (q == 0))
+        # p - y written as p (1 - y) - (1 - p) y: for y = 1 and p = sigma(40) = 1 - 4e-18, p - y would cancel to 0
+        p_minus_y = p * (1.0 - y) - one_minus_p * y
+        return loss, (g * alpha_t * modulating * (p_minus_y - gamma * (2.0 * y - 1.0) * ratio * ce), None)  # (F4)
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return elementwise(kernel, [x, y], reduction=reduction, value=value, grad_output=grad_output)
 
 
 register(LossSpec(
@@ -131,6 +138,7 @@ register(LossSpec(
     family="classification",
     forward=sigmoid_focal_loss,
     vjp=sigmoid_focal_loss_vjp,
+    value_and_vjp=_value_and_vjp,
     inputs=(Input("inputs", "logits, any shape", sample=Interval(-8.0, 8.0, True, True)),
             Input("targets", "labels 0 or 1 (or soft labels in [0, 1]), the same shape as inputs",
                   domain=Interval(0.0, 1.0, True, True), sample=Interval(0.0, 1.0, True, True),

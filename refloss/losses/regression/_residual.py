@@ -14,11 +14,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from refloss._checks import as_matching_pair, check_weight, shape_of
-from refloss._reduction import reduce, reduce_vjp
+from refloss._blocks import elementwise
+from refloss._checks import as_matching_pair, check_grad_output, check_weight, shape_of
+from refloss._reduction import output_shape
 from refloss._registry import Input, Kink, Param, Interval
 
-__all__ = ["ABS_KINK", "REGRESSION_INPUTS", "WEIGHT", "residual_loss", "residual_loss_vjp"]
+__all__ = ["ABS_KINK", "REGRESSION_INPUTS", "WEIGHT", "residual_loss", "residual_loss_vjp", "residual_value_and_vjp"]
 
 REGRESSION_INPUTS = (
     Input("input", "predictions, any shape"),
@@ -52,17 +53,43 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any) -> tuple[Any,
 def residual_loss(value: Callable[[Any], Any], input: Any, target: Any, reduction: str,
                   weight: Any = None, mean_over_weights: bool = True) -> Any:
     """Forward of a residual loss: ``reduce(value(input - target))`` (see ``refloss._reduction.reduce``)."""
-    input, target, weight = _prepare(input, target, reduction, weight)
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf and NaN propagate silently, as in PyTorch
-        return reduce(value(input - target), reduction, weight, mean_over_weights)
+    return _evaluate(value, None, None, input, target, reduction, weight, mean_over_weights)[0]
 
 
 def residual_loss_vjp(slope: Callable[[np.ndarray], np.ndarray], grad_output: Any, input: Any, target: Any,
                       reduction: str, weight: Any = None,
                       mean_over_weights: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """VJP of a residual loss with respect to ``(input, target)``."""
+    if grad_output is None:
+        raise TypeError("grad_output must be an array of real numbers, got None")
+    return _evaluate(None, slope, grad_output, input, target, reduction, weight, mean_over_weights)[1]
+
+
+def residual_value_and_vjp(value: Callable[[Any], Any], slope: Callable[[np.ndarray], np.ndarray],
+                           grad_output: Any, input: Any, target: Any, reduction: str, weight: Any = None,
+                           mean_over_weights: bool = True) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
+    """The forward and the VJP of a residual loss in one pass over the residual."""
+    if grad_output is None:
+        raise TypeError("grad_output must be an array of real numbers, got None")
+    return _evaluate(value, slope, grad_output, input, target, reduction, weight, mean_over_weights)
+
+
+def _evaluate(loss_of: Callable | None, slope_of: Callable | None, grad_output: Any, input: Any, target: Any,
+              reduction: str, weight: Any, mean_over_weights: bool) -> tuple[Any, tuple | None]:
+    """Validate, then run the residual kernel over the elements (refloss._blocks)."""
     input, target, weight = _prepare(input, target, reduction, weight)
-    g = reduce_vjp(grad_output, input.shape, reduction, weight, mean_over_weights)
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow and NaN propagate silently, as in PyTorch
-        grad_input = g * slope(input - target)
-    return grad_input, -grad_input
+    shape = shape_of(input)
+    if grad_output is not None:
+        grad_output = check_grad_output(grad_output, output_shape(shape, reduction))
+
+    def kernel(xp: Any, g: Any, input: Any, target: Any, value: bool = True) -> tuple[Any, Any]:
+        d = input - target  # (D1)
+        loss = loss_of(d) if value else None
+        if g is None:
+            return loss, None
+        grad_input = g * slope_of(d)  # (G1); (G2) is its negative
+        return loss, (grad_input, -grad_input)
+
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf and NaN propagate silently, as in PyTorch
+        return elementwise(kernel, [input, target], reduction=reduction, value=loss_of is not None,
+                           grad_output=grad_output, weight=weight, mean_over_weights=mean_over_weights)

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from refloss._registry import Equivalent, LossSpec, Reference, register
-from refloss.losses.regression._residual import REGRESSION_INPUTS, WEIGHT, residual_loss, residual_loss_vjp
+from refloss.losses.regression._residual import (REGRESSION_INPUTS, WEIGHT, residual_loss, residual_loss_vjp,
+                                                 residual_value_and_vjp)
 
 __all__ = ["mse_loss", "mse_loss_vjp"]
 
@@ -68,6 +69,11 @@ def mse_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = 
     return residual_loss_vjp(_twice, grad_output, input, target, reduction, weight)
 
 
+def _mse_value_and_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
+                       weight: Any = None) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
+    return residual_value_and_vjp(_squared, _twice, grad_output, input, target, reduction, weight)
+
+
 def _squared(d: Any) -> Any:
     return d * d  # (D2)
 
@@ -81,6 +87,7 @@ register(LossSpec(
     family="regression",
     forward=mse_loss,
     vjp=mse_loss_vjp,
+    value_and_vjp=_mse_value_and_vjp,
     inputs=REGRESSION_INPUTS,
     params=(WEIGHT,),
     smoothness="C-infinity (a polynomial)",

@@ -9,7 +9,8 @@ import autograd.numpy as anp
 import numpy as np
 
 from refloss._registry import Equivalent, Interval, Kink, LossSpec, Param, Reference, register
-from refloss.losses.regression._residual import ABS_KINK, REGRESSION_INPUTS, residual_loss, residual_loss_vjp
+from refloss.losses.regression._residual import (ABS_KINK, REGRESSION_INPUTS, residual_loss, residual_loss_vjp,
+                                                 residual_value_and_vjp)
 
 __all__ = ["smooth_l1_loss", "smooth_l1_loss_vjp"]
 
@@ -84,22 +85,29 @@ def smooth_l1_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: 
     return residual_loss_vjp(lambda d: _slope(d, beta), grad_output, input, target, reduction)
 
 
+def _smooth_l1_value_and_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
+                             beta: float = 1.0) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
+    beta = BETA.check(beta)
+    return residual_value_and_vjp(lambda d: _value(d, beta), lambda d: _slope(d, beta), grad_output, input,
+                                  target, reduction)
+
+
 def _value(d: Any, beta: float) -> Any:
     abs_d = anp.abs(d)
     if beta == 0.0:
         return abs_d  # the quadratic zone is empty
-    quadratic = abs_d < beta
-    # Square only residuals inside the zone (a precaution: the unused branch never forms inf), and divide before
-    # the second multiplication, d * (d / beta) with |d / beta| < 1, so that a tiny beta (1e-200) cannot make
-    # d * d underflow to 0 first.
-    d_inside = anp.where(quadratic, d, 0.0)
-    return anp.where(quadratic, 0.5 * d_inside * (d_inside / beta), abs_d - 0.5 * beta)  # (D2)
+    # (D2) in one expression: with m = min(|d|, beta), (|d| - m/2) (m / beta) is (|d|/2)(|d|/beta) = d^2 / (2 beta)
+    # inside the zone and |d| - beta/2 outside (m / beta = 1 exactly). Dividing before multiplying keeps a tiny
+    # beta (1e-200) from underflowing d^2 to 0, and no branch is evaluated and then thrown away.
+    inside = anp.minimum(abs_d, beta)
+    return (abs_d - 0.5 * inside) * (inside / beta)
 
 
 def _slope(d: np.ndarray, beta: float) -> np.ndarray:
     if beta == 0.0:
         return np.sign(d)
-    return np.where(np.abs(d) < beta, d / beta, np.sign(d))  # (G1)
+    # (G1): d / beta inside the zone, and beyond it |d / beta| >= 1, which the clip turns into sign(d)
+    return np.clip(d / beta, -1.0, 1.0)
 
 
 def _distance_to_beta(input: Any, target: Any, *, beta: float = 1.0, **_: Any) -> Any:
@@ -111,6 +119,7 @@ register(LossSpec(
     family="regression",
     forward=smooth_l1_loss,
     vjp=smooth_l1_loss_vjp,
+    value_and_vjp=_smooth_l1_value_and_vjp,
     inputs=REGRESSION_INPUTS,
     params=(BETA,),
     smoothness="C1 for beta > 0 (the second derivative jumps at |d| = beta); piecewise linear for beta = 0",
