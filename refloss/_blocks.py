@@ -9,7 +9,7 @@ multiplied by ``g``. The same kernel serves three ways:
 
 * **traced**: autograd differentiates the forward, so the kernel runs once on the whole arrays with
   ``xp = autograd.numpy`` and ``reduce`` applies the reduction. This is the readable evaluation the docs teach,
-  and the one the tests compare against (``whole_arrays()`` forces it for plain arrays too).
+  and the one the tests compare against (``readable_evaluation()`` forces it for plain arrays too).
 * **blocked**: for plain arrays the kernel runs with ``xp = numpy`` on cache-sized blocks of items (views of the
   inputs, never copies), and the results are written into preallocated outputs. Every temporary is a block: it
   stays in cache and its memory is reused, where whole-array temporaries cost a page fault per 4 KiB. A ``mean``
@@ -35,30 +35,37 @@ from autograd.tracer import Box
 
 from refloss._reduction import reduce
 
-__all__ = ["BLOCK_BYTES", "block_bytes", "elementwise", "evaluate", "whole_arrays"]
+__all__ = ["BLOCK_BYTES", "block_bytes", "elementwise", "evaluate", "readable", "readable_evaluation"]
 
-# Bytes of one input per block. Measured with `refloss bench` on this project's 2-core machine: blocks of 64 KiB
-# to 256 KiB of float64 (8K to 32K elements) are within a few percent of each other and 2 to 3 times faster than
-# whole arrays at 1e6 elements; much smaller blocks pay Python's per-call overhead, much larger ones leave the cache.
-BLOCK_BYTES = 128 * 1024
+# Bytes of one input per block: 8,192 float64 elements. Each temporary of a block is then below glibc's threshold
+# for serving an allocation by mmap (128 KiB): blocks of 16,384 elements were 2 to 3 times slower per element on
+# this project's machine, every temporary costing fresh page faults. Much smaller blocks pay Python's per-call
+# overhead (measured at 1e6 elements: 16 KiB blocks 1.6 times slower than 64 KiB ones for smooth_l1_loss).
+BLOCK_BYTES = 64 * 1024
 
-_settings = {"block_bytes": BLOCK_BYTES, "whole_arrays": False}
+_settings = {"block_bytes": BLOCK_BYTES, "readable": False}
 
 Kernel = Callable[..., tuple[Any, Sequence[Any] | None]]
 
 
 @contextlib.contextmanager
-def whole_arrays() -> Iterator[None]:
-    """Evaluate every kernel once on the whole arrays (the readable evaluation), as autograd's traced forward is.
+def readable_evaluation() -> Iterator[None]:
+    """Evaluate as the docs teach: every kernel once on the whole arrays, as autograd's traced forward is, and
+    no specialised path (cross-entropy's class-index path that never forms the one-hot rows).
 
-    For tests that hold the blocked evaluation to the readable one, and for timing the difference.
+    For tests that hold the fast paths to the readable one, and for timing the difference.
     """
-    previous = _settings["whole_arrays"]
-    _settings["whole_arrays"] = True
+    previous = _settings["readable"]
+    _settings["readable"] = True
     try:
         yield
     finally:
-        _settings["whole_arrays"] = previous
+        _settings["readable"] = previous
+
+
+def readable() -> bool:
+    """Whether :func:`readable_evaluation` is in force (a loss with a specialised fast path then skips it)."""
+    return _settings["readable"]
 
 
 @contextlib.contextmanager
@@ -98,7 +105,7 @@ def evaluate(kernel: Kernel, items: Sequence[Any], *, reduction: str, value: boo
     denominator = np.float64(_denominator(count, weight, reduction, mean_over_weights))
     g = None if grad_output is None else _cotangent_scale(np.asarray(grad_output, dtype=np.float64), reduction,
                                                           denominator, weight is not None and mean_over_weights)
-    if _settings["whole_arrays"] or np.ndim(items[0]) == 0:
+    if _settings["readable"] or np.ndim(items[0]) == 0:
         blocks = [...]  # the whole arrays (an Ellipsis also indexes a 0-d array)
     else:
         per_item = max(1, items[0][:1].nbytes)
@@ -119,7 +126,7 @@ def evaluate(kernel: Kernel, items: Sequence[Any], *, reduction: str, value: boo
                 if len(blocks) > 1:
                     loss_out[block] = loss
             else:
-                partial_sums.append(np.sum(loss))
+                partial_sums.append(np.add.reduce(loss, axis=None))
         if grads is not None:
             if gradients is None:
                 gradients = [None if grad is None else (np.empty(np.shape(item)) if len(blocks) > 1 else grad)

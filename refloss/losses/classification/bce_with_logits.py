@@ -105,7 +105,7 @@ def _value_and_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str 
 
 def _kernel(xp: Any, g: Any, x: Any, y: Any, pos_weight: Any, value: bool = True) -> tuple[Any, Any]:
     """(B1) and, given the cotangents ``g``, (B3) and (B4), for a block of elements (see refloss._blocks)."""
-    softplus_minus, softplus_plus, e = softplus_pair(xp, x)  # -log sigma(x), -log(1 - sigma(x))
+    softplus_minus, softplus_plus, parts = softplus_pair(xp, x)  # -log sigma(x), -log(1 - sigma(x))
     loss = None
     if value:
         positive = y * softplus_minus  # (B1)
@@ -115,7 +115,7 @@ def _kernel(xp: Any, g: Any, x: Any, y: Any, pos_weight: Any, value: bool = True
     if g is None:
         return loss, None
     p = 1.0 if pos_weight is None else pos_weight
-    sigma, sigma_minus = sigmoid_pair(np, x, e)
+    sigma, sigma_minus = sigmoid_pair(parts)
     grad_input = g * ((1.0 - y) * sigma - p * y * sigma_minus)  # (B3)
     # (B4) with softplus(x) = softplus(-x) + x: exact -x for p = 1, where the difference of the two softplus
     # values would cancel (8e-8 relative error at x = 1e-10, and 0 instead of -1e-17 at x = 1e-17).

@@ -24,9 +24,11 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import Box
 
+from refloss._blocks import readable
 from refloss._checks import as_array, as_real_array, check_grad_output, check_reduction, shape_of
 from refloss._registry import Equivalent, Input, Interval, LossSpec, Param, Reference, register
 from refloss.activations import log_softmax, softmax, softmax_complement
+from refloss.losses.classification._indexed_cross_entropy import indexed_cross_entropy
 from refloss.losses.classification._labels import (check_class_indices, check_class_weight, check_unit_interval,
                                                    class_axis_of, integer_dtype_hint)
 
@@ -103,6 +105,9 @@ def cross_entropy(input: Any, target: Any, *, reduction: str = "mean", weight: A
         >>> round(float(cross_entropy([[0.0, 0.0]], np.array([1]))), 12)  # log 2
         0.69314718056
     """
+    fast = _indexed(None, input, target, reduction, weight, ignore_index, label_smoothing)
+    if fast is not None:
+        return fast[0]
     x, coefficients, denominator, _ = _prepare(input, target, reduction, weight, ignore_index, label_smoothing,
                                                "cross_entropy")
     class_axis = 1 if np.ndim(_value(x)) > 1 else 0
@@ -118,6 +123,11 @@ def cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduction: s
     ``grad_output`` has the shape of the loss's output. The target gets a gradient only when it holds
     probabilities (None for class indices). See :func:`cross_entropy`, "Gradient".
     """
+    if grad_output is None:
+        raise TypeError("grad_output must be an array of real numbers, got None")
+    fast = _indexed(grad_output, input, target, reduction, weight, ignore_index, label_smoothing, value=False)
+    if fast is not None:
+        return fast[1]
     x, coefficients, denominator, probabilities = _prepare(input, target, reduction, weight, ignore_index,
                                                            label_smoothing, "cross_entropy")
     class_axis = 1 if x.ndim > 1 else 0
@@ -133,6 +143,18 @@ def cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduction: s
             class_weight = _class_weight(weight, x.shape[class_axis], x.ndim, class_axis)
             grad_target = -g * (1.0 - label_smoothing) * class_weight * log_softmax(x, class_axis) / divisor  # (C5)
     return grad_input, grad_target
+
+
+def _value_and_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", weight: Any = None,
+                   ignore_index: int = -100, label_smoothing: float = 0.0) -> tuple[Any, tuple]:
+    """cross_entropy and its VJP in one pass (the class-index fast path), else one after the other."""
+    if grad_output is None:
+        raise TypeError("grad_output must be an array of real numbers, got None")
+    fast = _indexed(grad_output, input, target, reduction, weight, ignore_index, label_smoothing)
+    if fast is not None:
+        return fast
+    params = dict(reduction=reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
+    return cross_entropy(input, target, **params), cross_entropy_vjp(grad_output, input, target, **params)
 
 
 def nll_loss(input: Any, target: Any, *, reduction: str = "mean", weight: Any = None, ignore_index: int = -100) -> Any:
@@ -242,16 +264,12 @@ def _per_sample_cotangent(grad_output: Any, x: np.ndarray, class_axis: int, redu
 def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index: Any, label_smoothing: Any,
              name: str) -> tuple[Any, Any, float, bool]:
     """Validate everything; return (input, V, the mean's denominator D, whether targets are probabilities)."""
-    x = as_real_array(input, "input")
-    check_reduction(reduction)
+    x, weight, ignore_index, label_smoothing, target_values = _checked(input, target, reduction, weight, ignore_index,
+                                                                       label_smoothing)
     shape = shape_of(x)
     class_axis = class_axis_of(shape)
     classes = shape[class_axis]
-    ignore_index = _integer(ignore_index, "ignore_index")
-    label_smoothing = LABEL_SMOOTHING.check(label_smoothing)
-    weight = check_class_weight(weight, "weight", classes)
     class_weight = _class_weight(weight, classes, len(shape), class_axis)
-    target_values = as_array(_value(target), "target")
     if target_values.dtype.kind in "iu":
         return x, *_index_coefficients(target_values, shape, class_axis, classes, class_weight, ignore_index,
                                        label_smoothing), False
@@ -275,6 +293,40 @@ def _prepare(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
     coefficients = class_weight * ((1.0 - label_smoothing) * t + label_smoothing / classes)  # (C2)
     samples = int(np.prod(shape)) // classes if classes else 0
     return x, coefficients, float(samples), True
+
+
+def _checked(input: Any, target: Any, reduction: str, weight: Any, ignore_index: Any,
+             label_smoothing: Any) -> tuple[Any, np.ndarray | None, int, float, np.ndarray]:
+    """The checks every cross-entropy evaluation starts with, in order: (input, weight, ignore_index,
+    label_smoothing, the target's values); the target itself is checked once its kind is known."""
+    x = as_real_array(input, "input")
+    check_reduction(reduction)
+    shape = shape_of(x)
+    classes = shape[class_axis_of(shape)]
+    ignore_index = _integer(ignore_index, "ignore_index")
+    label_smoothing = LABEL_SMOOTHING.check(label_smoothing)
+    weight = check_class_weight(weight, "weight", classes)
+    return x, weight, ignore_index, label_smoothing, as_array(_value(target), "target")
+
+
+def _indexed(grad_output: Any, input: Any, target: Any, reduction: str, weight: Any, ignore_index: Any,
+             label_smoothing: Any, value: bool = True) -> tuple[Any, tuple | None] | None:
+    """cross_entropy's class-index fast path (_indexed_cross_entropy.py), or None where it does not apply: under
+    autograd, in refloss._blocks.readable_evaluation(), for probabilities, label smoothing, an empty input, or
+    extra dimensions (N, C, d1, ...), whose sums over the class axis the readable code takes in another order."""
+    if isinstance(input, Box) or isinstance(target, Box) or readable():
+        return None
+    x, weight, ignore_index, label_smoothing, target_values = _checked(input, target, reduction, weight,
+                                                                       ignore_index, label_smoothing)
+    if target_values.dtype.kind not in "iu" or label_smoothing != 0 or x.size == 0 or x.ndim > 2:
+        return None
+    shape = x.shape
+    class_axis = class_axis_of(shape)
+    labels = check_class_indices(target_values, shape, class_axis, ignore_index, probabilities_allowed=True)
+    if grad_output is not None:
+        sample_shape = shape[:class_axis] + shape[class_axis + 1:]
+        grad_output = check_grad_output(grad_output, sample_shape if reduction == "none" else ())
+    return indexed_cross_entropy(x, labels, weight, ignore_index, reduction, grad_output, value)
 
 
 def _integer(value: Any, name: str) -> int:
@@ -308,6 +360,7 @@ register(LossSpec(
     family="classification",
     forward=cross_entropy,
     vjp=cross_entropy_vjp,
+    value_and_vjp=_value_and_vjp,
     inputs=(Input("input", "logits (N, C, ...)", shape=("N", "C", "..."), sample=Interval(-8.0, 8.0, True, True)),
             Input("target", "class indices (N, ...) in [0, C), or probabilities shaped like input",
                   shape=("N", "..."), kind="int", classes="C", differentiable=False,

@@ -112,9 +112,9 @@ def _evaluate(grad_output: Any, inputs: Any, targets: Any, reduction: str, alpha
 
     def kernel(xp: Any, g: Any, x: Any, y: Any, value: bool = True) -> tuple[Any, Any]:
         """(F1)-(F3) and, given the cotangents ``g``, (F4), for a block of elements (see refloss._blocks)."""
-        softplus_minus, softplus_plus, e = softplus_pair(xp, x)
+        softplus_minus, softplus_plus, parts = softplus_pair(xp, x)
         ce = y * softplus_minus + (1.0 - y) * softplus_plus  # (F1)
-        p, one_minus_p = sigmoid_pair(xp, x, e)
+        p, one_minus_p = sigmoid_pair(parts)
         q = p * (1.0 - y) + one_minus_p * y  # (F2)
         alpha_t = 1.0 if alpha is None or alpha < 0 else alpha * y + (1.0 - alpha) * (1.0 - y)
         modulating = q ** gamma

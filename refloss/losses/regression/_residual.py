@@ -1,6 +1,7 @@
 """Shared plumbing for the regression losses, which are all a function of the residual ``d = input - target``.
 
-Each regression loss supplies two elementwise functions of ``d``: its value ``l(d)`` and its slope ``l'(d)``.
+Each regression loss supplies two elementwise functions of ``d``: its value ``l(xp, d)``, written against the array
+namespace ``xp`` (NumPy, or autograd's when autograd traces it; see refloss._blocks), and its slope ``l'(d)``.
 This module validates the inputs, applies the reduction, and applies the chain rule common to all of them:
 
     dL/d input = g * l'(d)        dL/d target = -g * l'(d)
@@ -84,7 +85,7 @@ def _evaluate(loss_of: Callable | None, slope_of: Callable | None, grad_output: 
 
     def kernel(xp: Any, g: Any, input: Any, target: Any, value: bool = True) -> tuple[Any, Any]:
         d = input - target  # (D1)
-        loss = loss_of(d) if value else None
+        loss = loss_of(xp, d) if value else None
         if g is None:
             return loss, None
         grad_input = g * slope_of(d)  # (G1); (G2) is its negative

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import autograd.numpy as anp
 import numpy as np
 
 from refloss._registry import Equivalent, Interval, Kink, LossSpec, Param, Reference, register
@@ -88,7 +87,7 @@ def balanced_l1_loss(input: Any, target: Any, *, reduction: str = "mean", alpha:
         2.578594
     """
     alpha, gamma, beta = _check_params(alpha, gamma, beta)
-    return residual_loss(lambda d: _value(d, alpha, gamma, beta), input, target, reduction)
+    return residual_loss(lambda xp, d: _value(xp, d, alpha, gamma, beta), input, target, reduction)
 
 
 def balanced_l1_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", alpha: float = 0.5,
@@ -109,15 +108,15 @@ def _check_params(alpha: float, gamma: float, beta: float) -> tuple[float, float
     return alpha, gamma, beta
 
 
-def _value(d: Any, alpha: float, gamma: float, beta: float) -> Any:
+def _value(xp: Any, d: Any, alpha: float, gamma: float, beta: float) -> Any:
     b = math.expm1(gamma / alpha)  # (D2)
-    u = anp.abs(d)
+    u = xp.abs(d)
     inner = u < beta
-    u_inner = anp.where(inner, u, 0.0)  # keeps the unused branch finite for huge residuals
+    u_inner = xp.where(inner, u, 0.0)  # keeps the unused branch finite for huge residuals
     s = b * (u_inner / beta)  # u / beta < 1 first, so that s < b never overflows
-    inner_value = alpha * _inner_shape(s, u_inner, b, beta)  # (D3)
+    inner_value = alpha * _inner_shape(xp, s, u_inner, b, beta)  # (D3)
     outer_value = gamma * u + gamma / b - alpha * beta  # (D3)
-    return anp.where(inner, inner_value, outer_value)
+    return xp.where(inner, inner_value, outer_value)
 
 
 # Series coefficients of f(s) = (beta s + 1) log(1 + s) - beta s = s (1 - beta) + sum_k c_k s^k for k >= 2, with
@@ -126,7 +125,7 @@ _SERIES_TERMS = 60
 _SERIES_BELOW = 0.5
 
 
-def _inner_shape(s: Any, u: Any, b: float, beta: float) -> Any:
+def _inner_shape(xp: Any, s: Any, u: Any, b: float, beta: float) -> Any:
     """(1/b) [(beta s + 1) log1p(s) - beta s] with s = b u / beta, accurate to a few ulp for every u (D4).
 
     The direct form cancels for small s: its terms are about s while the result is about s^2 / 2 when beta = 1
@@ -135,15 +134,15 @@ def _inner_shape(s: Any, u: Any, b: float, beta: float) -> Any:
     huge b (gamma / alpha near 709) cannot overflow b u.
     """
     small = s < _SERIES_BELOW
-    s_small = anp.where(small, s, 0.0)
+    s_small = xp.where(small, s, 0.0)
     series = 0.0
     for k in range(_SERIES_TERMS, 1, -1):  # Horner: s^2 (c_2 + s (c_3 + s (...)))
         series = series * s_small + (-1.0) ** k * (beta / (k - 1) - 1.0 / k)
     series = (s_small * (1.0 - beta) + s_small * s_small * series) / b
-    s_large = anp.where(small, _SERIES_BELOW, s)
-    u_large = anp.where(small, _SERIES_BELOW * beta / b, u)
-    direct = (u_large + 1.0 / b) * anp.log1p(s_large) - u_large
-    return anp.where(small, series, direct)
+    s_large = xp.where(small, _SERIES_BELOW, s)
+    u_large = xp.where(small, _SERIES_BELOW * beta / b, u)
+    direct = (u_large + 1.0 / b) * xp.log1p(s_large) - u_large
+    return xp.where(small, series, direct)
 
 
 def _slope(d: np.ndarray, alpha: float, gamma: float, beta: float) -> np.ndarray:

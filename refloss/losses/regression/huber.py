@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import autograd.numpy as anp
 import numpy as np
 
 from refloss._registry import Equivalent, Interval, Kink, LossSpec, Param, Reference, register
@@ -73,7 +72,7 @@ def huber_loss(input: Any, target: Any, *, reduction: str = "mean", delta: float
     delta = DELTA.check(delta)
     # PyTorch 2.13 divides a weighted Huber mean by the element count, not by the weight sum as its l1_loss and
     # mse_loss do; refloss follows it (mean_over_weights=False).
-    return residual_loss(lambda d: _value(d, delta), input, target, reduction, weight, mean_over_weights=False)
+    return residual_loss(lambda xp, d: _value(xp, d, delta), input, target, reduction, weight, mean_over_weights=False)
 
 
 def huber_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", delta: float = 1.0,
@@ -87,11 +86,11 @@ def huber_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str 
                              weight, mean_over_weights=False)  # (G1)
 
 
-def _value(d: Any, delta: float) -> Any:
-    abs_d = anp.abs(d)
+def _value(xp: Any, d: Any, delta: float) -> Any:
+    abs_d = xp.abs(d)
     quadratic = abs_d < delta
-    d_inside = anp.where(quadratic, d, 0.0)  # keeps the unused branch finite (see smooth_l1_loss)
-    return anp.where(quadratic, 0.5 * d_inside * d_inside, delta * (abs_d - 0.5 * delta))  # (D2)
+    d_inside = xp.where(quadratic, d, 0.0)  # keeps the unused branch finite (see smooth_l1_loss)
+    return xp.where(quadratic, 0.5 * d_inside * d_inside, delta * (abs_d - 0.5 * delta))  # (D2)
 
 
 register(LossSpec(

@@ -74,7 +74,7 @@ def _mse_value_and_vjp(grad_output: Any, input: Any, target: Any, *, reduction: 
     return residual_value_and_vjp(_squared, _twice, grad_output, input, target, reduction, weight)
 
 
-def _squared(d: Any) -> Any:
+def _squared(xp: Any, d: Any) -> Any:
     return d * d  # (D2)
 
 

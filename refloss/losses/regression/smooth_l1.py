@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import autograd.numpy as anp
 import numpy as np
 
 from refloss._registry import Equivalent, Interval, Kink, LossSpec, Param, Reference, register
@@ -72,7 +71,7 @@ def smooth_l1_loss(input: Any, target: Any, *, reduction: str = "mean", beta: fl
         2.625
     """
     beta = BETA.check(beta)
-    return residual_loss(lambda d: _value(d, beta), input, target, reduction)
+    return residual_loss(lambda xp, d: _value(xp, d, beta), input, target, reduction)
 
 
 def smooth_l1_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
@@ -88,18 +87,18 @@ def smooth_l1_loss_vjp(grad_output: Any, input: Any, target: Any, *, reduction: 
 def _smooth_l1_value_and_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
                              beta: float = 1.0) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
     beta = BETA.check(beta)
-    return residual_value_and_vjp(lambda d: _value(d, beta), lambda d: _slope(d, beta), grad_output, input,
+    return residual_value_and_vjp(lambda xp, d: _value(xp, d, beta), lambda d: _slope(d, beta), grad_output, input,
                                   target, reduction)
 
 
-def _value(d: Any, beta: float) -> Any:
-    abs_d = anp.abs(d)
+def _value(xp: Any, d: Any, beta: float) -> Any:
+    abs_d = xp.abs(d)
     if beta == 0.0:
         return abs_d  # the quadratic zone is empty
     # (D2) in one expression: with m = min(|d|, beta), (|d| - m/2) (m / beta) is (|d|/2)(|d|/beta) = d^2 / (2 beta)
     # inside the zone and |d| - beta/2 outside (m / beta = 1 exactly). Dividing before multiplying keeps a tiny
     # beta (1e-200) from underflowing d^2 to 0, and no branch is evaluated and then thrown away.
-    inside = anp.minimum(abs_d, beta)
+    inside = xp.minimum(abs_d, beta)
     return (abs_d - 0.5 * inside) * (inside / beta)
 
 
