@@ -35,7 +35,7 @@ from autograd.tracer import Box
 
 from refloss._reduction import reduce
 
-__all__ = ["BLOCK_BYTES", "block_bytes", "elementwise", "evaluate", "readable", "readable_evaluation"]
+__all__ = ["BLOCK_BYTES", "block_bytes", "block_size", "elementwise", "evaluate", "readable", "readable_evaluation"]
 
 # Bytes of one input per block: 8,192 float64 elements. Each temporary of a block is then below glibc's threshold
 # for serving an allocation by mmap (128 KiB): blocks of 16,384 elements were 2 to 3 times slower per element on
@@ -61,6 +61,11 @@ def readable_evaluation() -> Iterator[None]:
         yield
     finally:
         _settings["readable"] = previous
+
+
+def block_size() -> int:
+    """The bytes of one input per block now (``BLOCK_BYTES`` unless :func:`block_bytes` changed it)."""
+    return _settings["block_bytes"]
 
 
 def readable() -> bool:

@@ -117,22 +117,31 @@ def test_random_cases_give_the_readable_results_across_many_blocks(name, data):
         assert_close_values(fast_value, value, what, int(np.size(case.inputs[0])))
 
 
+def _example_inputs(spec, rng, count=300):
+    """Valid inputs of ``count`` items for a loss with a fused evaluation: boxes, logits and labels, or pairs."""
+    if spec.inputs[0].kind == "box":
+        corners = rng.uniform(0.0, 10.0, size=(2, count, 2))
+        sides = rng.uniform(0.0, 5.0, size=(2, count, 2))
+        return tuple(np.concatenate([c, c + s], axis=-1) for c, s in zip(corners, sides))
+    x = rng.normal(size=(count, 7))
+    if spec.inputs[1].kind == "int":
+        return x, rng.integers(0, 7, size=count)
+    if spec.inputs[1].domain.low == 0.0 and spec.inputs[1].domain.high == 1.0:
+        return x, (rng.random((count, 7)) < 0.3).astype(np.float64)
+    return x, rng.normal(size=(count, 7))
+
+
 @pytest.mark.parametrize("name", FUSED)
 def test_the_fused_value_is_the_forward_and_its_gradients_the_vjp(name):
     spec = registry.get(name)
     rng = np.random.default_rng(7)
-    x = rng.normal(size=(300, 7))
-    if spec.inputs[1].kind == "int":
-        other = rng.integers(0, 7, size=300)
-    elif spec.inputs[1].domain.low == 0.0 and spec.inputs[1].domain.high == 1.0:
-        other = (rng.random((300, 7)) < 0.3).astype(np.float64)
-    else:
-        other = rng.normal(size=(300, 7))
+    inputs = _example_inputs(spec, rng)
     for reduction in ("none", "mean", "sum"):
-        cotangent = rng.normal(size=spec.output_shape(x.shape, reduction))
-        value, grads = refloss.value_and_vjp(name, cotangent, x, other, reduction=reduction)
-        assert np.array_equal(value, spec.forward(x, other, reduction=reduction), equal_nan=True)
-        assert_same_gradients(grads, spec.vjp(cotangent, x, other, reduction=reduction), f"{name}, {reduction}")
+        cotangent = rng.normal(size=spec.output_shape(inputs[0].shape, reduction))
+        with _blocks.block_bytes(1024):  # several blocks
+            value, grads = refloss.value_and_vjp(name, cotangent, *inputs, reduction=reduction)
+            assert np.array_equal(value, spec.forward(*inputs, reduction=reduction), equal_nan=True)
+            assert_same_gradients(grads, spec.vjp(cotangent, *inputs, reduction=reduction), f"{name}, {reduction}")
 
 
 def test_value_and_vjp_refuses_a_function_without_a_gradient_and_an_unknown_name():
@@ -145,8 +154,7 @@ def test_value_and_vjp_refuses_a_function_without_a_gradient_and_an_unknown_name
 @pytest.mark.parametrize("name", FUSED)
 def test_bad_input_gives_the_same_error_fused_and_separate(name):
     spec = registry.get(name)
-    x = np.zeros((3, 4))
-    other = np.zeros(3, dtype=np.int64) if spec.inputs[1].kind == "int" else np.zeros((3, 4))
+    x, other = _example_inputs(spec, np.random.default_rng(0), count=3)
     for bad_call in (lambda f: f(x, other, reduction="average"),
                      lambda f: f(x[:2], other, reduction="mean")):
         with pytest.raises(ValueError) as separate:
@@ -158,26 +166,45 @@ def test_bad_input_gives_the_same_error_fused_and_separate(name):
         refloss.value_and_vjp(name, np.ones(5), x, other, reduction="mean")
 
 
-@pytest.mark.parametrize("name", [n for n in registry.names(None) if registry.get(n).vjp is not None])
+def _valid_vectors_by_function():
+    by_name = {}
+    for test in load_tests():
+        if test.data["result"] != "invalid":
+            by_name.setdefault(test.loss, []).append(test)
+    return by_name
+
+
+@pytest.mark.parametrize("name", registry.names(None))
 def test_read_only_inputs_are_read_and_no_output_shares_their_memory(name):
     """Float64 inputs are no longer copied, so nothing may write to them (a read-only array would raise) and
-    nothing returned may be a view of them (the caller could then change a result by changing an input)."""
-    vector = next((t for t in load_tests(only=[name]) if t.data["result"] == "valid" and "cotangent" in t.data),
-                  None)
-    if vector is None:
-        pytest.skip(f"{name} has no valid vector with a cotangent")
+    nothing returned may be a view of an input or of the cotangent (the caller could then change a result by
+    changing an argument), on every valid vector of every registered function."""
     spec = registry.get(name)
-    decoded = vector.decoded_inputs()
-    inputs = [decoded[i.name] for i in spec.inputs]
-    for array in inputs:
-        array.setflags(write=False)
-    kwargs = vector.decoded_params()
-    reduction = vector.data["attributes"].get("reduction")
-    if reduction is not None:
-        kwargs["reduction"] = reduction["choice"] if isinstance(reduction, dict) else reduction
-    cotangent = spec.cotangent_of(decode(vector.data["cotangent"]))
-    value, grads = refloss.value_and_vjp(name, cotangent, *inputs, **kwargs)
-    outputs = [np.asarray(v) for v in ([value] if not spec.terms else [value[0]]) + [g for g in grads if g is not None]]
-    for output in outputs:
+    vectors = _valid_vectors_by_function().get(name, [])
+    assert vectors, f"{name} has no valid vector"
+    for vector in vectors:
+        decoded = vector.decoded_inputs()
+        inputs = [decoded[i.name] for i in spec.inputs]
+        kwargs = vector.decoded_params()
+        reduction = vector.data["attributes"].get("reduction")
+        if reduction is not None:
+            kwargs["reduction"] = reduction
+        arguments = list(inputs)
         for array in inputs:
-            assert not np.shares_memory(output, array), f"{name}: an output is a view of an input"
+            array.setflags(write=False)
+        value = spec.forward(*inputs, **kwargs)
+        outputs = list(value) if isinstance(value, tuple) else [value]
+        if spec.vjp is not None and "cotangent" in vector.data:
+            cotangent = decode(vector.data["cotangent"])
+            arguments.append(cotangent)
+            cotangent = spec.cotangent_of(cotangent)
+            if isinstance(cotangent, np.ndarray):
+                arguments.append(cotangent)
+            for array in arguments[len(inputs):]:
+                array.setflags(write=False)
+            outputs += [g for g in refloss.value_and_vjp(name, cotangent, *inputs, **kwargs)[1] if g is not None]
+        outputs = [v for output in outputs for v in (output.values() if isinstance(output, dict) else [output])]
+        for output in outputs:
+            for array in arguments:
+                assert not np.shares_memory(np.asarray(output), array), \
+                    f"{vector.uid}: an output of {name} is a view of an argument"

@@ -91,7 +91,7 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> Any:
     _check_formats(in_fmt, out_fmt)
     boxes = _as_boxes_in(boxes, in_fmt, "boxes")
     if in_fmt == out_fmt:
-        return boxes  # as_real_array already made a new float64 array: the copy torchvision's clone() makes
+        return boxes * 1.0  # a new array (the product is exact), as torchvision's clone() makes
     return _FROM_XYXY[out_fmt](_TO_XYXY[in_fmt](boxes))
 
 
@@ -104,7 +104,7 @@ def box_convert_vjp(grad_output: Any, boxes: Any, in_fmt: str, out_fmt: str) -> 
     boxes = _as_boxes_in(boxes, in_fmt, "boxes")
     g = check_grad_output(grad_output, np.shape(boxes))
     if in_fmt == out_fmt:
-        return (g,)
+        return (g.copy(),)  # never the caller's cotangent itself
     return (_TO_XYXY_VJP[in_fmt](_FROM_XYXY_VJP[out_fmt](g)),)
 
 

@@ -10,14 +10,17 @@ from typing import Any, Callable
 import autograd.numpy as anp
 import numpy as np
 
+from autograd.tracer import Box
+
+from refloss._blocks import block_size, evaluate, readable
 from refloss._checks import check_reduction
 from refloss._reduction import reduce, reduce_vjp
 from refloss._registry import Input, Interval, Kink, Param
 from refloss.boxes._checks import as_boxes, check_same_boxes_shape
 from refloss.boxes._pair import intersection_and_union
 
-__all__ = ["BOXES", "EPS", "TIE_KINK", "holding", "iou_cotangents", "iou_with_eps", "pair_cotangent", "prepare",
-           "quietly", "reduce_pairs"]
+__all__ = ["BOXES", "EPS", "TIE_KINK", "holding", "iou_cotangents", "iou_with_eps", "pair_cotangent", "pair_loss",
+           "pair_value_and_vjp", "prepare", "reduce_pairs"]
 
 EPS = Param("eps", 1e-7, Interval(0.0, math.inf, low_closed=True),
             "added to the denominators (union, enclosing area or diagonal) so that degenerate boxes give 0, not 0/0",
@@ -49,14 +52,72 @@ TIE_KINK = Kink(
 )
 
 
-def quietly(function: Callable) -> Callable:
-    """Run ``function`` without NumPy's divide/invalid warnings: with ``eps = 0`` two zero-area boxes give 0/0,
-    whose NaN is the documented result, not an accident to warn about."""
+def pair_loss(function: Callable) -> Callable:
+    """Decorate a box loss's forward, or its VJP (a name ending in ``_vjp``): evaluated block by block over the pairs.
+
+    The readable body runs without NumPy's divide/invalid warnings (with ``eps = 0`` two zero-area boxes give
+    0/0, whose NaN is the documented result, not an accident to warn about). For plain arrays of more pairs than one
+    block holds (refloss._blocks), it runs on each block with ``reduction="none"`` and the per-pair cotangents the
+    readable VJP forms itself; the unreduced loss is assembled and reduced as the readable code reduces it. So the
+    results are those of one call on the whole arrays, bit for bit, with every temporary the size of a block.
+    """
+    body = _quiet(function)
+    vjp = function.__name__.endswith("_vjp")
+
+    @functools.wraps(function)
+    def blocked(*args: Any, **kwargs: Any) -> Any:
+        grad_output, boxes = (args[0], args[1:]) if vjp else (None, args)
+        result = None
+        if len(boxes) == 2:
+            result = _over_pair_blocks(None if vjp else body, body if vjp else None, grad_output, *boxes, kwargs)
+        if result is None:
+            return body(*args, **kwargs)
+        return result[1] if vjp else result[0]
+    return blocked
+
+
+def pair_value_and_vjp(forward: Callable, vjp: Callable) -> Callable:
+    """The registry's fused evaluation of a box loss decorated with :func:`pair_loss`: each block of pairs runs its
+    forward and then its VJP while the block's boxes are in cache."""
+    forward_body, vjp_body = _quiet(forward.__wrapped__), _quiet(vjp.__wrapped__)
+
+    def value_and_vjp(grad_output: Any, boxes1: Any, boxes2: Any, **kwargs: Any) -> tuple[Any, tuple]:
+        result = _over_pair_blocks(forward_body, vjp_body, grad_output, boxes1, boxes2, kwargs)
+        if result is None:
+            return forward(boxes1, boxes2, **kwargs), vjp(grad_output, boxes1, boxes2, **kwargs)
+        return result
+    return value_and_vjp
+
+
+def _quiet(function: Callable) -> Callable:
     @functools.wraps(function)
     def quiet(*args: Any, **kwargs: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return function(*args, **kwargs)
     return quiet
+
+
+def _over_pair_blocks(forward: Callable | None, vjp: Callable | None, grad_output: Any, boxes1: Any, boxes2: Any,
+                      kwargs: dict[str, Any]) -> tuple[Any, tuple | None] | None:
+    """(value or None, gradients or None) computed block by block, or None where one call on the whole arrays is
+    what runs: under autograd, in refloss._blocks.readable_evaluation(), and for pairs that fit in one block."""
+    if isinstance(boxes1, Box) or isinstance(boxes2, Box) or readable():
+        return None
+    reduction = kwargs.get("reduction", "none")
+    b1, b2, _ = prepare(boxes1, boxes2, reduction, kwargs.get("eps", EPS.default))  # the body's own errors
+    shape = b1.shape[:-1]
+    if int(np.prod(shape)) <= max(1, block_size() // (4 * b1.itemsize)):  # the pairs fit in one block
+        return None
+    g = None if vjp is None else reduce_vjp(grad_output, shape, reduction).reshape(-1)  # as pair_cotangent
+    params = {**kwargs, "reduction": "none"}
+
+    def kernel(xp: Any, g: Any, b1: Any, b2: Any, value: bool = True) -> tuple[Any, Any]:
+        return (forward(b1, b2, **params) if value else None), (None if g is None else vjp(g, b1, b2, **params))
+
+    loss, grads = evaluate(kernel, [b1.reshape(-1, 4), b2.reshape(-1, 4)], reduction="none",
+                           value=forward is not None, grad_output=g)
+    value = None if loss is None else reduce_pairs(loss.reshape(shape), reduction)
+    return value, None if grads is None else tuple(grad.reshape(b1.shape) for grad in grads)
 
 
 def holding(per_pair: Callable, setting: Param) -> Callable:

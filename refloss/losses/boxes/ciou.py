@@ -12,7 +12,8 @@ from autograd.tracer import getval
 from refloss._registry import Equivalent, Interval, LossSpec, Param, register
 from refloss.boxes._pair import pair_vjp, sides
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
-                                          holding, prepare, quietly, reduce_pairs)
+                                          holding, prepare, pair_loss, pair_value_and_vjp,
+                                          reduce_pairs)
 from refloss.losses.boxes.diou import REFERENCE, distance_penalty, distance_penalty_cotangents
 
 __all__ = ["ciou_loss", "ciou_loss_vjp"]
@@ -41,7 +42,7 @@ def _aspect_weight(iou: Any, v: Any, eps: float, alpha_gate: float | None) -> np
     return alpha if alpha_gate is None else np.where(iou > alpha_gate, alpha, 0.0)
 
 
-@quietly
+@pair_loss
 def ciou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7,
               alpha_gate: float | None = None) -> Any:
     r"""Complete IoU loss :math:`1 - \mathrm{IoU} + \rho^2 / c^2 + \alpha v` of matched pairs of boxes.
@@ -111,7 +112,7 @@ def _per_pair(b1: Any, b2: Any, eps: float, alpha_gate: float | None, alpha: Any
     return 1.0 - iou + distance_penalty(b1, b2, eps) + alpha * v, alpha
 
 
-@quietly
+@pair_loss
 def ciou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7,
                   alpha_gate: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Vector-Jacobian product of :func:`ciou_loss` w.r.t. ``(boxes1, boxes2)``. See its "Gradient"."""
@@ -140,6 +141,7 @@ register(LossSpec(
     family="boxes",
     forward=ciou_loss,
     vjp=ciou_loss_vjp,
+    value_and_vjp=pair_value_and_vjp(ciou_loss, ciou_loss_vjp),
     inputs=BOXES,
     params=(EPS, ALPHA_GATE),
     smoothness="piecewise C-infinity in the coordinates; kinks where coordinates of the two boxes tie",

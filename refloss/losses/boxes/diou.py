@@ -9,7 +9,8 @@ import numpy as np
 from refloss._registry import Equivalent, LossSpec, Reference, register
 from refloss.boxes._pair import centre_offset, enclosing_size, pair_vjp
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
-                                          prepare, quietly, reduce_pairs)
+                                          prepare, pair_loss, pair_value_and_vjp,
+                                          reduce_pairs)
 
 __all__ = ["diou_loss", "diou_loss_vjp", "distance_penalty", "distance_penalty_cotangents"]
 
@@ -36,7 +37,7 @@ def distance_penalty_cotangents(g: np.ndarray, b1: np.ndarray, b2: np.ndarray, e
             "enclose": (2 * g_diagonal * enclose_w, 2 * g_diagonal * enclose_h)}
 
 
-@quietly
+@pair_loss
 def diou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7) -> Any:
     r"""Distance IoU loss :math:`1 - \mathrm{IoU} + \rho^2 / c^2` of matched pairs of boxes.
 
@@ -87,7 +88,7 @@ def diou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
     return reduce_pairs(1.0 - iou + distance_penalty(b1, b2, eps), reduction)  # (D2)
 
 
-@quietly
+@pair_loss
 def diou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none",
                   eps: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Vector-Jacobian product of :func:`diou_loss` w.r.t. ``(boxes1, boxes2)``. See its "Gradient"."""
@@ -102,6 +103,7 @@ register(LossSpec(
     family="boxes",
     forward=diou_loss,
     vjp=diou_loss_vjp,
+    value_and_vjp=pair_value_and_vjp(diou_loss, diou_loss_vjp),
     inputs=BOXES,
     params=(EPS,),
     smoothness="piecewise C-infinity in the coordinates; kinks where coordinates of the two boxes tie",

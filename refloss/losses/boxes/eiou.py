@@ -11,7 +11,8 @@ from autograd.tracer import getval
 from refloss._registry import Interval, LossSpec, Param, Reference, register
 from refloss.boxes._pair import enclosing_size, pair_vjp, sides
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
-                                          holding, prepare, quietly, reduce_pairs)
+                                          holding, prepare, pair_loss, pair_value_and_vjp,
+                                          reduce_pairs)
 from refloss.losses.boxes.diou import distance_penalty, distance_penalty_cotangents
 
 __all__ = ["eiou_loss", "eiou_loss_vjp"]
@@ -34,7 +35,7 @@ def _focal_weight(iou: Any, gamma: float) -> np.ndarray:
     return np.asarray(getval(iou)) ** gamma
 
 
-@quietly
+@pair_loss
 def eiou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7, gamma: float = 0.0) -> Any:
     r"""Efficient IoU loss of matched pairs of boxes, and Focal-EIoU with ``gamma > 0``.
 
@@ -97,7 +98,7 @@ def _per_pair(b1: Any, b2: Any, eps: float, gamma: float, weight: Any = None) ->
     return weight * (1.0 - iou + distance_penalty(b1, b2, eps) + _side_penalty(b1, b2, eps)), weight
 
 
-@quietly
+@pair_loss
 def eiou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7,
                   gamma: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Vector-Jacobian product of :func:`eiou_loss` w.r.t. ``(boxes1, boxes2)``. See its "Gradient"."""
@@ -123,6 +124,7 @@ register(LossSpec(
     family="boxes",
     forward=eiou_loss,
     vjp=eiou_loss_vjp,
+    value_and_vjp=pair_value_and_vjp(eiou_loss, eiou_loss_vjp),
     inputs=BOXES,
     params=(EPS, GAMMA),
     smoothness="piecewise C-infinity in the coordinates; kinks where coordinates of the two boxes tie",

@@ -9,12 +9,13 @@ import numpy as np
 from refloss._registry import Equivalent, LossSpec, Reference, register
 from refloss.boxes._pair import enclosing_size, pair_vjp
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
-                                          prepare, quietly, reduce_pairs)
+                                          prepare, pair_loss, pair_value_and_vjp,
+                                          reduce_pairs)
 
 __all__ = ["giou_loss", "giou_loss_vjp"]
 
 
-@quietly
+@pair_loss
 def giou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7) -> Any:
     r"""Generalized IoU loss :math:`1 - \mathrm{GIoU}` of matched pairs of boxes.
 
@@ -68,7 +69,7 @@ def giou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
     return reduce_pairs(1.0 - iou + (enclose - union) / (enclose + eps), reduction)  # (G2)
 
 
-@quietly
+@pair_loss
 def giou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none",
                   eps: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Vector-Jacobian product of :func:`giou_loss` w.r.t. ``(boxes1, boxes2)``. See its "Gradient"."""
@@ -92,6 +93,7 @@ register(LossSpec(
     family="boxes",
     forward=giou_loss,
     vjp=giou_loss_vjp,
+    value_and_vjp=pair_value_and_vjp(giou_loss, giou_loss_vjp),
     inputs=BOXES,
     params=(EPS,),
     smoothness="piecewise C-infinity in the coordinates; kinks where coordinates of the two boxes tie",

@@ -10,12 +10,13 @@ import numpy as np
 from refloss._registry import Equivalent, LossSpec, Reference, register
 from refloss.boxes._pair import pair_vjp
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
-                                          prepare, quietly, reduce_pairs)
+                                          prepare, pair_loss, pair_value_and_vjp,
+                                          reduce_pairs)
 
 __all__ = ["iou_loss", "iou_loss_vjp", "log_iou_loss", "log_iou_loss_vjp"]
 
 
-@quietly
+@pair_loss
 def iou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7) -> Any:
     r"""IoU loss :math:`1 - \mathrm{IoU}` of matched pairs of boxes.
 
@@ -68,7 +69,7 @@ def iou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 
     return reduce_pairs(1.0 - iou, reduction)
 
 
-@quietly
+@pair_loss
 def iou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none",
                  eps: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Vector-Jacobian product of :func:`iou_loss` w.r.t. ``(boxes1, boxes2)``. See its "Gradient"."""
@@ -78,7 +79,7 @@ def iou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str =
     return pair_vjp(b1, b2, **iou_cotangents(-g, inter, union, eps))  # (I3)
 
 
-@quietly
+@pair_loss
 def log_iou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7) -> Any:
     r"""UnitBox's IoU loss :math:`-\ln \mathrm{IoU}` of matched pairs of boxes, with IoU clamped at ``eps``.
 
@@ -129,7 +130,7 @@ def log_iou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: floa
         return reduce_pairs(-anp.log(anp.maximum(iou, eps)), reduction)  # (U1)
 
 
-@quietly
+@pair_loss
 def log_iou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none",
                      eps: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Vector-Jacobian product of :func:`log_iou_loss` w.r.t. ``(boxes1, boxes2)``. See its "Gradient"."""
@@ -150,6 +151,7 @@ register(LossSpec(
     family="boxes",
     forward=iou_loss,
     vjp=iou_loss_vjp,
+    value_and_vjp=pair_value_and_vjp(iou_loss, iou_loss_vjp),
     inputs=BOXES,
     params=(EPS,),
     smoothness="piecewise C-infinity in the coordinates; kinks where coordinates of the two boxes tie",
@@ -165,6 +167,7 @@ register(LossSpec(
     family="boxes",
     forward=log_iou_loss,
     vjp=log_iou_loss_vjp,
+    value_and_vjp=pair_value_and_vjp(log_iou_loss, log_iou_loss_vjp),
     inputs=BOXES,
     params=(EPS,),
     smoothness="piecewise C-infinity in the coordinates; kinks where coordinates tie and where IoU = eps",

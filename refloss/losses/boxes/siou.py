@@ -10,7 +10,8 @@ import numpy as np
 from refloss._registry import Equivalent, Kink, LossSpec, Reference, register
 from refloss.boxes._pair import centre_offset, enclosing_size, pair_vjp, sides
 from refloss.losses.boxes._common import (BOXES, EPS, TIE_KINK, iou_cotangents, iou_with_eps, pair_cotangent,
-                                          prepare, quietly, reduce_pairs)
+                                          prepare, pair_loss, pair_value_and_vjp,
+                                          reduce_pairs)
 
 __all__ = ["siou_loss", "siou_loss_vjp"]
 
@@ -40,7 +41,7 @@ def _terms(b1: Any, b2: Any, eps: float) -> dict[str, Any]:
             "omega_w": _shape_ratio(w1, w2, eps), "omega_h": _shape_ratio(h1, h2, eps)}
 
 
-@quietly
+@pair_loss
 def siou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float = 1e-7) -> Any:
     r"""SIoU loss :math:`1 - \mathrm{IoU} + (\Delta + \Omega) / 2` of matched pairs of boxes.
 
@@ -110,7 +111,7 @@ def siou_loss(boxes1: Any, boxes2: Any, *, reduction: str = "none", eps: float =
     return reduce_pairs(1.0 - iou + (distance + shape) / 2, reduction)  # (S4)
 
 
-@quietly
+@pair_loss
 def siou_loss_vjp(grad_output: Any, boxes1: Any, boxes2: Any, *, reduction: str = "none",
                   eps: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Vector-Jacobian product of :func:`siou_loss` w.r.t. ``(boxes1, boxes2)``. See its "Gradient"."""
@@ -171,6 +172,7 @@ register(LossSpec(
     family="boxes",
     forward=siou_loss,
     vjp=siou_loss_vjp,
+    value_and_vjp=pair_value_and_vjp(siou_loss, siou_loss_vjp),
     inputs=BOXES,
     params=(EPS,),
     smoothness="piecewise C-infinity in the coordinates; kinks where coordinates of the two boxes tie and where "
