@@ -253,6 +253,21 @@ def _calls_per_sample(function: Callable[[], Any]) -> tuple[int, float]:
     return max(1, min(10_000, math.ceil(SAMPLE_SECONDS / max(estimate, 1e-9)))), estimate
 
 
+def interleaved(functions: dict[str, Callable[[], Any]], calls: dict[str, int], repeats: int,
+                progress: Callable[[str], None] = lambda text: None) -> dict[str, list[float]]:
+    """Seconds per call of each function in each repetition: every repetition runs every function once, the
+    order rotated by one place per repetition (A B C, B C A, C A B, ...), so that no contender always runs first
+    (after a cache-cold pause) or right after the same neighbour."""
+    names = list(functions)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for repetition in range(repeats):
+        progress(f"repetition {repetition + 1}/{repeats}")
+        shift = repetition % len(names)
+        for name in names[shift:] + names[:shift]:
+            seconds[name].append(_seconds_per_call(functions[name], calls[name]))
+    return seconds
+
+
 def _paired_ratio(numerator: list[float] | None, denominator: list[float] | None) -> float | None:
     if not numerator or not denominator:
         return None
@@ -355,13 +370,7 @@ def measure(case: Case, size: int, *, repeats: int, budget: float, seed: int, to
         calls[name], estimate = _calls_per_sample(function)
         rep_seconds += calls[name] * estimate
     cell.repeats = max(min(MIN_REPEATS, repeats), min(repeats, int(budget / max(rep_seconds, 1e-9))))
-    names = list(functions)
-    cell.seconds = {name: [] for name in names}
-    for repetition in range(cell.repeats):
-        progress(f"repetition {repetition + 1}/{cell.repeats}")
-        shift = repetition % len(names)
-        for name in names[shift:] + names[:shift]:
-            cell.seconds[name].append(_seconds_per_call(functions[name], calls[name]))
+    cell.seconds = interleaved(functions, calls, cell.repeats, progress)
 
     if case.kind == "elementwise":
         progress("peak memory")
@@ -627,8 +636,8 @@ EPILOG = (
     "BCE logits normal(0,2) with 30% ones; focal logits normal(0,1) with 1% positives; cross_entropy normal "
     "logits, uniform labels; boxes with corners and sides uniform, each prediction a jittered copy of its target. "
     "Repetitions are reduced at large sizes so that a cell's timing takes about --budget seconds (never fewer than "
-    "3). Documented in docs/performance.md; reproduce its table with: "
-    "refloss bench --markdown docs/performance-table.md --json docs/performance.json")
+    "3). Documented in docs/performance.md; its table comes from: "
+    "refloss bench --markdown bench-table.md --json bench.json")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
