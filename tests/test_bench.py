@@ -172,3 +172,11 @@ def test_peak_extra_memory_subtracts_what_the_call_returns():
     assert bench._peak_extra_memory(one_temporary, input_bytes=8 * n) == pytest.approx(1.0, abs=0.05)
     assert bench._peak_extra_memory(lambda: (np.ones(n), np.ones(n)), input_bytes=8 * n) == \
         pytest.approx(0.0, abs=0.05)
+
+
+def test_targets_are_judged_as_printed():
+    # the memory figures carry a constant few kB of Python objects: 3.0003x prints as 3.00x and meets "<= 3x"
+    at_most = bench.Target("mse_loss", "", 10**6, "memory:fused", 3.0)
+    assert at_most.met(3.0003) is True and at_most.met(3.006) is False and at_most.met(None) is None
+    at_least = bench.Target("mse_loss", "", 10**6, "autograd/separate", 5.0, at_least=True)
+    assert at_least.met(4.996) is True and at_least.met(4.99) is False and at_least.met(7.0) is True
