@@ -660,12 +660,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH ('-': stdout, "
                                                        "instead of the table)")
     parser.add_argument("--markdown", metavar="PATH", help="also write the machine, table and targets as Markdown "
-                                                           "to PATH (for docs/performance.md)")
+                                                           "to PATH (for docs/performance.md; '-': stdout)")
     parser.add_argument("--no-torch", action="store_true", help="do not run the PyTorch baseline")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json == "-" and args.markdown == "-":
+        raise SystemExit("refloss: --json - and --markdown - cannot both take stdout; give one of them a file")
     cases = [LOSSES[name] for name in dict.fromkeys(args.losses)]
     explicit_sizes = args.sizes is not None
     sizes = sorted(set(args.sizes)) if explicit_sizes else list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
@@ -700,6 +702,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json == "-":
         sys.stderr.write(text)  # stdout carries the JSON alone
         sys.stdout.write(report_json(cells, cases, info, settings))
+    elif args.markdown == "-":
+        sys.stderr.write(text)
+        sys.stdout.write(report_markdown(cells, cases, info))
     else:
         sys.stdout.write(text)
     for option, path, content in (("--json", args.json, lambda: report_json(cells, cases, info, settings)),

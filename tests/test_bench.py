@@ -72,6 +72,10 @@ def test_markdown_table(tmp_path, capsys):
     _run(capsys, "--losses", "mse_loss", "--no-torch", "--markdown", str(path))
     text = path.read_text()
     assert "| loss | size | separate |" in text and "| mse_loss | 100 |" in text and "- machine: " in text
+    captured = _run(capsys, "--losses", "mse_loss", "--no-torch", "--markdown", "-")
+    assert captured.out.startswith("- machine: ") and "sep/torch" in captured.err
+    with pytest.raises(SystemExit, match="cannot both take stdout"):
+        bench.main([*TINY, "--json", "-", "--markdown", "-"])
 
 
 def test_targets_are_marked_met_or_not_met_and_never_fail_the_command(capsys):
