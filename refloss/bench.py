@@ -552,8 +552,12 @@ LEGEND = ("separate = refloss forward + VJP calls; fused = refloss.value_and_vjp
           "returned bytes, in units of one input's bytes (elementwise losses only). box_iou: forward only.")
 
 
-def report_text(cells: list[Cell], cases: Sequence[Case], info: dict) -> str:
-    notes = _notes(cells)
+def _not_run_note(not_run: Sequence[str]) -> list[str]:
+    return [f"not run (default caps; pass --sizes to run them): {'; '.join(not_run)}"] if not_run else []
+
+
+def report_text(cells: list[Cell], cases: Sequence[Case], info: dict, not_run: Sequence[str] = ()) -> str:
+    notes = _notes(cells) + _not_run_note(not_run)
     parts = ["\n".join(_machine_lines(info)), _plain_table(TABLE_HEADER, table_rows(cells))]
     parts.append("\n".join(notes + [LEGEND]) if notes else LEGEND)
     parts.append("targets (issue 11; a report, never a failure):\n" +
@@ -561,8 +565,8 @@ def report_text(cells: list[Cell], cases: Sequence[Case], info: dict) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def report_markdown(cells: list[Cell], cases: Sequence[Case], info: dict) -> str:
-    notes = _notes(cells)
+def report_markdown(cells: list[Cell], cases: Sequence[Case], info: dict, not_run: Sequence[str] = ()) -> str:
+    notes = _notes(cells) + _not_run_note(not_run)
     return "\n\n".join([
         "\n".join(f"- {line}" for line in _machine_lines(info)),
         _markdown_table(TABLE_HEADER, table_rows(cells)),
@@ -696,23 +700,20 @@ def run(args: argparse.Namespace) -> int:
                 "seed": args.seed, "torch_threads": 1 if torch is not None else None,
                 "caps": {case.name: case.cap for case in cases}, "autograd_cap": AUTOGRAD_CAP,
                 "skipped_cells": skipped_cells}
-    text = report_text(cells, cases, info)
-    if skipped_cells:
-        text += "\nnot run (default caps; pass --sizes to run them): " + "; ".join(skipped_cells) + "\n"
-    if args.json == "-":
-        sys.stderr.write(text)  # stdout carries the JSON alone
-        sys.stdout.write(report_json(cells, cases, info, settings))
-    elif args.markdown == "-":
+    text = report_text(cells, cases, info, skipped_cells)
+    outputs = {"--json": (args.json, report_json(cells, cases, info, settings)),
+               "--markdown": (args.markdown, report_markdown(cells, cases, info, skipped_cells))}
+    to_stdout = [content for path, content in outputs.values() if path == "-"]
+    if to_stdout:  # stdout carries the JSON or the Markdown alone; the table goes to stderr
         sys.stderr.write(text)
-        sys.stdout.write(report_markdown(cells, cases, info))
+        sys.stdout.write(to_stdout[0])
     else:
         sys.stdout.write(text)
-    for option, path, content in (("--json", args.json, lambda: report_json(cells, cases, info, settings)),
-                                  ("--markdown", args.markdown, lambda: report_markdown(cells, cases, info))):
+    for option, (path, content) in outputs.items():
         if path and path != "-":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-                Path(path).write_text(content(), encoding="utf-8")
+                Path(path).write_text(content, encoding="utf-8")
             except OSError as error:
                 raise SystemExit(f"refloss: cannot write {option} {path}: {error.strerror or error}") from None
     return 0

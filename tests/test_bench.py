@@ -107,13 +107,15 @@ def test_no_torch_and_box_iou_forward_only(tmp_path, capsys):
     assert row["contenders"]["separate"] is not None and row["contenders"]["memcpy"] is not None
 
 
-def test_default_caps_skip_large_cells_unless_the_sizes_are_given(monkeypatch):
+def test_default_caps_skip_large_cells_unless_the_sizes_are_given(monkeypatch, capsys):
     planned = []
     monkeypatch.setattr(bench, "measure", lambda case, size, **kw: planned.append((case.name, size)) or
                         bench.Cell(case.name, size, "", "forward + VJP"))
     monkeypatch.setattr(bench, "DEFAULT_SIZES", (10**6, 10**7))
-    bench.main(["--losses", "mse_loss", "cross_entropy", "--no-torch", "--json", "-"])
+    bench.main(["--losses", "mse_loss", "cross_entropy", "--no-torch", "--markdown", "-"])
     assert planned == [("mse_loss", 10**6), ("mse_loss", 10**7), ("cross_entropy", 10**6)]
+    assert "- not run (default caps; pass --sizes to run them): cross_entropy 1e7: above its default cap 1e6" in \
+        capsys.readouterr().out
     planned.clear()
     bench.main(["--losses", "cross_entropy", "--sizes", "1e7", "--no-torch", "--json", "-"])
     assert planned == [("cross_entropy", 10**7)]
