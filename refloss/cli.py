@@ -274,6 +274,12 @@ def cmd_conformance_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from refloss import bench
+
+    return bench.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="refloss",
@@ -373,6 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
                                     "mpmath (the test extra).")
     p.add_argument("--dir", help="suite directory (default: the one shipped with refloss)")
     p.set_defaults(func=cmd_conformance_lint)
+
+    from refloss import bench
+
+    p = sub.add_parser("bench", help="time forward + VJP against PyTorch (1 thread), autograd and a memory copy",
+                       description=bench.DESCRIPTION, epilog=bench.EPILOG)
+    bench.add_arguments(p)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
