@@ -10,6 +10,7 @@ bench``.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -48,7 +49,8 @@ def assert_same_gradients(fast, readable, what):
         assert a.shape == b.shape and a.dtype == b.dtype, f"{what}: gradient {i}"
         # bit for bit: equal values, NaN where NaN, and the same sign on every zero (a NaN's sign means nothing)
         numbers = ~np.isnan(b)
-        assert np.array_equal(a, b, equal_nan=True) and np.array_equal(np.signbit(a[numbers]), np.signbit(b[numbers])), \
+        assert np.array_equal(a, b, equal_nan=True) and \
+            np.array_equal(np.signbit(a[numbers]), np.signbit(b[numbers])), \
             f"{what}: gradient {i} differs by up to {np.nanmax(np.abs(a - b))}"
 
 
@@ -166,6 +168,7 @@ def test_bad_input_gives_the_same_error_fused_and_separate(name):
         refloss.value_and_vjp(name, np.ones(5), x, other, reduction="mean")
 
 
+@functools.lru_cache(maxsize=1)
 def _valid_vectors_by_function():
     by_name = {}
     for test in load_tests():
