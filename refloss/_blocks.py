@@ -35,7 +35,8 @@ from autograd.tracer import Box
 
 from refloss._reduction import reduce
 
-__all__ = ["BLOCK_BYTES", "block_bytes", "block_size", "elementwise", "evaluate", "readable", "readable_evaluation"]
+__all__ = ["BLOCK_BYTES", "block_bytes", "elementwise", "evaluate", "items_per_block", "readable",
+           "readable_evaluation"]
 
 # Bytes of one input per block: 8,192 float64 elements. Each temporary of a block is then below glibc's threshold
 # for serving an allocation by mmap (128 KiB): blocks of 16,384 elements were 2 to 3 times slower per element on
@@ -63,9 +64,10 @@ def readable_evaluation() -> Iterator[None]:
         _settings["readable"] = previous
 
 
-def block_size() -> int:
-    """The bytes of one input per block now (``BLOCK_BYTES`` unless :func:`block_bytes` changed it)."""
-    return _settings["block_bytes"]
+def items_per_block(item_bytes: int) -> int:
+    """How many items of ``item_bytes`` bytes a block holds now (``BLOCK_BYTES``, unless :func:`block_bytes`
+    changed it), at least one."""
+    return max(1, _settings["block_bytes"] // item_bytes)
 
 
 def readable() -> bool:
@@ -85,8 +87,8 @@ def block_bytes(size: int) -> Iterator[None]:
 
 
 def evaluate(kernel: Kernel, items: Sequence[Any], *, reduction: str, value: bool = True,
-             grad_output: Any = None, weight: np.ndarray | None = None,
-             mean_over_weights: bool = True) -> tuple[Any, list[Any] | None]:
+             grad_output: Any = None, weight: np.ndarray | None = None, mean_over_weights: bool = True,
+             item_bytes: int | None = None) -> tuple[Any, list[Any] | None]:
     """Run ``kernel`` over ``items`` and apply ``reduction``: the loss (or None) and the gradients (or None).
 
     Args:
@@ -99,6 +101,9 @@ def evaluate(kernel: Kernel, items: Sequence[Any], *, reduction: str, value: boo
         weight: An optional weight per item, already validated (``refloss._reduction.reduce`` explains how it
             enters each reduction, with ``mean_over_weights``).
         mean_over_weights: Whether a weighted ``mean`` divides by the weight sum (else by the number of items).
+        item_bytes: The bytes one item counts for in a block (default: its bytes in the first input). A kernel
+            whose temporaries per item are smaller than its input (one value per box pair) or whose NumPy calls
+            per block cost more than its arithmetic (a softmax row) gives less, for larger blocks.
 
     Returns:
         ``(loss, gradients)``: the reduced loss (an array of one loss per item for ``none``) or None, and a list
@@ -113,8 +118,7 @@ def evaluate(kernel: Kernel, items: Sequence[Any], *, reduction: str, value: boo
     if _settings["readable"] or np.ndim(items[0]) == 0:
         blocks = [...]  # the whole arrays (an Ellipsis also indexes a 0-d array)
     else:
-        per_item = max(1, items[0][:1].nbytes)
-        step = max(1, _settings["block_bytes"] // per_item)
+        step = items_per_block(item_bytes or max(1, items[0][:1].nbytes))
         blocks = [slice(start, start + step) for start in range(0, max(count, 1), step)]  # one, empty, if none
 
     loss_out, partial_sums, gradients = None, [], None

