@@ -137,11 +137,7 @@ def check_weight(weight: Any, shape: tuple[int, ...]) -> np.ndarray | None:
         raise TypeError("weight is a constant in refloss; it cannot be differentiated")
     if weight.shape != shape:
         raise ValueError(f"weight must have the same shape as input {shape}, got {weight.shape}")
-    if not np.all(np.isfinite(weight)):
-        raise ValueError("weight must be finite, got NaN or Inf")
-    if np.any(weight < 0):
-        raise ValueError(f"weight must be non-negative, got minimum {float(weight.min())!r}")
-    return weight
+    return check_finite_non_negative(weight, "weight")
 
 
 def check_broadcast_weight(weight: Any, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -162,11 +158,16 @@ def check_broadcast_weight(weight: Any, name: str, shape: tuple[int, ...]) -> np
 
 
 def check_finite_non_negative(weight: np.ndarray, name: str) -> np.ndarray:
-    """Raise ``ValueError`` unless every entry of ``weight`` is finite and >= 0; return ``weight``."""
-    if not np.all(np.isfinite(weight)):
+    """Raise ``ValueError`` unless every entry of ``weight`` is finite and >= 0; return ``weight``.
+
+    Two reductions decide (``min`` and ``max`` propagate NaN, so a NaN shows as a non-finite extreme)."""
+    if weight.size == 0:
+        return weight
+    low, high = np.min(weight), np.max(weight)
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError(f"{name} must be finite, got NaN or Inf")
-    if np.any(weight < 0):
-        raise ValueError(f"{name} must be non-negative, got minimum {float(weight.min())!r}")
+    if low < 0:
+        raise ValueError(f"{name} must be non-negative, got minimum {float(low)!r}")
     return weight
 
 

@@ -125,7 +125,9 @@ def _example_inputs(spec, rng, count=300):
         corners = rng.uniform(0.0, 10.0, size=(2, count, 2))
         sides = rng.uniform(0.0, 5.0, size=(2, count, 2))
         return tuple(np.concatenate([c, c + s], axis=-1) for c, s in zip(corners, sides))
-    x = rng.normal(size=(count, 7))
+    sample = spec.inputs[0].sample or spec.inputs[0].domain
+    bounded = sample is not None and np.isfinite(sample.low) and np.isfinite(sample.high)
+    x = rng.uniform(sample.low, sample.high, size=(count, 7)) if bounded else rng.normal(size=(count, 7))
     if spec.inputs[1].kind == "int":
         return x, rng.integers(0, 7, size=count)
     if spec.inputs[1].domain.low == 0.0 and spec.inputs[1].domain.high == 1.0:

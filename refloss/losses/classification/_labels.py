@@ -15,8 +15,11 @@ __all__ = ["check_class_indices", "check_class_weight", "check_unit_interval", "
 def check_unit_interval(values: Any, name: str, what: str) -> None:
     """Raise ``ValueError`` naming the first value of ``values`` outside [0, 1] (NaN passes: it propagates)."""
     values = as_array(values._value if hasattr(values, "_value") else values, name)
-    outside = (values < 0) | (values > 1)
-    if np.any(outside):
+    if values.size == 0:
+        return
+    # Two reductions that skip NaN (fmin, fmax) decide; only a failing array is searched for its first offender
+    if np.fmin.reduce(values, axis=None) < 0 or np.fmax.reduce(values, axis=None) > 1:
+        outside = (values < 0) | (values > 1)
         raise ValueError(f"{name} must be {what} in [0, 1], got {float(values[outside].flat[0])!r}")
 
 
@@ -49,6 +52,8 @@ def check_class_indices(target: Any, input_shape: tuple[int, ...], class_axis: i
                             "np.asarray(target, dtype=np.float64)")
         raise ValueError(message)
     classes = input_shape[class_axis]
+    if labels.size == 0 or (labels.min() >= 0 and labels.max() < classes):  # two reductions decide the usual case
+        return labels
     invalid = (labels < 0) | (labels >= classes)
     if ignore_index is not None:
         invalid &= labels != ignore_index

@@ -8,8 +8,9 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from refloss._checks import as_matching_pair, check_broadcast_weight, shape_of
-from refloss._reduction import reduce, reduce_vjp
+from refloss._blocks import elementwise
+from refloss._checks import as_matching_pair, check_broadcast_weight, check_grad_output, shape_of
+from refloss._reduction import output_shape, reduce, reduce_vjp
 from refloss.losses.classification._labels import check_unit_interval
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
 
@@ -82,10 +83,7 @@ def binary_cross_entropy(input: Any, target: Any, *, reduction: str = "mean", we
         >>> float(binary_cross_entropy([0.0], [1.0]))  # clamped: -max(log 0, -100)
         100.0
     """
-    p, y, weight = _prepare(input, target, reduction, weight)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_p, log_q = _clamped_logs(p)
-        return reduce(-(y * log_p + (1.0 - y) * log_q), reduction, weight, mean_over_weights=False)  # (P1)
+    return _evaluate(None, input, target, reduction, weight)[0]
 
 
 def binary_cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
@@ -94,29 +92,52 @@ def binary_cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduc
 
     ``grad_output`` has the shape of the loss's output. See :func:`binary_cross_entropy`, "Gradient".
     """
+    if grad_output is None:
+        raise TypeError("grad_output must be an array of real numbers, got None")
+    return _evaluate(grad_output, input, target, reduction, weight, value=False)[1]
+
+
+def _value_and_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
+                   weight: Any = None) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
+    if grad_output is None:
+        raise TypeError("grad_output must be an array of real numbers, got None")
+    return _evaluate(grad_output, input, target, reduction, weight)
+
+
+def _kernel(xp: Any, g: Any, p: Any, y: Any, value: bool = True) -> tuple[Any, Any]:
+    """(P1) and, given the cotangents ``g``, (P2) and (P3), for a block of elements (see refloss._blocks)."""
+    log_p, log_q = _clamped_logs(xp, p)
+    loss = -(y * log_p + (1.0 - y) * log_q) if value else None  # (P1)
+    if g is None:
+        return loss, None
+    # (P2): where neither log is clamped, the combined (p - y) / (p (1 - p)), which keeps its relative
+    # accuracy as p approaches y (the separate terms nearly cancel there); otherwise term by term, a clamped
+    # term contributing 0, and 0 * (1/0) taken as 0 for y = 0 or 1.
+    live_p = p >= SMALLEST_UNCLAMPED  # log p > -100 (log_q > -100 is exact: 1 - p is 0 or >= 2^-53)
+    unclamped = live_p & (log_q > LOG_FLOOR)
+    combined = (p - y) / (p * (1.0 - p))
+    positive = np.where(live_p & (y != 0), y / p, 0.0)
+    negative = np.where((log_q > LOG_FLOOR) & (y != 1), (1.0 - y) / (1.0 - p), 0.0)
+    slope = np.where(unclamped, combined, negative - positive)
+    grad_input = g * np.where(np.isnan(p), np.nan, slope)  # a NaN p propagates
+    grad_target = -g * (log_p - log_q)  # (P3)
+    return loss, (grad_input, grad_target)
+
+
+def _evaluate(grad_output: Any, input: Any, target: Any, reduction: str, weight: Any,
+              value: bool = True) -> tuple[Any, tuple | None]:
     p, y, weight = _prepare(input, target, reduction, weight)
-    g = reduce_vjp(grad_output, p.shape, reduction, None if weight is None else np.broadcast_to(weight, p.shape),
-                   mean_over_weights=False)
+    if grad_output is not None:
+        grad_output = check_grad_output(grad_output, output_shape(shape_of(p), reduction))
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_p, log_q = _clamped_logs(p)
-        # (P2): where neither log is clamped, the combined (p - y) / (p (1 - p)), which keeps its relative
-        # accuracy as p approaches y (the separate terms nearly cancel there); otherwise term by term, a clamped
-        # term contributing 0, and 0 * (1/0) taken as 0 for y = 0 or 1.
-        live_p = p >= SMALLEST_UNCLAMPED  # log p > -100 (log_q > -100 is exact: 1 - p is 0 or >= 2^-53)
-        unclamped = live_p & (log_q > LOG_FLOOR)
-        combined = (p - y) / (p * (1.0 - p))
-        positive = np.where(live_p & (y != 0), y / p, 0.0)
-        negative = np.where((log_q > LOG_FLOOR) & (y != 1), (1.0 - y) / (1.0 - p), 0.0)
-        slope = np.where(unclamped, combined, negative - positive)
-        grad_input = g * np.where(np.isnan(p), np.nan, slope)  # a NaN p propagates
-        grad_target = -g * (log_p - log_q)  # (P3)
-    return grad_input, grad_target
+        return elementwise(_kernel, [p, y], reduction=reduction, value=value, grad_output=grad_output,
+                           weight=weight, mean_over_weights=False)
 
 
-def _clamped_logs(p: Any) -> tuple[Any, Any]:
+def _clamped_logs(xp: Any, p: Any) -> tuple[Any, Any]:
     """max(log p, -100) and max(log1p(-p), -100), as PyTorch computes them (log1p keeps log(1 - p) exact for
     small p, where 1 - p would round: log(1 - 1e-17) would be -0.0 instead of -1e-17)."""
-    return anp.maximum(anp.log(p), LOG_FLOOR), anp.maximum(anp.log1p(-p), LOG_FLOOR)
+    return xp.maximum(xp.log(p), LOG_FLOOR), xp.maximum(xp.log1p(-p), LOG_FLOOR)
 
 
 def _prepare(input: Any, target: Any, reduction: str, weight: Any) -> tuple:
@@ -149,6 +170,7 @@ register(LossSpec(
     family="classification",
     forward=binary_cross_entropy,
     vjp=binary_cross_entropy_vjp,
+    value_and_vjp=_value_and_vjp,
     inputs=_PROBABILITY_INPUTS,
     params=(WEIGHT,),
     smoothness="C-infinity for p in (e^-100, 1 - e^-100); constant terms beyond the clamp",
