@@ -15,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
+import os
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -324,27 +327,48 @@ def dumps(document: Any) -> bytes:
     return (encode(document, 0) + "\n").encode("ascii")
 
 
-def generate(only: Iterable[str] | None = None,
-             progress: Callable[[str], None] | None = None) -> dict[str, bytes]:
-    """All conformance files as {relative path: bytes}; ``only`` restricts the vector files to some losses."""
+def generate(only: Iterable[str] | None = None, progress: Callable[[str], None] | None = None,
+             workers: int | None = None) -> dict[str, bytes]:
+    """All conformance files as {relative path: bytes}; ``only`` restricts the vector files to some losses.
+
+    The losses' files are independent of one another, so they are computed by ``workers`` processes (default:
+    one per CPU), each loss in one process, and assembled in registry order: the bytes do not depend on how many
+    workers there are. ``progress`` is called with each loss's name as its files are assembled.
+    """
     losses = [n for n in names(kind=None) if n in ORACLES]
     if only:
         for name in only:
             get(name)
         losses = [n for n in losses if n in set(only)]
+    workers = min(len(losses), workers or os.cpu_count() or 1)
     files: dict[str, bytes] = {}
-    for loss in losses:
-        if progress:
-            progress(loss)
-        cases = generate_cases(loss)
-        for concern in CONCERNS:
-            selected = [c for c in cases if c.concern == concern]
-            if selected:
-                files[f"vectors/{loss}/{concern}.json"] = dumps(_vector_file(loss, concern, selected))
+    if workers > 1:
+        # spawn, not fork: the parent may hold threads (PyTorch, JAX) that a forked child would inherit mid-call
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for loss, loss_files in zip(losses, pool.map(_loss_files, losses)):
+                if progress:
+                    progress(loss)
+                files.update(loss_files)
+    else:
+        for loss in losses:
+            if progress:
+                progress(loss)
+            files.update(_loss_files(loss))
     files["schemas/lossvec_v1.schema.json"] = dumps(SCHEMA)
     for name, policy in POLICIES.items():  # old policies stay: files written under them remain readable
         files[f"tolerances/{name}.json"] = dumps(policy)
     files["MANIFEST.json"] = dumps(_manifest(files))
+    return files
+
+
+def _loss_files(loss: str) -> dict[str, bytes]:
+    """One loss's vector files, one per concern that has cases."""
+    cases = generate_cases(loss)
+    files = {}
+    for concern in CONCERNS:
+        selected = [c for c in cases if c.concern == concern]
+        if selected:
+            files[f"vectors/{loss}/{concern}.json"] = dumps(_vector_file(loss, concern, selected))
     return files
 
 
