@@ -121,6 +121,7 @@ def evaluate(kernel: Kernel, items: Sequence[Any], *, reduction: str, value: boo
         step = items_per_block(item_bytes or max(1, items[0][:1].nbytes))
         blocks = [slice(start, start + step) for start in range(0, max(count, 1), step)]  # one, empty, if none
 
+    whole = len(blocks) == 1  # one block: the kernel's own arrays are the results
     loss_out, partial_sums, gradients = None, [], None
     for block in blocks:
         block_g = None if g is None else _block_cotangent(g, block, weight, reduction, denominator,
@@ -129,21 +130,22 @@ def evaluate(kernel: Kernel, items: Sequence[Any], *, reduction: str, value: boo
         if value:
             if weight is not None:
                 loss = loss * weight[block]
-            if reduction == "none":
-                if loss_out is None:
-                    loss_out = np.empty(np.shape(items[0])[:1] + np.shape(loss)[1:]) if len(blocks) > 1 else loss
-                if len(blocks) > 1:
-                    loss_out[block] = loss
-            else:
+            if reduction != "none":
                 partial_sums.append(np.add.reduce(loss, axis=None))
-        if grads is not None:
-            if gradients is None:
-                gradients = [None if grad is None else (np.empty(np.shape(item)) if len(blocks) > 1 else grad)
-                             for grad, item in zip(grads, items)]  # one per leading item the kernel differentiates
-            if len(blocks) > 1:
-                for out, grad in zip(gradients, grads):
-                    if out is not None:
-                        out[block] = grad
+            elif whole:
+                loss_out = loss
+            else:
+                if loss_out is None:
+                    loss_out = np.empty(np.shape(items[0])[:1] + np.shape(loss)[1:])
+                loss_out[block] = loss
+        if grads is not None and whole:
+            gradients = list(grads)
+        elif grads is not None:
+            if gradients is None:  # one per leading item array the kernel differentiates
+                gradients = [None if grad is None else np.empty(np.shape(item)) for grad, item in zip(grads, items)]
+            for out, grad in zip(gradients, grads):
+                if out is not None:
+                    out[block] = grad
     if not value:
         return None, gradients
     if reduction == "none":
