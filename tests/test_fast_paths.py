@@ -168,6 +168,9 @@ def test_bad_input_gives_the_same_error_fused_and_separate(name):
         assert str(fused.value) == str(separate.value)
     with pytest.raises(ValueError, match="grad_output must have the shape"):
         refloss.value_and_vjp(name, np.ones(5), x, other, reduction="mean")
+    for call in (spec.vjp, lambda *a, **k: refloss.value_and_vjp(name, *a, **k)):  # None is not "no gradient"
+        with pytest.raises(TypeError, match="grad_output must be an array of real numbers"):
+            call(None, x, other, reduction="mean")
 
 
 @functools.lru_cache(maxsize=1)

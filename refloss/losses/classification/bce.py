@@ -83,7 +83,7 @@ def binary_cross_entropy(input: Any, target: Any, *, reduction: str = "mean", we
         >>> float(binary_cross_entropy([0.0], [1.0]))  # clamped: -max(log 0, -100)
         100.0
     """
-    return _evaluate(None, input, target, reduction, weight)[0]
+    return _evaluate(None, input, target, reduction, weight, gradients=False)[0]
 
 
 def binary_cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
@@ -92,15 +92,11 @@ def binary_cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduc
 
     ``grad_output`` has the shape of the loss's output. See :func:`binary_cross_entropy`, "Gradient".
     """
-    if grad_output is None:
-        raise TypeError("grad_output must be an array of real numbers, got None")
     return _evaluate(grad_output, input, target, reduction, weight, value=False)[1]
 
 
 def _value_and_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
                    weight: Any = None) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
-    if grad_output is None:
-        raise TypeError("grad_output must be an array of real numbers, got None")
     return _evaluate(grad_output, input, target, reduction, weight)
 
 
@@ -125,9 +121,9 @@ def _kernel(xp: Any, g: Any, p: Any, y: Any, value: bool = True) -> tuple[Any, A
 
 
 def _evaluate(grad_output: Any, input: Any, target: Any, reduction: str, weight: Any,
-              value: bool = True) -> tuple[Any, tuple | None]:
+              value: bool = True, gradients: bool = True) -> tuple[Any, tuple | None]:
     p, y, weight = _prepare(input, target, reduction, weight)
-    if grad_output is not None:
+    if gradients:  # a VJP: its cotangent is checked (None included)
         grad_output = check_grad_output(grad_output, output_shape(shape_of(p), reduction))
     with np.errstate(divide="ignore", invalid="ignore"):
         return elementwise(_kernel, [p, y], reduction=reduction, value=value, grad_output=grad_output,

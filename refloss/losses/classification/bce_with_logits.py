@@ -82,7 +82,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, *, reduction: str 
         >>> round(float(binary_cross_entropy_with_logits([0.0], [1.0])), 15)  # log 2
         0.693147180559945
     """
-    return _evaluate(None, input, target, reduction, weight, pos_weight)[0]
+    return _evaluate(None, input, target, reduction, weight, pos_weight, gradients=False)[0]
 
 
 def binary_cross_entropy_with_logits_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
@@ -91,15 +91,11 @@ def binary_cross_entropy_with_logits_vjp(grad_output: Any, input: Any, target: A
 
     ``grad_output`` has the shape of the loss's output. See :func:`binary_cross_entropy_with_logits`, "Gradient".
     """
-    if grad_output is None:
-        raise TypeError("grad_output must be an array of real numbers, got None")
     return _evaluate(grad_output, input, target, reduction, weight, pos_weight, value=False)[1]
 
 
 def _value_and_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", weight: Any = None,
                    pos_weight: Any = None) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
-    if grad_output is None:
-        raise TypeError("grad_output must be an array of real numbers, got None")
     return _evaluate(grad_output, input, target, reduction, weight, pos_weight)
 
 
@@ -124,9 +120,9 @@ def _kernel(xp: Any, g: Any, x: Any, y: Any, pos_weight: Any, value: bool = True
 
 
 def _evaluate(grad_output: Any, input: Any, target: Any, reduction: str, weight: Any, pos_weight: Any,
-              value: bool = True) -> tuple[Any, tuple | None]:
+              value: bool = True, gradients: bool = True) -> tuple[Any, tuple | None]:
     input, target, weight, pos_weight = _prepare(input, target, reduction, weight, pos_weight)
-    if grad_output is not None:
+    if gradients:  # a VJP: its cotangent is checked (None included)
         grad_output = check_grad_output(grad_output, output_shape(shape_of(input), reduction))
     with np.errstate(over="ignore", invalid="ignore"):
         return elementwise(_kernel, [input, target, pos_weight], reduction=reduction, value=value,

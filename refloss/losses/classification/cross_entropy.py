@@ -105,7 +105,7 @@ def cross_entropy(input: Any, target: Any, *, reduction: str = "mean", weight: A
         >>> round(float(cross_entropy([[0.0, 0.0]], np.array([1]))), 12)  # log 2
         0.69314718056
     """
-    fast = _indexed(None, input, target, reduction, weight, ignore_index, label_smoothing)
+    fast = _indexed(None, input, target, reduction, weight, ignore_index, label_smoothing, gradients=False)
     if fast is not None:
         return fast[0]
     x, coefficients, denominator, _ = _prepare(input, target, reduction, weight, ignore_index, label_smoothing,
@@ -123,8 +123,6 @@ def cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduction: s
     ``grad_output`` has the shape of the loss's output. The target gets a gradient only when it holds
     probabilities (None for class indices). See :func:`cross_entropy`, "Gradient".
     """
-    if grad_output is None:
-        raise TypeError("grad_output must be an array of real numbers, got None")
     fast = _indexed(grad_output, input, target, reduction, weight, ignore_index, label_smoothing, value=False)
     if fast is not None:
         return fast[1]
@@ -148,8 +146,6 @@ def cross_entropy_vjp(grad_output: Any, input: Any, target: Any, *, reduction: s
 def _value_and_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean", weight: Any = None,
                    ignore_index: int = -100, label_smoothing: float = 0.0) -> tuple[Any, tuple]:
     """cross_entropy and its VJP in one pass (the class-index fast path), else one after the other."""
-    if grad_output is None:
-        raise TypeError("grad_output must be an array of real numbers, got None")
     fast = _indexed(grad_output, input, target, reduction, weight, ignore_index, label_smoothing)
     if fast is not None:
         return fast
@@ -310,7 +306,7 @@ def _checked(input: Any, target: Any, reduction: str, weight: Any, ignore_index:
 
 
 def _indexed(grad_output: Any, input: Any, target: Any, reduction: str, weight: Any, ignore_index: Any,
-             label_smoothing: Any, value: bool = True) -> tuple[Any, tuple | None] | None:
+             label_smoothing: Any, value: bool = True, gradients: bool = True) -> tuple[Any, tuple | None] | None:
     """cross_entropy's class-index fast path (_indexed_cross_entropy.py), or None where it does not apply: under
     autograd, in refloss._blocks.readable_evaluation(), for probabilities, label smoothing, an empty input, or
     extra dimensions (N, C, d1, ...), whose sums over the class axis the readable code takes in another order."""
@@ -323,7 +319,7 @@ def _indexed(grad_output: Any, input: Any, target: Any, reduction: str, weight: 
     shape = x.shape
     class_axis = class_axis_of(shape)
     labels = check_class_indices(target_values, shape, class_axis, ignore_index, probabilities_allowed=True)
-    if grad_output is not None:
+    if gradients:  # a VJP: its cotangent is checked (None included)
         sample_shape = shape[:class_axis] + shape[class_axis + 1:]
         grad_output = check_grad_output(grad_output, sample_shape if reduction == "none" else ())
     return indexed_cross_entropy(x, labels, weight, ignore_index, reduction, grad_output, value)

@@ -80,7 +80,7 @@ def sigmoid_focal_loss(inputs: Any, targets: Any, *, reduction: str = "none", al
         >>> round(float(sigmoid_focal_loss([0.0], [1.0], alpha=None)[0]), 10)  # (1/2)^2 log 2
         0.1732867951
     """
-    return _evaluate(None, inputs, targets, reduction, alpha, gamma)[0]
+    return _evaluate(None, inputs, targets, reduction, alpha, gamma, gradients=False)[0]
 
 
 def sigmoid_focal_loss_vjp(grad_output: Any, inputs: Any, targets: Any, *, reduction: str = "none",
@@ -89,25 +89,21 @@ def sigmoid_focal_loss_vjp(grad_output: Any, inputs: Any, targets: Any, *, reduc
 
     ``grad_output`` has the shape of the loss's output. See :func:`sigmoid_focal_loss`, "Gradient".
     """
-    if grad_output is None:
-        raise TypeError("grad_output must be an array of real numbers, got None")
     return _evaluate(grad_output, inputs, targets, reduction, alpha, gamma, value=False)[1]
 
 
 def _value_and_vjp(grad_output: Any, inputs: Any, targets: Any, *, reduction: str = "none",
                    alpha: float | None = 0.25, gamma: float = 2.0) -> tuple[Any, tuple[np.ndarray, None]]:
-    if grad_output is None:
-        raise TypeError("grad_output must be an array of real numbers, got None")
     return _evaluate(grad_output, inputs, targets, reduction, alpha, gamma)
 
 
 def _evaluate(grad_output: Any, inputs: Any, targets: Any, reduction: str, alpha: Any, gamma: Any,
-              value: bool = True) -> tuple[Any, tuple | None]:
+              value: bool = True, gradients: bool = True) -> tuple[Any, tuple | None]:
     x, y = as_matching_pair(inputs, targets, reduction, ("inputs", "targets"))
     check_unit_interval(y, "targets", "labels")
     gamma = GAMMA.check(gamma)
     alpha = None if alpha is None else ALPHA.check(alpha)
-    if grad_output is not None:
+    if gradients:  # a VJP: its cotangent is checked (None included)
         grad_output = check_grad_output(grad_output, output_shape(shape_of(x), reduction))
 
     def kernel(xp: Any, g: Any, x: Any, y: Any, value: bool = True) -> tuple[Any, Any]:

@@ -61,8 +61,6 @@ def residual_loss_vjp(slope: Callable[[np.ndarray], np.ndarray], grad_output: An
                       reduction: str, weight: Any = None,
                       mean_over_weights: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """VJP of a residual loss with respect to ``(input, target)``."""
-    if grad_output is None:
-        raise TypeError("grad_output must be an array of real numbers, got None")
     return _evaluate(None, slope, grad_output, input, target, reduction, weight, mean_over_weights)[1]
 
 
@@ -70,8 +68,6 @@ def residual_value_and_vjp(value: Callable[[Any], Any], slope: Callable[[np.ndar
                            grad_output: Any, input: Any, target: Any, reduction: str, weight: Any = None,
                            mean_over_weights: bool = True) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
     """The forward and the VJP of a residual loss in one pass over the residual."""
-    if grad_output is None:
-        raise TypeError("grad_output must be an array of real numbers, got None")
     return _evaluate(value, slope, grad_output, input, target, reduction, weight, mean_over_weights)
 
 
@@ -80,7 +76,7 @@ def _evaluate(loss_of: Callable | None, slope_of: Callable | None, grad_output: 
     """Validate, then run the residual kernel over the elements (refloss._blocks)."""
     input, target, weight = _prepare(input, target, reduction, weight)
     shape = shape_of(input)
-    if grad_output is not None:
+    if slope_of is not None:  # a VJP: its cotangent is checked (None included)
         grad_output = check_grad_output(grad_output, output_shape(shape, reduction))
 
     def kernel(xp: Any, g: Any, input: Any, target: Any, value: bool = True) -> tuple[Any, Any]:
