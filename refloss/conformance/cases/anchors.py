@@ -468,6 +468,20 @@ def _rpn_case(name: str, concern: str, comment: str, objectness: Any, deltas: An
     return _vector_case(name, concern, comment, inputs, params, rng, flags, dtypes, error)
 
 
+def _rpn_outputs(rng: np.random.Generator, images: int, nondyadic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Random RPN head outputs for ``images`` images of the 24 anchors: objectness logits and box codes (/ 4)."""
+    a = len(RPN_ANCHORS)
+    return _outputs(rng, (images, a), nondyadic), _outputs(rng, (images, a, 4), nondyadic) / 4
+
+
+def _one_object_on_anchor_5(loss: str, concern: str) -> tuple:
+    """One image, one ground truth equal to anchor 5 (label 0), its deterministic sample, and head outputs."""
+    rng = case_rng(loss, concern)
+    objectness, deltas = _rpn_outputs(rng, 1)
+    exact = [[RPN_ANCHORS[5].tolist()]]
+    return rng, objectness, deltas, exact, rpn_sample(np.array(exact), np.array([[0]]), RPN_ANCHORS)
+
+
 def _rpn_scene(loss: str, name: str, images: int, objects: int, params: dict[str, Any] | None = None,
                nondyadic: bool = False) -> tuple:
     params = params or {}
@@ -478,8 +492,7 @@ def _rpn_scene(loss: str, name: str, images: int, objects: int, params: dict[str
         labels = rng.integers(0, CLASSES, size=(images, objects))
         if decisive(boxes, labels, RPN_ANCHORS, thresholds):
             break
-    a = len(RPN_ANCHORS)
-    objectness, deltas = _outputs(rng, (images, a), nondyadic), _outputs(rng, (images, a, 4), nondyadic) / 4
+    objectness, deltas = _rpn_outputs(rng, images, nondyadic)
     return objectness, deltas, boxes, labels, rpn_sample(boxes, labels, RPN_ANCHORS, fg=thresholds[0],
                                                          bg=thresholds[1]), rng
 
@@ -518,13 +531,10 @@ def rpn_accuracy(loss: str) -> Iterator[VectorCase]:
 
 @cases_for("rpn_loss")
 def rpn_edge(loss: str) -> Iterator[VectorCase]:
-    rng = case_rng(loss, "edge")
+    rng, objectness, deltas, exact, sample = _one_object_on_anchor_5(loss, "edge")
     a = len(RPN_ANCHORS)
-    objectness, deltas = _outputs(rng, (1, a)), _outputs(rng, (1, a, 4)) / 4
-    exact = [[RPN_ANCHORS[5].tolist()]]
     at_kink = deltas.copy()
     at_kink[0, 5] = [1 / 8, -1 / 8, 0.0, 1 / 16]  # target 0: |d| = 1/8 = beta (the beta = 1/8 variant)
-    sample = rpn_sample(np.array(exact), np.array([[0]]), RPN_ANCHORS)
     yield _rpn_case("smooth_l1_kink", "edge", "a ground truth equal to anchor 5 (target 0), beta 1/8 and codes "
                     "+-1/8: at smooth L1's kink |d| = beta", objectness, at_kink, exact, [[0]], sample,
                     {"beta": 0.125}, rng, flags=("DetectorScene", "AtKink"))
@@ -539,7 +549,7 @@ def rpn_edge(loss: str) -> Iterator[VectorCase]:
     negatives_only[0, :4] = 1
     yield _rpn_case("negatives_only", "edge", "a sample of four negatives: no box term", objectness, deltas, exact,
                     [[0]], negatives_only, {}, rng, flags=("DetectorScene",))
-    objectness2, deltas2 = _outputs(rng, (2, a)), _outputs(rng, (2, a, 4)) / 4
+    objectness2, deltas2 = _rpn_outputs(rng, 2)
     padding = np.zeros((2, 1, 4))
     yield _rpn_case("no_objects", "edge", "two images without objects: every anchor is a negative", objectness2,
                     deltas2, padding, np.full((2, 1), -1), rpn_sample(padding, np.full((2, 1), -1), RPN_ANCHORS), {},
@@ -548,11 +558,7 @@ def rpn_edge(loss: str) -> Iterator[VectorCase]:
 
 @cases_for("rpn_loss")
 def rpn_nonfinite(loss: str) -> Iterator[VectorCase]:
-    rng = case_rng(loss, "nonfinite")
-    a = len(RPN_ANCHORS)
-    objectness, deltas = _outputs(rng, (1, a)), _outputs(rng, (1, a, 4)) / 4
-    exact = [[RPN_ANCHORS[5].tolist()]]
-    sample = rpn_sample(np.array(exact), np.array([[0]]), RPN_ANCHORS)
+    rng, objectness, deltas, exact, sample = _one_object_on_anchor_5(loss, "nonfinite")
     unsampled = np.flatnonzero(sample[0] == 0)[0]
     nan_objectness = objectness.copy()
     nan_objectness[0, unsampled] = np.nan
@@ -570,7 +576,7 @@ def rpn_nonfinite(loss: str) -> Iterator[VectorCase]:
 def rpn_invalid(loss: str) -> Iterator[VectorCase]:
     rng = case_rng(loss, "invalid")
     a = len(RPN_ANCHORS)
-    objectness, deltas = _outputs(rng, (1, a)), _outputs(rng, (1, a, 4)) / 4
+    objectness, deltas = _rpn_outputs(rng, 1)
     gt, label = [[[0.125, 0.125, 0.5, 0.5]]], [[1]]
     sample = rpn_sample(np.array(gt), np.array(label), RPN_ANCHORS)
     # (13, 13)-(35, 35)/64 overlaps anchor 16 ((0, 0)-(32, 32)) with IoU 361/1147 = 0.31: an ignored anchor.
