@@ -16,14 +16,36 @@ fail. Every new function adds at least three mutants here.
 from __future__ import annotations
 
 from ._base import CATEGORIES, Mutant, harness_module
-from . import anchors, binary, boxes, coders, detectors, geometry, multiclass, regression, selection
+from . import anchors
+from . import binary
+from . import boxes
+from . import coders
+from . import detectors
+from . import geometry
+from . import multiclass
+from . import regression
+from . import selection
 
 __all__ = ["CATEGORIES", "MUTANTS", "Mutant", "harness_module"]
 
 
+# one module per line, in report order
+_FAMILIES = (
+    regression,
+    binary,
+    multiclass,
+    boxes,
+    geometry,
+    coders,
+    selection,
+    detectors,
+    anchors,
+)
+
+
 def _collect() -> dict[str, Mutant]:
     collected: dict[str, Mutant] = {}
-    for family in (regression, binary, multiclass, boxes, geometry, coders, selection, detectors, anchors):
+    for family in _FAMILIES:
         for mutant in family.MUTANTS:
             if mutant.name in collected:
                 raise ValueError(f"two mutants are named {mutant.name!r}")

@@ -5,12 +5,30 @@ derivatives numerically at high precision (``mpmath.diff``; one-sided at declare
 reductions exactly. Its results are what the golden vectors expect.
 """
 
-from refloss.conformance.oracle import (anchors, boxes, classification, coders, detectors, functions, geometry,
-                                       regression, selection, tensor)
+from refloss.conformance.oracle import anchors
+from refloss.conformance.oracle import boxes
+from refloss.conformance.oracle import classification
+from refloss.conformance.oracle import coders
+from refloss.conformance.oracle import detectors
+from refloss.conformance.oracle import functions
+from refloss.conformance.oracle import geometry
+from refloss.conformance.oracle import regression
+from refloss.conformance.oracle import selection
+from refloss.conformance.oracle import tensor
 
-ORACLES = {**regression.ORACLES, **classification.ORACLES, **tensor.ORACLES, **boxes.ORACLES, **geometry.ORACLES,
-           **coders.ORACLES, **selection.ORACLES, **detectors.ORACLES,
-           **anchors.ORACLES}
+# one module per line
+_MODULES = (
+    regression,
+    classification,
+    tensor,
+    boxes,
+    geometry,
+    coders,
+    selection,
+    detectors,
+    anchors,
+)
+ORACLES = {name: oracle for module in _MODULES for name, oracle in module.ORACLES.items()}
 
 __all__ = ["ORACLES", "evaluate_oracle"]
 
