@@ -102,9 +102,39 @@ class TestSigmoidFocalLoss:
         s = 2 * y - 1
         alpha_t = np.where(y == 1, alpha, 1 - alpha)
         expected = s * alpha_t * (1 - p_t) ** gamma * (gamma * p_t * np.log(p_t) + p_t - 1)
-        gx, gy = FOCAL_VJP(np.ones(3), x, y)
+        gx, _ = FOCAL_VJP(np.ones(3), x, y)
         np.testing.assert_allclose(gx, expected, rtol=1e-13)
-        assert gy is None  # targets are labels
+
+    def test_target_gradient_by_hand(self):
+        # x = 0: p = q = 1/2, c = log 2, 1 - 2p = 0 and x = 0, so (F5) keeps only (2 alpha - 1) q^gamma c:
+        # 0 with alpha disabled, -1/2 * 1/4 * log 2 with alpha = 0.25 (gamma 2)
+        assert FOCAL_VJP([1.0], [0.0], [0.5], alpha=None)[1][0] == 0.0
+        assert FOCAL_VJP([1.0], [0.0], [0.5])[1][0] == pytest.approx(-0.125 * math.log(2), rel=1e-15)
+        # x = log 3, y = 1/4, alpha disabled, gamma 1: p = 3/4, q = 3/4 * 3/4 + 1/4 * 1/4 = 5/8,
+        # c = 1/4 log(4/3) + 3/4 log 4; d/dy = q (gamma (1 - 2p) c / q - x) = -c/2 - (5/8) log 3
+        c = 0.25 * math.log(4 / 3) + 0.75 * math.log(4)
+        assert FOCAL_VJP([1.0], [math.log(3)], [0.25], alpha=None, gamma=1.0)[1][0] == pytest.approx(
+            -c / 2 - 0.625 * math.log(3), rel=1e-14)
+
+    def test_target_gradient_of_gamma_zero_is_the_bce_one(self):
+        rng = np.random.default_rng(5)
+        x, y = rng.normal(size=20) * 4, rng.random(20)
+        np.testing.assert_allclose(FOCAL_VJP(np.ones(20), x, y, alpha=None, gamma=0.0)[1],
+                                   BCE_VJP(np.ones(20), x, y, reduction="none")[1], rtol=1e-15)
+
+    def test_target_gradient_matches_torchvision_autograd(self):
+        torch = pytest.importorskip("torch")
+        ops = pytest.importorskip("torchvision.ops")
+        rng = np.random.default_rng(6)
+        x, y = rng.normal(size=30) * 3, rng.random(30)
+        for alpha, gamma in ((0.25, 2.0), (-1.0, 0.5), (0.7, 1.5)):
+            xt = torch.tensor(x, requires_grad=True)
+            yt = torch.tensor(y, requires_grad=True)
+            ops.sigmoid_focal_loss(xt, yt, alpha=alpha, gamma=gamma, reduction="sum").backward()
+            gx, gy = FOCAL_VJP(1.0, x, y, alpha=alpha, gamma=gamma, reduction="sum")
+            # moderate logits: torchvision's 1 - p_t keeps enough accuracy here (see the derivation page)
+            np.testing.assert_allclose(gy, yt.grad.numpy(), rtol=1e-12)
+            np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-12)
 
     @pytest.mark.parametrize("gamma", [0.25, 0.5, 0.9])
     def test_gradient_is_finite_where_one_minus_p_t_is_zero(self, gamma):

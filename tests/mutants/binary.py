@@ -207,6 +207,26 @@ def _focal_slope(x, y, alpha_t, gamma):
     return alpha_t * q ** gamma * (p * (1 - y) - one_minus_p * y - gamma * (2 * y - 1) * ratio * ce)
 
 
+def _focal_target_slope(x, y, alpha, gamma, focal_factor_constant=False, alpha_constant=False):
+    """d loss / dy (refloss's (F5)); the keywords switch on one bug each."""
+    weighted = alpha is not None and alpha >= 0
+    alpha_t = alpha * y + (1 - alpha) * (1 - y) if weighted else 1.0
+    ce = y * softplus(-x) + (1 - y) * softplus(x)
+    p, one_minus_p = sigmoid_pair(x)
+    q = p * (1 - y) + one_minus_p * y
+    ce_over_q = np.where(q > 0, ce / np.where(q > 0, q, 1.0), 0.0)
+    alpha_slope = 0.0 if alpha_constant or not weighted else 2 * alpha - 1
+    focal_slope = 0.0 if focal_factor_constant else gamma * (one_minus_p - p) * ce_over_q
+    return q ** gamma * (alpha_slope * ce + alpha_t * (focal_slope - x))
+
+
+def _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction, slope=None, target_slope=None):
+    """(g * d/dx, g * d/dy): refloss's slopes unless a mutant passes its own."""
+    g = cotangent(grad_output, x.shape, reduction)
+    slope = _focal_slope(x, y, alpha_t, gamma) if slope is None else slope
+    return g * slope, g * (_focal_target_slope(x, y, alpha, gamma) if target_slope is None else target_slope)
+
+
 def _focal_naive_chain_rule(grad_output, inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
     x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
     p = 1 / (1 + np.exp(-x))
@@ -214,7 +234,7 @@ def _focal_naive_chain_rule(grad_output, inputs, targets, *, reduction="none", a
     q = 1 - (p * y + (1 - p) * (1 - y))
     # the bug: gamma q^(gamma - 1) dq/dx as written: inf * 0 = NaN where q rounds to 0, and log(0) for ce
     grad = alpha_t * (gamma * q ** (gamma - 1) * -(2 * y - 1) * p * (1 - p) * ce + q ** gamma * (p - y))
-    return cotangent(grad_output, x.shape, reduction) * grad, None
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction, slope=grad)
 
 
 def _focal_torchvision_one_minus_p_t(inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
@@ -232,7 +252,7 @@ def _focal_alpha_half(inputs, targets, *, reduction="none", alpha=0.5, gamma=2.0
 
 def _focal_vjp_alpha_half(grad_output, inputs, targets, *, reduction="none", alpha=0.5, gamma=2.0):  # the bug
     x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
-    return cotangent(grad_output, x.shape, reduction) * _focal_slope(x, y, alpha_t, gamma), None
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction)
 
 
 def _focal_mean_default(inputs, targets, *, reduction="mean", alpha=0.25, gamma=2.0):  # the bug: mmdet's default
@@ -242,7 +262,7 @@ def _focal_mean_default(inputs, targets, *, reduction="mean", alpha=0.25, gamma=
 
 def _focal_vjp_mean_default(grad_output, inputs, targets, *, reduction="mean", alpha=0.25, gamma=2.0):  # the bug
     x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
-    return cotangent(grad_output, x.shape, reduction) * _focal_slope(x, y, alpha_t, gamma), None
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction)
 
 
 def _focal_negative_alpha_kept(inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
@@ -253,7 +273,25 @@ def _focal_negative_alpha_kept(inputs, targets, *, reduction="none", alpha=0.25,
 
 def _focal_vjp_without_target_check(grad_output, inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
     x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma, check_targets=False)  # the bug
-    return cotangent(grad_output, x.shape, reduction) * _focal_slope(x, y, alpha_t, gamma), None
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction)
+
+
+def _focal_vjp_targets_as_labels(grad_output, inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
+    x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction)[0], None  # the bug: no target gradient
+
+
+def _focal_vjp_target_focal_factor_constant(grad_output, inputs, targets, *, reduction="none", alpha=0.25,
+                                            gamma=2.0):
+    x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction,  # the bug: (1 - p_t)^gamma detached
+                        target_slope=_focal_target_slope(x, y, alpha, gamma, focal_factor_constant=True))
+
+
+def _focal_vjp_target_alpha_constant(grad_output, inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
+    x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction,  # the bug: alpha_t's slope in y left out
+                        target_slope=_focal_target_slope(x, y, alpha, gamma, alpha_constant=True))
 
 
 # ---- hinge_loss and squared_hinge_loss (labels in {-1, 1} or {0, 1}) -------------------------------------------
@@ -408,6 +446,14 @@ MUTANTS = [
            "convention"),
     Mutant("sigmoid_focal_vjp_skips_target_check", "sigmoid_focal_loss", None, _focal_vjp_without_target_check,
            "the backward accepts targets outside [0, 1] (only the forward validates them)", "validation"),
+    Mutant("sigmoid_focal_targets_as_labels", "sigmoid_focal_loss", None, _focal_vjp_targets_as_labels,
+           "no gradient for the targets (soft labels treated as constants)", "gradient"),
+    Mutant("sigmoid_focal_target_gradient_without_focal_factor_slope", "sigmoid_focal_loss", None,
+           _focal_vjp_target_focal_factor_constant, "the targets' gradient alpha_t q^gamma (-x): the focal "
+           "factor's dependence on the label detached", "gradient"),
+    Mutant("sigmoid_focal_target_gradient_alpha_constant", "sigmoid_focal_loss", None,
+           _focal_vjp_target_alpha_constant, "the targets' gradient without (2 alpha - 1) q^gamma c: alpha_t "
+           "treated as a constant", "gradient"),
     # hinge_loss
     Mutant("hinge_zero_one_labels_not_mapped", "hinge_loss", _hinge_labels_not_mapped, None,
            "labels in {0, 1} used as they are (loss 1 for every 0 label) instead of mapped to {-1, 1}",

@@ -116,6 +116,19 @@ def sigmoid_focal_cases(loss: str) -> Iterator[VectorCase]:
     yield two_input_case(loss, "zero_cotangent_none", "basic", "grad_output = 0 must give zero gradients",
                          grid_values(rng, (4,)), _targets(rng, (4,)), "none", rng, cotangent=np.zeros(4),
                          flags=("ZeroCotangent",))
+    for params in ({}, {"alpha": -1.0, "gamma": 0.5}):
+        for reduction in ("none", "mean"):
+            name = "soft_labels" + "".join(f"_{k}{v:g}" for k, v in params.items()) + f"_{reduction}"
+            rng = case_rng(loss, name)
+            yield two_input_case(loss, name, "basic", f"soft labels n/32 {params or 'with the defaults'}: the "
+                                 "targets' gradient (2 alpha - 1) q^gamma c + alpha_t q^gamma (gamma (1 - 2p) c / q "
+                                 "- x) too", grid_values(rng, (8,)), rng.integers(1, 32, size=8) / 32, reduction,
+                                 rng, params=params, flags=("SoftLabels", "ParameterGrid"))
+    rng = case_rng(loss, "soft_labels_saturated")
+    yield two_input_case(loss, "soft_labels_saturated_none", "edge", "soft label 1/2 with logits +-40 and +-1e4: "
+                         "1 - p_t stays near 1/2, and the targets' gradient is about -alpha_t x / 2^gamma",
+                         np.array([40.0, -40.0, 1e4, -1e4]), np.full(4, 0.5), "none", rng, params={"gamma": 0.5},
+                         dtypes=("float64", "float32"), flags=("SoftLabels", "HugeMagnitude"))
 
     rng = case_rng(loss, "edge")
     for gamma in (0.5, 2.0):

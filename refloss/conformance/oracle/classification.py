@@ -106,6 +106,13 @@ def _bce_with_logits_bounds(x: mpf, y: mpf, p: dict) -> tuple:
     return r.total(terms), dx, dy
 
 
+def _focal_label_scale(x: mpf, y: mpf, p: dict) -> mpf:
+    """1 - p_t at a hard label is sigma(-|x|) or larger, about e^-|x|: the label moves (1 - p_t)^gamma on that
+    scale, which is tiny for a saturated logit."""
+    with _logit_precision(x):
+        return min(mpf(1), 1 / (1 + mpmath.exp(abs(x))))
+
+
 def _sigmoid_focal_standard(x: mpf, y: mpf, p: dict) -> tuple:
     with _logit_precision(x):
         return _sigmoid_focal_bounds(x, y, p)
@@ -125,7 +132,14 @@ def _sigmoid_focal_bounds(x: mpf, y: mpf, p: dict) -> tuple:
     slope = ce_slope * focal
     if gamma != 0:
         slope = slope + gamma * r.power(q, gamma - 1) * ((1 - 2 * y) * s * s_minus) * ce
-    return alpha_t * focal * ce, alpha_t * slope, None
+    # d/dy (soft labels): q^gamma [(2 alpha - 1) c + alpha_t (gamma (1 - 2p) c / q - x)], the plain product rule
+    # with q^(gamma - 1) c written as q^gamma c / q (both 0 where q = 0)
+    alpha_slope = r.exact(0) if alpha < 0 else r.exact(2 * alpha - 1)
+    inner = r.exact(-x)
+    if gamma != 0 and q.value != 0:
+        inner = gamma * (s_minus - s) * (ce / q) + inner
+    target_slope = focal * (alpha_slope * ce + alpha_t * inner)
+    return alpha_t * focal * ce, alpha_t * slope, target_slope
 
 
 def _clamped(log_value: r.Bound, floor: mpf) -> r.Bound:
@@ -181,7 +195,8 @@ def _squared_hinge_standard(x: mpf, y: mpf, params: dict) -> tuple:
 ORACLES = {
     "binary_cross_entropy_with_logits": ElementwiseOracle(_bce_with_logits, _bce_with_logits_standard,
                                                           mean_over_weights=False),
-    "sigmoid_focal_loss": ElementwiseOracle(_sigmoid_focal, _sigmoid_focal_standard),
+    "sigmoid_focal_loss": ElementwiseOracle(_sigmoid_focal, _sigmoid_focal_standard, label_domain=(mpf(0), mpf(1)),
+                                            label_scale=_focal_label_scale),
     "binary_cross_entropy": ElementwiseOracle(_bce_probabilities, _bce_probabilities_standard,
                                               kink_distance=_bce_kink_distance, mean_over_weights=False),
     "binary_cross_entropy_keras": ElementwiseOracle(_bce_keras, _bce_keras_standard,

@@ -47,6 +47,8 @@ class Expectation:
 def _snap(derivative: mpf) -> mpf:
     """A numerical derivative kept to 50 significant digits: its error (~1e-90 relative) is far below that, and
     snapping makes a derivative that is exactly a rounding tie (15.74609375 in float16) land on the tie."""
+    if abs(derivative) < _NEGLIGIBLE:  # (nstr of e^-10000 would need a 4,343-digit integer)
+        return derivative
     return mpmath.mpf(mpmath.nstr(derivative, _SNAP_DIGITS))
 
 
@@ -73,6 +75,14 @@ def _partials(oracle: ElementwiseOracle, x: mpf, y: mpf, p: dict, nan_slope: mpf
             if distance == 0:
                 result[name] = (_snap(mpmath.diff(along, value, direction=-1)),
                                 _snap(mpmath.diff(along, value, direction=1)))
+                continue
+            if name == "second" and oracle.label_domain and y in oracle.label_domain:  # a hard label: from inside
+                scale = oracle.label_scale(x, y, p)
+                # a step of 2^-150 of that scale must be resolved next to y (|y| <= 1): as many more bits
+                with mpmath.workprec(mpmath.mp.prec + 150 + max(0, -int(mpmath.floor(mpmath.log(scale, 2))))):
+                    slope = mpmath.diff(along, value, h=scale * mpf(2) ** -150,
+                                        direction=1 if y == oracle.label_domain[0] else -1)
+                result[name] = (_snap(slope), _snap(slope))
                 continue
             # The scale on which the formula varies: declared by the oracle (|x - y| for a residual loss, whose
             # tiny residuals are evaluated at a precision set by |d|), else max(|value|, 1): smooth functions of a
