@@ -114,11 +114,6 @@ def gaussian_nll_loss_vjp(grad_output: Any, input: Any, target: Any, var: Any, *
     return _evaluate(grad_output, input, target, var, full, eps, reduction, value=False)[1]
 
 
-def _value_and_vjp(grad_output: Any, input: Any, target: Any, var: Any, *, full: bool = False, eps: float = 1e-6,
-                   reduction: str = "mean") -> tuple[Any, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    return _evaluate(grad_output, input, target, var, full, eps, reduction)
-
-
 def _kernel(xp: Any, g: Any, x: Any, y: Any, var: Any, *, full: bool, eps: float,
             value: bool = True) -> tuple[Any, Any]:
     """(D1), (D2) and, given the cotangents ``g``, (G1) to (G3) for a block of elements (see refloss._blocks)."""
@@ -196,7 +191,8 @@ def _held_forward(input: Any, target: Any, var: Any, *, full: bool = False, eps:
         shift = np.where(var0 < eps, eps - var0, 0.0)
 
     def forward(input: Any, target: Any, var: Any, **kwargs: Any) -> Any:
-        return gaussian_nll_loss(input, target, var + shift, **kwargs)
+        # (the shifted var is held at or above eps: eps = 0 keeps a step below eps from being clamped again)
+        return gaussian_nll_loss(input, target, var + shift, **{**kwargs, "eps": 0.0})
     return forward
 
 
@@ -214,7 +210,6 @@ register(LossSpec(
     family="regression",
     forward=gaussian_nll_loss,
     vjp=gaussian_nll_loss_vjp,
-    value_and_vjp=_value_and_vjp,
     inputs=(Input("input", "predicted means, any shape"),
             Input("target", "observations, the same shape as input"),
             Input("var", "variances >= 0: input's shape, without its last dimension, with one dimension 1, or ()",

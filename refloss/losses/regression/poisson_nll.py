@@ -107,11 +107,6 @@ def poisson_nll_loss_vjp(grad_output: Any, input: Any, target: Any, *, log_input
     return _evaluate(grad_output, input, target, log_input, full, eps, reduction, value=False)[1]
 
 
-def _value_and_vjp(grad_output: Any, input: Any, target: Any, *, log_input: bool = True, full: bool = False,
-                   eps: float = 1e-8, reduction: str = "mean") -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
-    return _evaluate(grad_output, input, target, log_input, full, eps, reduction)
-
-
 def _kernel(xp: Any, g: Any, x: Any, y: Any, *, log_input: bool, full: bool, eps: float,
             value: bool = True) -> tuple[Any, Any]:
     """(P1), (P2) and, given the cotangents ``g``, (G1) and (G2) for a block of elements (see refloss._blocks)."""
@@ -169,12 +164,16 @@ def _stirling_kink(input: Any, target: Any, *, full: bool = False, **_: Any) -> 
     return np.abs(np.asarray(target, dtype=np.float64) - 1.0) if full else np.full(np.shape(target), np.inf)
 
 
+def _rate_bound(input: Any, target: Any, *, log_input: bool = True, **_: Any) -> Any:
+    """Distance of each rate from 0, the end of its domain when log_input is False (none for log-rates)."""
+    return np.abs(np.asarray(input, dtype=np.float64)) if not log_input else np.full(np.shape(input), np.inf)
+
+
 register(LossSpec(
     name="poisson_nll_loss",
     family="regression",
     forward=poisson_nll_loss,
     vjp=poisson_nll_loss_vjp,
-    value_and_vjp=_value_and_vjp,
     inputs=(Input("input", "log-rates (log_input) or rates >= 0, any shape", sample=Interval(0.05, 3.0, True, True)),
             Input("target", "counts >= 0, the same shape as input", domain=Interval(0.0, math.inf, low_closed=True),
                   sample=Interval(0.0, 4.0, True, True))),
@@ -182,7 +181,10 @@ register(LossSpec(
     smoothness="C-infinity in input; with full, the loss jumps at target = 1 (the Stirling term switches on)",
     kinks=(Kink("target = 1 with full (the loss jumps by 0.5 log(2 pi) - 1)",
                 "the Stirling term is absent at target = 1 (PyTorch's mask target <= 1): the target gradient there "
-                "is the left one, -input (or -log(input + eps))", _stirling_kink),),
+                "is the left one, -input (or -log(input + eps))", _stirling_kink),
+           Kink("input = 0 with log_input=False (the end of the rates' domain [0, inf): not a kink of the formula, "
+                "declared so that difference steps stay inside the domain, as for target = 0)",
+                "the formula's own derivative 1 - target / eps (one-sided: no rate is negative)", _rate_bound)),
     references=(
         Reference("PyTorch, torch.nn.functional.poisson_nll_loss",
                   "https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.poisson_nll_loss.html"),
