@@ -101,15 +101,15 @@ class TestGaussianValues:
         assert GAUSSIAN_VJP(1.0, [1.0], [0.0], [0.0], reduction="sum")[2][0] == pytest.approx(-4.999995e11,
                                                                                               rel=1e-12)
 
-    @pytest.mark.parametrize("var, expected", [
-        (np.array([1.0, 4.0]), [[0.0, 0.0], [0.0, 0.125]]),           # one per row: input's shape minus the last
-        (np.array([[1.0], [4.0]]), [[0.0, 0.0], [0.0, 0.125]]),       # (2, 1)
-        (np.array([[1.0, 4.0]]), [[0.0, 0.125], [0.0, 0.0]]),         # (1, 2): per column
-        (np.float64(2.0), [[0.0, 0.0], [0.0, 0.0]]),                  # one for all
+    @pytest.mark.parametrize("var", [
+        np.array([1.0, 4.0]),           # one per row: input's shape without its last dimension
+        np.array([[1.0], [4.0]]),       # (2, 1)
+        np.array([[1.0, 4.0]]),         # (1, 2): one per column
+        np.float64(2.0),                # one for all (PyTorch's Python float)
     ])
-    def test_var_shapes_broadcast_as_pytorch(self, var, expected):
-        # residuals d = [[0, 0], [0, 1]]; the loss (log v + d^2 / v) / 2 with v as broadcast: the input gradient
-        # d / v is 1/4 only where d = 1 meets v = 4, else 0 (or 1/2 with v = 2)
+    def test_var_shapes_broadcast_as_pytorch(self, var):
+        # residuals d = [[0, 0], [0, 1]]; the loss (log v + d^2 / v) / 2 with v broadcast as PyTorch does, which
+        # the test spells out: a 1-D var is one variance per row (v[:, None]), the others broadcast as NumPy
         x, y = np.array([[0.0, 0.0], [0.0, 1.0]]), np.zeros((2, 2))
         v = np.broadcast_to(var if np.ndim(var) != 1 else var[:, None], (2, 2))
         np.testing.assert_allclose(GAUSSIAN(x, y, var, reduction="none"), 0.5 * (np.log(v) + x * x / v), rtol=1e-15)
@@ -119,7 +119,6 @@ class TestGaussianValues:
         assert np.shape(gv) == np.shape(var)
         np.testing.assert_allclose(gv, np.reshape(_summed(0.5 * (1 / v - x * x / v ** 2), var), np.shape(var)),
                                    rtol=1e-15)
-        del expected  # (the cases list the input-gradient pattern for the reader)
 
     def test_infinite_and_nan(self):
         value = GAUSSIAN([1.0, np.nan], [0.0, 0.0], [np.inf, 1.0], reduction="none")
