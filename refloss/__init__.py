@@ -111,6 +111,10 @@ from refloss.losses.regression import mse_loss
 from refloss.losses.regression import mse_loss_vjp
 from refloss.losses.regression import smooth_l1_loss
 from refloss.losses.regression import smooth_l1_loss_vjp
+from refloss.losses.regression import poisson_nll_loss
+from refloss.losses.regression import poisson_nll_loss_vjp
+from refloss.losses.regression import gaussian_nll_loss
+from refloss.losses.regression import gaussian_nll_loss_vjp
 from refloss.fused import value_and_vjp
 
 __version__ = "0.6.0"
@@ -224,4 +228,8 @@ __all__ = [
     "yolov3_loss_vjp",
     "value_and_vjp",
     "yolov3_targets",
+    "poisson_nll_loss",
+    "poisson_nll_loss_vjp",
+    "gaussian_nll_loss",
+    "gaussian_nll_loss_vjp",
 ]

@@ -23,6 +23,7 @@ from . import coders
 from . import detectors
 from . import geometry
 from . import multiclass
+from . import poisson
 from . import regression
 from . import selection
 
@@ -40,6 +41,7 @@ _FAMILIES = (
     selection,
     detectors,
     anchors,
+    poisson,
 )
 
 
