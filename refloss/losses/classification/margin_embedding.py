@@ -228,7 +228,8 @@ def margin_ranking_loss(input1: Any, input2: Any, target: Any, *, margin: float 
         1.5
     """
     x1, x2, y, margin = _ranking_inputs(input1, input2, target, margin, reduction)
-    z = margin - y * (x1 - x2)  # (R1)
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN, which propagates
+        z = margin - y * (x1 - x2)  # (R1)
     return reduce(anp.maximum(0.0, z), reduction)  # (R2)
 
 
