@@ -48,7 +48,7 @@ def soft_margin_loss(input: Any, target: Any, *, reduction: str = "mean") -> Any
 
         with :math:`\sigma(t) = 1 / (1 + e^{-t})` formed without an exponential of a positive number. Labels get
         no gradient (PyTorch refuses a target that requires grad). Derivation:
-        ``docs/derivations/soft_margin_loss.md``.
+        ``docs/derivations/margin_embedding.md``.
 
     Conventions:
         ``torch.nn.functional.soft_margin_loss``'s formula, but stable: PyTorch computes ``log(1 + exp(-y x))``
@@ -118,7 +118,7 @@ def hinge_embedding_loss(input: Any, target: Any, *, margin: float = 1.0, reduct
             \end{cases}  \qquad \text{(E2)}
 
         0 exactly at :math:`x = \Delta` for :math:`y = -1`. Labels get no gradient. Derivation:
-        ``docs/derivations/hinge_embedding_loss.md``.
+        ``docs/derivations/margin_embedding.md``.
 
     Conventions:
         ``torch.nn.functional.hinge_embedding_loss``, including its gradient 0 at :math:`x = \Delta` (measured:
@@ -194,7 +194,7 @@ def margin_ranking_loss(input1: Any, input2: Any, target: Any, *, margin: float 
             \frac{\partial \ell}{\partial x_2} = y\,[z > 0]  \qquad \text{(R3)}
 
         and 0 exactly at the margin :math:`z = 0`. Labels get no gradient. Derivation:
-        ``docs/derivations/margin_ranking_loss.md``.
+        ``docs/derivations/margin_embedding.md``.
 
     Conventions:
         ``torch.nn.functional.margin_ranking_loss``, i.e. ``clamp_min(-y (x1 - x2) + m, 0)``, including its
@@ -289,6 +289,7 @@ def _ranking_kink_distance(input1: Any, input2: Any, target: Any, *, margin: flo
 
 register(LossSpec(
     name="soft_margin_loss",
+    derivation="docs/derivations/margin_embedding.md",
     family="classification",
     forward=soft_margin_loss,
     vjp=soft_margin_loss_vjp,
@@ -304,6 +305,7 @@ register(LossSpec(
 
 register(LossSpec(
     name="hinge_embedding_loss",
+    derivation="docs/derivations/margin_embedding.md",
     family="classification",
     forward=hinge_embedding_loss,
     vjp=hinge_embedding_loss_vjp,
@@ -326,6 +328,7 @@ register(LossSpec(
 
 register(LossSpec(
     name="margin_ranking_loss",
+    derivation="docs/derivations/margin_embedding.md",
     family="classification",
     forward=margin_ranking_loss,
     vjp=margin_ranking_loss_vjp,
