@@ -12,6 +12,7 @@ from refloss.conformance.oracle import coders
 from refloss.conformance.oracle import detectors
 from refloss.conformance.oracle import functions
 from refloss.conformance.oracle import geometry
+from refloss.conformance.oracle import margins
 from refloss.conformance.oracle import regression
 from refloss.conformance.oracle import selection
 from refloss.conformance.oracle import tensor
@@ -27,6 +28,7 @@ _MODULES = (
     selection,
     detectors,
     anchors,
+    margins,
 )
 ORACLES = {name: oracle for module in _MODULES for name, oracle in module.ORACLES.items()}
 
@@ -37,6 +39,8 @@ def evaluate_oracle(oracle, *args, **kwargs):
     """Evaluate any oracle: elementwise ones with the elementwise evaluator, per-sample ones with their own."""
     from refloss.conformance.oracle.evaluate import evaluate
 
+    if hasattr(oracle, "evaluate"):  # an oracle with its own evaluator (margins.LabelledPairOracle)
+        return oracle.evaluate(*args, **kwargs)
     if isinstance(oracle, tensor.SampleOracle):
         return tensor.evaluate_samples(oracle, *args, **kwargs)
     if isinstance(oracle, boxes.BoxOracle):
