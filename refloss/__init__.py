@@ -75,6 +75,12 @@ from refloss.losses.classification import softmax_focal_loss
 from refloss.losses.classification import softmax_focal_loss_vjp
 from refloss.losses.classification import squared_hinge_loss
 from refloss.losses.classification import squared_hinge_loss_vjp
+from refloss.losses.classification import hinge_embedding_loss
+from refloss.losses.classification import hinge_embedding_loss_vjp
+from refloss.losses.classification import margin_ranking_loss
+from refloss.losses.classification import margin_ranking_loss_vjp
+from refloss.losses.classification import soft_margin_loss
+from refloss.losses.classification import soft_margin_loss_vjp
 from refloss.losses.detectors import ssd_loss
 from refloss.losses.detectors import ssd_loss_vjp
 from refloss.losses.detectors import ssd_targets
@@ -214,6 +220,12 @@ __all__ = [
     "softmax_vjp",
     "squared_hinge_loss",
     "squared_hinge_loss_vjp",
+    "hinge_embedding_loss",
+    "hinge_embedding_loss_vjp",
+    "margin_ranking_loss",
+    "margin_ranking_loss_vjp",
+    "soft_margin_loss",
+    "soft_margin_loss_vjp",
     "ssd_loss",
     "ssd_loss_vjp",
     "ssd_targets",

@@ -22,6 +22,7 @@ from . import boxes
 from . import coders
 from . import detectors
 from . import geometry
+from . import margins
 from . import multiclass
 from . import poisson
 from . import regression
@@ -42,6 +43,7 @@ _FAMILIES = (
     detectors,
     anchors,
     poisson,
+    margins,
 )
 
 

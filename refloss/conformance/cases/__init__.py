@@ -81,6 +81,7 @@ _CASE_MODULES = (
     "detectors",
     "geometry",
     "poisson",
+    "margins",
     "regression",
     "selection",
 )

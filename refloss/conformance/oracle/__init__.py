@@ -12,6 +12,7 @@ from refloss.conformance.oracle import coders
 from refloss.conformance.oracle import detectors
 from refloss.conformance.oracle import functions
 from refloss.conformance.oracle import geometry
+from refloss.conformance.oracle import margins
 from refloss.conformance.oracle import regression
 from refloss.conformance.oracle import poisson
 from refloss.conformance.oracle import selection
@@ -29,6 +30,7 @@ _MODULES = (
     detectors,
     anchors,
     poisson,
+    margins,
 )
 ORACLES = {name: oracle for module in _MODULES for name, oracle in module.ORACLES.items()}
 
@@ -40,6 +42,7 @@ def evaluate_oracle(oracle, *args, **kwargs):
     from refloss.conformance.oracle.evaluate import evaluate
 
     if isinstance(oracle, poisson.PointwiseOracle):  # losses of more than two inputs evaluate themselves
+    if hasattr(oracle, "evaluate"):  # an oracle with its own evaluator (margins.LabelledPairOracle)
         return oracle.evaluate(*args, **kwargs)
     if isinstance(oracle, tensor.SampleOracle):
         return tensor.evaluate_samples(oracle, *args, **kwargs)

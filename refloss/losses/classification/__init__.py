@@ -14,6 +14,12 @@ from refloss.losses.classification.hinge import hinge_loss
 from refloss.losses.classification.hinge import hinge_loss_vjp
 from refloss.losses.classification.hinge import squared_hinge_loss
 from refloss.losses.classification.hinge import squared_hinge_loss_vjp
+from refloss.losses.classification.margin_embedding import hinge_embedding_loss
+from refloss.losses.classification.margin_embedding import hinge_embedding_loss_vjp
+from refloss.losses.classification.margin_embedding import margin_ranking_loss
+from refloss.losses.classification.margin_embedding import margin_ranking_loss_vjp
+from refloss.losses.classification.margin_embedding import soft_margin_loss
+from refloss.losses.classification.margin_embedding import soft_margin_loss_vjp
 from refloss.losses.classification.multi_margin import multi_margin_loss
 from refloss.losses.classification.multi_margin import multi_margin_loss_vjp
 from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss
@@ -42,4 +48,10 @@ __all__ = [
     "softmax_focal_loss_vjp",
     "squared_hinge_loss",
     "squared_hinge_loss_vjp",
+    "hinge_embedding_loss",
+    "hinge_embedding_loss_vjp",
+    "margin_ranking_loss",
+    "margin_ranking_loss_vjp",
+    "soft_margin_loss",
+    "soft_margin_loss_vjp",
 ]
