@@ -8,8 +8,8 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from refloss._checks import as_real_array, check_grad_output, check_same_shape, shape_of
-from refloss._reduction import output_shape, reduce, reduce_batchmean, reduce_batchmean_vjp, reduce_vjp
+from refloss._checks import as_real_array, check_same_shape
+from refloss._reduction import reduce, reduce_batchmean, reduce_batchmean_vjp, reduce_vjp
 from refloss._registry import REDUCTIONS, Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
 
 __all__ = ["kl_div", "kl_div_vjp"]

@@ -7,7 +7,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from refloss._checks import as_array, as_real_array, check_grad_output, check_reduction, check_same_shape, shape_of
+from refloss._checks import as_array, as_real_array, check_reduction, check_same_shape, shape_of
 from refloss._reduction import reduce, reduce_vjp
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Reference, register
 from refloss.losses.classification._labels import check_class_weight, check_unit_interval
@@ -250,7 +250,8 @@ register(LossSpec(
     kinks=(Kink("z = 1 - x_j + x_i = 0 for a target j and a non-target i", "0, as PyTorch (z > 0); autograd's "
                 "maximum splits the tie", _pair_distance, autograd_agrees=False),),
     references=(Reference("PyTorch, torch.nn.functional.multilabel_margin_loss",
-                          "https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.multilabel_margin_loss.html"),),
+                          "https://docs.pytorch.org/docs/stable/generated/"
+                          "torch.nn.functional.multilabel_margin_loss.html"),),
     equivalents=(Equivalent("torch", "torch.nn.functional.multilabel_margin_loss", "the same, except that a NaN "
                             "score is dropped by PyTorch's z > 0 test (refloss propagates it) and that PyTorch "
                             "2.14.1's mean of an empty batch (0, C) is uninitialised memory (refloss: NaN)"),),
