@@ -23,6 +23,7 @@ from . import coders
 from . import detectors
 from . import geometry
 from . import multiclass
+from . import multilabel
 from . import regression
 from . import selection
 
@@ -40,6 +41,7 @@ _FAMILIES = (
     selection,
     detectors,
     anchors,
+    multilabel,
 )
 
 
