@@ -72,6 +72,14 @@ def kl_div_cases(loss: str) -> Iterator[VectorCase]:
     # return -t where the oracle's convention is a NaN gradient for a NaN input)
     yield two_input_case(loss, "nan_target_none", "nonfinite", "a NaN target gives a NaN term and NaN gradients",
                          np.array([-1.0, -1.0]), np.array([np.nan, 0.5]), "none", rng, flags=("NaNInput",))
+    inf = np.inf
+    # x = -inf (p = 0) under t > 0: an infinite divergence, d/dt = +inf; under t = 0: 0 * -inf = NaN, as PyTorch
+    yield two_input_case(loss, "infinite_input_none", "nonfinite", "log p = -inf: the term is +inf where t > 0, "
+                         "NaN (0 * -inf) where t = 0; d/dx = -t, d/dt = +inf or NaN", np.array([-inf, -inf, inf, -1.0]),
+                         np.array([0.5, 0.0, 0.25, 0.5]), "none", rng, flags=("InfInput", "AtKink"))
+    yield two_input_case(loss, "infinite_log_target_none", "nonfinite", "log_target: u = -inf (t = 0) gives "
+                         "e^-inf * (-inf - x) = NaN as PyTorch; x = -inf gives +inf", np.array([-1.0, -inf, 0.5]),
+                         np.array([-inf, -0.5, 0.25]), "none", rng, params={"log_target": True}, flags=("InfInput",))
     yield two_input_case(loss, "nan_target_batchmean", "nonfinite", "a NaN target makes the batchmean NaN",
                          np.array([[-1.0, -0.5]]), np.array([[np.nan, 0.5]]), "batchmean", rng,
                          flags=("NaNInput", "Reduction"))

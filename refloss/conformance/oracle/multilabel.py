@@ -43,6 +43,22 @@ def _kl_div_standard(x: mpf, t: mpf, p: dict) -> tuple:
     return r.exact(t) * r.log(t) - r.exact(t) * x, r.exact(-t), (r.log(t) + 1) - x
 
 
+def _kl_div_limits(x: mpf, t: mpf, p: dict) -> tuple:
+    """(value, d/dx, d/dt) where an input is infinite: (K1)-(K4) in extended arithmetic, where 0 * inf is NaN (an
+    indeterminate form, as IEEE arithmetic and PyTorch have it: x = -inf with t = 0 is NaN, not the limit 0)."""
+    if p.get("log_target", 0):
+        weight = mpmath.exp(t)
+        return _times(weight, t - x), -weight, _times(weight, t - x + 1)
+    if t == 0:
+        return _times(t, x), mpf(0), mpmath.nan
+    return _times(t, mpmath.log(t) - x), -t, mpmath.log(t) + 1 - x
+
+
+def _times(a: mpf, b: mpf) -> mpf:
+    """a * b with 0 * inf = NaN (mpmath agrees; spelled out so that the convention is visible)."""
+    return mpmath.nan if (a == 0 and mpmath.isinf(b)) or (b == 0 and mpmath.isinf(a)) else a * b
+
+
 def _kl_div_kink(x: mpf, t: mpf, p: dict) -> mpf:
     """0 at t = 0 (log_target=False), where the target's derivative does not exist (one-sided there: NaN)."""
     return mpmath.inf if p.get("log_target", 0) else abs(t)
@@ -149,7 +165,7 @@ def _margin_kink(row: list, labels: list, params: dict, c: int) -> bool:
 
 
 ORACLES = {
-    "kl_div": ElementwiseOracle(_kl_div, _kl_div_standard, kink_distance=_kl_div_kink),
+    "kl_div": ElementwiseOracle(_kl_div, _kl_div_standard, kink_distance=_kl_div_kink, limits=_kl_div_limits),
     "multilabel_soft_margin_loss": SampleOracle(_soft_margin_terms, _soft_margin_standard,
                                                 target_differentiable=True),
     "multilabel_margin_loss": SampleOracle(_margin_terms, _margin_standard, at_kink=_margin_kink),
