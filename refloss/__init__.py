@@ -67,6 +67,12 @@ from refloss.losses.classification import hinge_loss
 from refloss.losses.classification import hinge_loss_vjp
 from refloss.losses.classification import multi_margin_loss
 from refloss.losses.classification import multi_margin_loss_vjp
+from refloss.losses.classification import multilabel_margin_loss
+from refloss.losses.classification import multilabel_margin_loss_vjp
+from refloss.losses.classification import multilabel_soft_margin_loss
+from refloss.losses.classification import multilabel_soft_margin_loss_vjp
+from refloss.losses.classification import kl_div
+from refloss.losses.classification import kl_div_vjp
 from refloss.losses.classification import nll_loss
 from refloss.losses.classification import nll_loss_vjp
 from refloss.losses.classification import sigmoid_focal_loss
@@ -194,6 +200,12 @@ __all__ = [
     "mse_loss_vjp",
     "multi_margin_loss",
     "multi_margin_loss_vjp",
+    "multilabel_margin_loss",
+    "multilabel_margin_loss_vjp",
+    "multilabel_soft_margin_loss",
+    "multilabel_soft_margin_loss_vjp",
+    "kl_div",
+    "kl_div_vjp",
     "nll_loss",
     "nll_loss_vjp",
     "nms",

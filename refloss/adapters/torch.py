@@ -100,6 +100,8 @@ class TorchAdapter(Adapter):
             with warnings.catch_warnings():
                 # PyTorch warns, then broadcasts, on mismatched shapes: the broadcast is what a vector checks.
                 warnings.filterwarnings("ignore", "Using a target size", UserWarning)
+                # kl_div warns on reduction='mean' that a later release may change it: the vectors check 2.14.1's
+                warnings.filterwarnings("ignore", "reduction: 'mean' divides the total loss", UserWarning)
                 loss_value = function(*tensors.values(), **kwargs)
             if spec.kind == "detector":  # (total, terms): the vector (total, *terms), as the vectors hold it
                 total, terms = loss_value

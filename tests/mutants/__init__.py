@@ -25,6 +25,7 @@ from . import geometry
 from . import margins
 from . import multiclass
 from . import poisson
+from . import multilabel
 from . import regression
 from . import selection
 
@@ -44,6 +45,7 @@ _FAMILIES = (
     anchors,
     poisson,
     margins,
+    multilabel,
 )
 
 

@@ -78,6 +78,7 @@ _CASE_MODULES = (
     "boxes",
     "classification",
     "coders",
+    "multilabel",
     "detectors",
     "geometry",
     "poisson",

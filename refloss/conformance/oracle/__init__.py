@@ -17,6 +17,7 @@ from refloss.conformance.oracle import regression
 from refloss.conformance.oracle import poisson
 from refloss.conformance.oracle import selection
 from refloss.conformance.oracle import tensor
+from refloss.conformance.oracle import multilabel
 
 # one module per line
 _MODULES = (
@@ -31,6 +32,7 @@ _MODULES = (
     anchors,
     poisson,
     margins,
+    multilabel,
 )
 ORACLES = {name: oracle for module in _MODULES for name, oracle in module.ORACLES.items()}
 

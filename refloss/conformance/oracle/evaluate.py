@@ -3,7 +3,8 @@
 Derivatives with respect to each input element come from ``mpmath.diff`` on the textbook formula (central
 differences at 120 digits, with a step far below the distance to any kink and below the scale of the quantity
 involved), one-sided exactly at a kink; where the one-sided derivatives differ, the expectation is their midpoint
-and the interval between them is accepted. Reductions are applied exactly.
+and the interval between them is accepted. Reductions are applied exactly (``batchmean``, kl_div's sum over the
+size of dim 0, included).
 """
 
 from __future__ import annotations
@@ -194,6 +195,9 @@ def evaluate(oracle: ElementwiseOracle, inputs: dict[str, np.ndarray], params: d
                 divisor = mpmath.fsum(w) if weight is not None and oracle.mean_over_weights else mpf(x_array.size)
                 divisor_bound = rounding.total(weights) if weight is not None and oracle.mean_over_weights \
                     else rounding.exact(divisor)
+            if reduction == "batchmean":  # kl_div: the sum over the size of dim 0 (1 for a 0-d input), as PyTorch
+                divisor = mpf(shape[0] if shape else 1)
+                divisor_bound = rounding.exact(divisor)
             if divisor == 0:
                 result = mpf(0) if (x_array.size == 0 and _EMPTY_MEAN_ZERO in conventions) else mpmath.nan
                 value = Tensor((), [result], scale=[mpf(0)])
@@ -202,9 +206,9 @@ def evaluate(oracle: ElementwiseOracle, inputs: dict[str, np.ndarray], params: d
                 result = total / divisor
                 summed = rounding.total(weighted(b[0], i) for i, b in enumerate(bounds)
                                         if mpmath.isfinite(b[0].value))
-                value = Tensor((), [result], scale=[(summed / divisor_bound).err if reduction == "mean"
-                                                    else summed.err])
-                share = rounding.exact(mpf(float(cotangent))) / divisor_bound if reduction == "mean" \
+                divided = reduction in ("mean", "batchmean")
+                value = Tensor((), [result], scale=[(summed / divisor_bound).err if divided else summed.err])
+                share = rounding.exact(mpf(float(cotangent))) / divisor_bound if divided \
                     else rounding.exact(mpf(float(cotangent)))
                 factor_bounds = [weighted(share, i) for i in range(len(w))]
             factors = [(mpf(float(cotangent)) * wi / divisor) if divisor else mpmath.nan for wi in w]

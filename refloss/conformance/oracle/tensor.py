@@ -384,7 +384,10 @@ def _samples(oracle: SampleOracle, x: np.ndarray, t: np.ndarray, params: dict, p
     samples = []
     for index in np.ndindex(rows.shape[:-1]):
         row = list(rows[index])
-        label = list(targets[index]) if probabilities else int(targets[index])
+        if probabilities or np.ndim(targets[index]):  # probabilities, or a multi-label row of class indices
+            label = [v if probabilities else int(v) for v in targets[index]]
+        else:
+            label = int(targets[index])
         samples.append(_Sample(row, label, *oracle.standard(row, label, params)))
     return samples
 

@@ -22,6 +22,12 @@ from refloss.losses.classification.margin_embedding import soft_margin_loss
 from refloss.losses.classification.margin_embedding import soft_margin_loss_vjp
 from refloss.losses.classification.multi_margin import multi_margin_loss
 from refloss.losses.classification.multi_margin import multi_margin_loss_vjp
+from refloss.losses.classification.multilabel import multilabel_margin_loss
+from refloss.losses.classification.multilabel import multilabel_margin_loss_vjp
+from refloss.losses.classification.multilabel import multilabel_soft_margin_loss
+from refloss.losses.classification.multilabel import multilabel_soft_margin_loss_vjp
+from refloss.losses.classification.kl_div import kl_div
+from refloss.losses.classification.kl_div import kl_div_vjp
 from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss
 from refloss.losses.classification.softmax_focal import softmax_focal_loss
 from refloss.losses.classification.softmax_focal import softmax_focal_loss_vjp
@@ -40,6 +46,12 @@ __all__ = [
     "hinge_loss_vjp",
     "multi_margin_loss",
     "multi_margin_loss_vjp",
+    "multilabel_margin_loss",
+    "multilabel_margin_loss_vjp",
+    "multilabel_soft_margin_loss",
+    "multilabel_soft_margin_loss_vjp",
+    "kl_div",
+    "kl_div_vjp",
     "nll_loss",
     "nll_loss_vjp",
     "sigmoid_focal_loss",
