@@ -11,8 +11,11 @@ from __future__ import annotations
 import mpmath
 from mpmath import mpf
 
+import numpy as np
+
 from refloss.conformance.oracle import rounding as r
 from refloss.conformance.oracle.elementwise import ElementwiseOracle
+from refloss.conformance.oracle.tensor import SampleOracle
 
 __all__ = ["ORACLES"]
 
@@ -124,10 +127,99 @@ def _msle_limits(x: mpf, y: mpf, p: dict) -> tuple:
     return d * d, slope(x, 1), slope(y, -1)
 
 
+# ---- categorical hinge (keras.losses.categorical_hinge) and Crammer-Singer (optax.losses.multiclass_hinge_loss) ----
+
+def _rows(x: np.ndarray) -> list:
+    """The rows of an (N, C) or (C,) object array (the class axis is the last), in order."""
+    return [list(x)] if x.ndim == 1 else [list(row) for row in x]
+
+
+def _has_nan(row: list) -> bool:
+    return any(mpmath.isnan(v) for v in row)
+
+
+def _categorical_hinge_terms(x: np.ndarray, t: np.ndarray, params: dict) -> tuple:
+    """Keras: pos = sum t x, neg = max (1 - t) x, max(neg - pos + 1, 0) per row; mean over the rows."""
+    losses = []
+    for row, targets in zip(_rows(x), _rows(t)):
+        products = [(1 - tc) * xc for tc, xc in zip(targets, row)]
+        if _has_nan(row) or _has_nan(products):  # (Python's max would drop a NaN)
+            losses.append(mpmath.nan)
+            continue
+        positive = mpmath.fsum(tc * xc for tc, xc in zip(targets, row))
+        losses.append(max(mpf(0), max(products) - positive + 1))
+    return losses, x.shape[:-1], mpf(len(losses))
+
+
+def _shares(values: list) -> list:
+    """Each entry's share of the slope of max: 1/k for each of k tied maximisers."""
+    top = max(values)
+    tied = [v == top for v in values]
+    return [mpf(1) / sum(tied) if tie else mpf(0) for tie in tied]
+
+
+def _categorical_hinge_standard(row: list, targets: list, params: dict) -> tuple:
+    # pos summed in order, each (1 - t_c) x_c rounded twice, z = (neg - pos) + 1; the slopes
+    # a ((1 - t_c) s_c - t_c) and -a x_c (1 + s_c) with a = 1, 1/2 or 0 and the exact shares s_c.
+    classes = len(row)
+    zero = r.exact(0)
+    products = [(1 - r.exact(tc)) * xc for tc, xc in zip(targets, row)]
+    if _has_nan(row) or any(mpmath.isnan(p.value) for p in products):
+        return zero, [zero] * classes, [zero] * classes, r.exact(1)
+    positive = r.total(r.exact(tc) * xc for tc, xc in zip(targets, row))
+    shares = _shares([p.value for p in products])
+    negative = max(products, key=lambda p: p.value)
+    z = (negative - positive) + 1
+    hinge = z if z.value > 0 else r.Bound(0, z.err if z.value == 0 else 0)
+    active = mpf(1) if z.value > 0 else (mpf(1) / 2 if z.value == 0 else mpf(0))
+    grad_x = [((1 - r.exact(tc)) * s - tc) * active for tc, s in zip(targets, shares)]
+    grad_t = [-(r.exact(xc) * (1 + s)) * active for xc, s in zip(row, shares)]
+    return hinge, grad_x, grad_t, r.exact(1)
+
+
+def _multiclass_hinge_terms(x: np.ndarray, labels: np.ndarray, params: dict) -> tuple:
+    """optax: max_c (x_c + 1 - [c = y]) - x_y per row; mean over the rows."""
+    losses = []
+    for row, label in zip(_rows(x), np.ravel(labels).tolist()):
+        if _has_nan(row):
+            losses.append(mpmath.nan)
+            continue
+        losses.append(max(xc + 1 - (c == label) for c, xc in enumerate(row)) - row[label])
+    return losses, x.shape[:-1], mpf(len(losses))
+
+
+def _multiclass_values(row: list, label: int) -> list:
+    return [r.exact(xc) + 1 if c != label else r.exact(xc) for c, xc in enumerate(row)]
+
+
+def _multiclass_hinge_standard(row: list, label: int, params: dict) -> tuple:
+    # v_c = x_c + 1 rounded (v_y = x_y exact), the max, minus x_y; the slopes s_c - [c = y] are exact.
+    classes = len(row)
+    zero = r.exact(0)
+    if _has_nan(row):
+        return zero, [zero] * classes, None, r.exact(1)
+    values = _multiclass_values(row, label)
+    shares = _shares([v.value for v in values])
+    loss = max(values, key=lambda v: v.value) - row[label]
+    return loss, [r.exact(s - (c == label)) for c, s in enumerate(shares)], None, r.exact(1)
+
+
+def _multiclass_hinge_kink(row: list, label: int, params: dict, c: int) -> bool:
+    """Entry c is at a kink when the maximum of v is tied and c is one of the tied classes."""
+    values = [v.value for v in _multiclass_values(row, label)]
+    top = max(values)
+    tied = [k for k, v in enumerate(values) if v == top]
+    return len(tied) > 1 and c in tied
+
+
 ORACLES = {
     "poisson_loss": ElementwiseOracle(_poisson, _poisson_standard, limits=_poisson_limits),
     "mean_absolute_percentage_error": ElementwiseOracle(_mape, _mape_standard, kink_distance=_mape_kink_distance,
                                                         limits=_mape_limits),
     "mean_squared_logarithmic_error": ElementwiseOracle(_msle, _msle_standard, kink_distance=_msle_kink_distance,
                                                         limits=_msle_limits),
+    "categorical_hinge_loss": SampleOracle(_categorical_hinge_terms, _categorical_hinge_standard,
+                                           target_differentiable=True),
+    "multiclass_hinge_loss": SampleOracle(_multiclass_hinge_terms, _multiclass_hinge_standard,
+                                          at_kink=_multiclass_hinge_kink),
 }
