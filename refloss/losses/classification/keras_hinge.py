@@ -274,7 +274,8 @@ register(LossSpec(
                 _multiclass_tie_distance),),
     references=(
         _CRAMMER_SINGER,
-        Reference("optax, optax.losses.multiclass_hinge_loss", "https://optax.readthedocs.io/en/latest/api/losses.html"),
+        Reference("optax, optax.losses.multiclass_hinge_loss",
+                  "https://optax.readthedocs.io/en/latest/api/losses.html"),
     ),
     equivalents=(Equivalent("optax", "optax.losses.multiclass_hinge_loss",
                             "one value per sample (scores with classes on the last axis, integer labels)"),),
