@@ -25,6 +25,7 @@ from . import geometry
 from . import multiclass
 from . import regression
 from . import selection
+from . import keras_a
 
 __all__ = ["CATEGORIES", "MUTANTS", "Mutant", "harness_module"]
 
@@ -40,6 +41,7 @@ _FAMILIES = (
     selection,
     detectors,
     anchors,
+    keras_a,
 )
 
 

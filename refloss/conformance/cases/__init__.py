@@ -82,6 +82,7 @@ _CASE_MODULES = (
     "geometry",
     "regression",
     "selection",
+    "keras_a",
 )
 
 
