@@ -123,7 +123,7 @@ from refloss.losses.classification import multiclass_hinge_loss
 from refloss.losses.classification import multiclass_hinge_loss_vjp
 from refloss.fused import value_and_vjp
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 __all__ = [
     "balanced_l1_loss",
