@@ -127,6 +127,16 @@ from refloss.losses.regression import poisson_nll_loss
 from refloss.losses.regression import poisson_nll_loss_vjp
 from refloss.losses.regression import gaussian_nll_loss
 from refloss.losses.regression import gaussian_nll_loss_vjp
+from refloss.losses.regression import mean_absolute_percentage_error
+from refloss.losses.regression import mean_absolute_percentage_error_vjp
+from refloss.losses.regression import mean_squared_logarithmic_error
+from refloss.losses.regression import mean_squared_logarithmic_error_vjp
+from refloss.losses.regression import poisson_loss
+from refloss.losses.regression import poisson_loss_vjp
+from refloss.losses.classification import categorical_hinge_loss
+from refloss.losses.classification import categorical_hinge_loss_vjp
+from refloss.losses.classification import multiclass_hinge_loss
+from refloss.losses.classification import multiclass_hinge_loss_vjp
 from refloss.fused import value_and_vjp
 
 __version__ = "0.6.0"
@@ -256,4 +266,14 @@ __all__ = [
     "poisson_nll_loss_vjp",
     "gaussian_nll_loss",
     "gaussian_nll_loss_vjp",
+    "mean_absolute_percentage_error",
+    "mean_absolute_percentage_error_vjp",
+    "mean_squared_logarithmic_error",
+    "mean_squared_logarithmic_error_vjp",
+    "poisson_loss",
+    "poisson_loss_vjp",
+    "categorical_hinge_loss",
+    "categorical_hinge_loss_vjp",
+    "multiclass_hinge_loss",
+    "multiclass_hinge_loss_vjp",
 ]

@@ -28,6 +28,7 @@ from . import poisson
 from . import multilabel
 from . import regression
 from . import selection
+from . import keras_a
 
 __all__ = ["CATEGORIES", "MUTANTS", "Mutant", "harness_module"]
 
@@ -46,6 +47,7 @@ _FAMILIES = (
     poisson,
     margins,
     multilabel,
+    keras_a,
 )
 
 

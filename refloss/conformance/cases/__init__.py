@@ -85,6 +85,7 @@ _CASE_MODULES = (
     "margins",
     "regression",
     "selection",
+    "keras_a",
 )
 
 

@@ -18,6 +18,7 @@ from refloss.conformance.oracle import poisson
 from refloss.conformance.oracle import selection
 from refloss.conformance.oracle import tensor
 from refloss.conformance.oracle import multilabel
+from refloss.conformance.oracle import keras_a
 
 # one module per line
 _MODULES = (
@@ -33,6 +34,7 @@ _MODULES = (
     poisson,
     margins,
     multilabel,
+    keras_a,
 )
 ORACLES = {name: oracle for module in _MODULES for name, oracle in module.ORACLES.items()}
 

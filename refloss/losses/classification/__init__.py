@@ -32,6 +32,10 @@ from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss
 from refloss.losses.classification.softmax_focal import softmax_focal_loss
 from refloss.losses.classification.softmax_focal import softmax_focal_loss_vjp
 from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss_vjp
+from refloss.losses.classification.keras_hinge import categorical_hinge_loss
+from refloss.losses.classification.keras_hinge import categorical_hinge_loss_vjp
+from refloss.losses.classification.keras_hinge import multiclass_hinge_loss
+from refloss.losses.classification.keras_hinge import multiclass_hinge_loss_vjp
 
 __all__ = [
     "binary_cross_entropy",
@@ -66,4 +70,8 @@ __all__ = [
     "margin_ranking_loss_vjp",
     "soft_margin_loss",
     "soft_margin_loss_vjp",
+    "categorical_hinge_loss",
+    "categorical_hinge_loss_vjp",
+    "multiclass_hinge_loss",
+    "multiclass_hinge_loss_vjp",
 ]
