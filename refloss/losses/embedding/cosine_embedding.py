@@ -121,13 +121,13 @@ def _labels(target: Any, shape: tuple[int, ...]) -> np.ndarray:
     """The labels as float64 1 / -1, of one entry per pair; anything else is refused with what was found."""
     labels = as_array(target, "target")
     if labels.dtype.kind not in "iuf":
-        raise TypeError(f"target must hold the labels 1 and -1 (integers or floats), got dtype {labels.dtype}")
+        raise TypeError(f"target must hold labels 1 and -1 (integers or floats), got dtype {labels.dtype}")
     if labels.shape != shape:
         raise ValueError(f"target must have shape {shape} (one label per pair), got {labels.shape}")
     labels = labels.astype(np.float64)
     bad = labels[(labels != 1) & (labels != -1)]
     if bad.size:
-        raise ValueError(f"target must hold only the labels 1 and -1 (PyTorch gives other labels a loss of 0), "
+        raise ValueError(f"target must hold labels 1 and -1 only (PyTorch gives other labels a loss of 0), "
                          f"got {float(bad.flat[0])!r}")
     return labels
 

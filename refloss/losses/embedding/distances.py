@@ -45,10 +45,10 @@ def pairwise_distance(x1: Any, x2: Any, *, p: float = 2.0, eps: float = 1e-6, ke
 
     Gradient:
         .. math::
-            \frac{\partial\, \operatorname{dist}}{\partial x_{1,k}} = -\frac{\partial\, \operatorname{dist}}
-            {\partial x_{2,k}} = \operatorname{sign}(d_k) \Bigl(\frac{|d_k|}{\lVert d\rVert_p}\Bigr)^{p-1}
-            \qquad \text{(D3)}
+            \frac{\partial\, \operatorname{dist}}{\partial x_{1,k}} = \operatorname{sign}(d_k)
+            \Bigl(\frac{|d_k|}{\lVert d\rVert_p}\Bigr)^{p-1}  \qquad \text{(D3)}
 
+        and the negative for :math:`x_{2,k}`
         (:math:`d_k / \lVert d \rVert_2` for :math:`p = 2`). Derivation: ``docs/derivations/embedding_losses.md``.
 
     Conventions:
@@ -128,7 +128,7 @@ def _matching_vectors(first: Any, second: Any, names: tuple[str, str]) -> tuple[
     a, b = as_real_array(first, names[0]), as_real_array(second, names[1])
     for name, array in zip(names, (a, b)):
         if len(shape_of(array)) == 0:
-            raise ValueError(f"{name} must have at least one dimension (the vectors' last dimension), got a scalar")
+            raise ValueError(f"{name} must have shape (..., D), at least one dimension (the vectors'), got a scalar")
     if shape_of(a) != shape_of(b):
         raise ValueError(f"{names[1]} must have the same shape as {names[0]} {shape_of(a)}, got {shape_of(b)} "
                          "(refloss does not broadcast between the two sets of vectors)")

@@ -253,8 +253,9 @@ def triplet_margin_with_distance_loss(anchor: Any, positive: Any, negative: Any,
         :math:`\lVert x - y + 10^{-6} \rVert_2` (D1, D2), or ``"cosine_distance"`` (S2) along the last dimension,
 
         .. math::
-            d(x, y) = 1 - \frac{x \cdot y}{\max(\lVert x \rVert, 10^{-8})\, \max(\lVert y \rVert, 10^{-8})},
-            \qquad \ell_n = \max\bigl(0,\ \text{margin} + d(a, p) - d_-\bigr)
+            d(x, y) = 1 - \frac{x \cdot y}{\max(\lVert x \rVert, \epsilon)\, \max(\lVert y \rVert, \epsilon)}
+
+        with :math:`\epsilon = 10^{-8}`, and :math:`\ell_n = \max(0,\ \text{margin} + d(a, p) - d_-)`.
 
     Gradient:
         (T3) with the named distance's gradient: (D3), or minus (S3),
