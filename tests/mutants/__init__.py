@@ -21,6 +21,7 @@ from . import binary
 from . import boxes
 from . import coders
 from . import detectors
+from . import embedding
 from . import geometry
 from . import multiclass
 from . import regression
@@ -40,6 +41,7 @@ _FAMILIES = (
     selection,
     detectors,
     anchors,
+    embedding,
 )
 
 

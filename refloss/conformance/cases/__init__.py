@@ -79,6 +79,7 @@ _CASE_MODULES = (
     "classification",
     "coders",
     "detectors",
+    "embedding",
     "geometry",
     "regression",
     "selection",

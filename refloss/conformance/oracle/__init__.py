@@ -10,6 +10,7 @@ from refloss.conformance.oracle import boxes
 from refloss.conformance.oracle import classification
 from refloss.conformance.oracle import coders
 from refloss.conformance.oracle import detectors
+from refloss.conformance.oracle import embedding
 from refloss.conformance.oracle import functions
 from refloss.conformance.oracle import geometry
 from refloss.conformance.oracle import regression
@@ -27,6 +28,7 @@ _MODULES = (
     selection,
     detectors,
     anchors,
+    embedding,
 )
 ORACLES = {name: oracle for module in _MODULES for name, oracle in module.ORACLES.items()}
 
@@ -37,6 +39,8 @@ def evaluate_oracle(oracle, *args, **kwargs):
     """Evaluate any oracle: elementwise ones with the elementwise evaluator, per-sample ones with their own."""
     from refloss.conformance.oracle.evaluate import evaluate
 
+    if hasattr(oracle, "evaluate"):  # an oracle that brings its own evaluation (the embedding losses)
+        return oracle.evaluate(*args, **kwargs)
     if isinstance(oracle, tensor.SampleOracle):
         return tensor.evaluate_samples(oracle, *args, **kwargs)
     if isinstance(oracle, boxes.BoxOracle):
