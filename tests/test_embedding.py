@@ -368,3 +368,23 @@ def test_standard_sample_cases_of_the_losses_exist():
     # the generic checks draw (N, D) inputs and +-1 labels from the registry's declarations
     case = sample_case("cosine_embedding_loss", np.random.default_rng(0))
     assert set(np.unique(case.inputs[2])) <= {-1.0, 1.0}
+
+
+def test_optax_triplet_margin_loss_differs_in_eps_and_odd_orders():
+    # optax.losses.triplet_margin_loss computes (sum (a - p)^q + eps)^(1/q): eps inside the sum, and no |.|. With
+    # eps = 0 and q = 2 it is refloss's (and PyTorch's) unreduced loss; with eps = 1e-6 an anchor equal to its
+    # positive is sqrt(1e-6) = 1e-3 away (refloss: 1e-6 sqrt 2): 1 + 0.001 - sqrt(0.25 + 1e-6) = 0.500999 there,
+    # 0.5000024 here;
+    # with q = 3 a negative difference gives NaN.
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    jax.config.update("jax_enable_x64", True)
+    a, p, n = np.array([[0.0, 0.0], [1.0, 2.0]]), np.array([[3.0, 4.0], [1.0, 2.0]]), np.array([[0.0, 5.5],
+                                                                                              [1.5, 2.0]])
+    np.testing.assert_allclose(np.asarray(optax.losses.triplet_margin_loss(a, p, n, eps=0.0)),
+                               refloss.triplet_margin_loss(a, p, n, eps=0.0, reduction="none"), rtol=1e-15)
+    np.testing.assert_allclose(np.asarray(optax.losses.triplet_margin_loss(a, p, n))[1],
+                               1 + 1e-3 - math.sqrt(0.25 + 1e-6), rtol=1e-12)
+    np.testing.assert_allclose(refloss.triplet_margin_loss(a, p, n, reduction="none")[1],
+                               1 + 1e-6 * math.sqrt(2) - math.hypot(0.5 - 1e-6, 1e-6), rtol=1e-12)
+    assert np.isnan(np.asarray(optax.losses.triplet_margin_loss(a, p, n, norm_degree=3, eps=0.0))).all()

@@ -142,7 +142,8 @@ def triplet_margin_loss(anchor: Any, positive: Any, negative: Any, *, margin: fl
         ``torch.nn.functional.triplet_margin_loss`` exactly: ``eps`` inside the distance (D1), gradient 0 at
         :math:`z = 0` (PyTorch's strict ``clamp_min``), and with ``swap`` a tie :math:`d(a, n) = d(p, n)` splits
         the negative distance's gradient in halves (``torch.minimum``). ``margin`` must be > 0 and ``p`` a finite
-        order >= 1. ``mean`` is over the triplets; the mean of none is NaN. NaN propagates.
+        order >= 1. ``mean`` is over the triplets; the mean of none is NaN. NaN propagates. optax's
+        ``triplet_margin_loss`` puts eps inside the sum of powers instead (equal for ``eps = 0``).
 
     Shapes:
         ``anchor``, ``positive``, ``negative``: ``(N, D)`` or ``(D,)``, the same shape. Output: ``(N,)`` (or
