@@ -309,7 +309,8 @@ def test_triplet_margin_with_distance_loss_matches_torch(reduction, distance, sw
 @pytest.mark.parametrize("call, error, message", [
     (lambda: refloss.pairwise_distance(np.zeros((2, 3)), np.zeros((3,))), ValueError,
      "x2 must have the same shape as x1 (2, 3), got (3,)"),
-    (lambda: refloss.pairwise_distance(1.0, 2.0), ValueError, "x1 must have shape (..., D), at least one dimension (the vectors'), got a scalar"),
+    (lambda: refloss.pairwise_distance(1.0, 2.0), ValueError,
+     "x1 must have shape (..., D), at least one dimension (the vectors'), got a scalar"),
     (lambda: refloss.pairwise_distance([1.0], [2.0], p=0.5), ValueError, "p must be in [1, inf), got 0.5"),
     (lambda: refloss.pairwise_distance([1.0], [2.0], p=math.inf), ValueError, "p must be in [1, inf), got inf"),
     (lambda: refloss.pairwise_distance([1.0], [2.0], eps=-1.0), ValueError, "eps must be in [0, inf), got -1.0"),
@@ -388,3 +389,14 @@ def test_optax_triplet_margin_loss_differs_in_eps_and_odd_orders():
     np.testing.assert_allclose(refloss.triplet_margin_loss(a, p, n, reduction="none")[1],
                                1 + 1e-6 * math.sqrt(2) - math.hypot(0.5 - 1e-6, 1e-6), rtol=1e-12)
     assert np.isnan(np.asarray(optax.losses.triplet_margin_loss(a, p, n, norm_degree=3, eps=0.0))).all()
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
+def test_a_nan_entry_poisons_its_whole_row(p):
+    # the distance of a row with a NaN is NaN, and so is every entry of that row's gradient; other rows are finite
+    x1 = np.array([[np.nan, 1.0], [1.0, 2.0]])
+    x2 = np.array([[0.5, 1.0], [2.0, 1.0]])
+    value = refloss.pairwise_distance(x1, x2, p=p)
+    g1, g2 = refloss.pairwise_distance_vjp(np.ones(2), x1, x2, p=p)
+    assert np.isnan(value[0]) and np.isfinite(value[1])
+    assert np.isnan(g1[0]).all() and np.isnan(g2[0]).all() and np.isfinite(g1[1]).all()

@@ -292,8 +292,8 @@ def _scaled(entries: list | None, factor: r.Bound, width: int) -> list:
     for lo, hi, analytic in entries:
         a, b = factor.value * lo, factor.value * hi
         low, high = min(a, b), max(a, b)
-        scale = (factor * analytic).err if analytic is not None else factor.value * 0
-        out.append(((low + high) / 2, low, high, abs(scale)))
+        scale = (factor * analytic).err if analytic is not None else mpf(0)  # (an interval needs no scale)
+        out.append(((low + high) / 2, low, high, scale))
     return out
 
 

@@ -108,10 +108,11 @@ def _norm(d: Any, p: float, keepdim: bool = False) -> Any:
 
 
 def _norm_slope(d: np.ndarray, p: float) -> np.ndarray:
-    """d ||d||_p / d d_k = sign(d_k) (|d_k| / ||d||_p)^(p - 1) (D3); 0 where the norm is 0."""
-    if p == 1.0:
-        return np.sign(d)
+    """d ||d||_p / d d_k = sign(d_k) (|d_k| / ||d||_p)^(p - 1) (D3); 0 where the norm is 0, NaN in a row whose
+    norm is NaN (as the oracle and PyTorch's norm backward)."""
     norm = _norm(d, p, keepdim=True)
+    if p == 1.0:
+        return np.where(np.isnan(norm), np.nan, np.sign(d))
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.abs(d) / np.where(norm == 0, 1.0, norm)  # (|d_k| <= ||d||: no overflow)
         slope = np.sign(d) * (ratio if p == 2.0 else ratio ** (p - 1.0))
