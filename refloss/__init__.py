@@ -137,6 +137,16 @@ from refloss.losses.classification import categorical_hinge_loss
 from refloss.losses.classification import categorical_hinge_loss_vjp
 from refloss.losses.classification import multiclass_hinge_loss
 from refloss.losses.classification import multiclass_hinge_loss_vjp
+from refloss.losses.embedding import cosine_embedding_loss
+from refloss.losses.embedding import cosine_embedding_loss_vjp
+from refloss.losses.embedding import cosine_similarity
+from refloss.losses.embedding import cosine_similarity_vjp
+from refloss.losses.embedding import pairwise_distance
+from refloss.losses.embedding import pairwise_distance_vjp
+from refloss.losses.embedding import triplet_margin_loss
+from refloss.losses.embedding import triplet_margin_loss_vjp
+from refloss.losses.embedding import triplet_margin_with_distance_loss
+from refloss.losses.embedding import triplet_margin_with_distance_loss_vjp
 from refloss.fused import value_and_vjp
 
 __version__ = "0.6.0"
@@ -160,6 +170,10 @@ __all__ = [
     "ciou_loss",
     "ciou_loss_vjp",
     "complete_box_iou",
+    "cosine_embedding_loss",
+    "cosine_embedding_loss_vjp",
+    "cosine_similarity",
+    "cosine_similarity_vjp",
     "cross_entropy",
     "cross_entropy_vjp",
     "decode_boxes",
@@ -220,6 +234,8 @@ __all__ = [
     "nll_loss_vjp",
     "nms",
     "one_hot",
+    "pairwise_distance",
+    "pairwise_distance_vjp",
     "registry",
     "retinanet_loss",
     "retinanet_loss_vjp",
@@ -251,6 +267,10 @@ __all__ = [
     "ssd_loss",
     "ssd_loss_vjp",
     "ssd_targets",
+    "triplet_margin_loss",
+    "triplet_margin_loss_vjp",
+    "triplet_margin_with_distance_loss",
+    "triplet_margin_with_distance_loss_vjp",
     "yolov1_loss",
     "yolov1_loss_vjp",
     "yolov1_targets",

@@ -41,6 +41,8 @@ def param_values(param: Param, shape: tuple[int, ...]) -> st.SearchStrategy:
         return st.just(param.default)
     if param.kind == "boolean":
         return st.booleans()
+    if param.kind == "choice":
+        return st.sampled_from(param.choices)
     if param.kind in TENSOR_PARAM_KINDS:
         weights = hnp.arrays(np.float64, tensor_param_shape(param, shape),
                              elements=st.floats(max(domain.low, 0.0), 10.0, allow_subnormal=False))

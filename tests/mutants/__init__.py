@@ -21,6 +21,7 @@ from . import binary
 from . import boxes
 from . import coders
 from . import detectors
+from . import embedding
 from . import geometry
 from . import margins
 from . import multiclass
@@ -48,6 +49,7 @@ _FAMILIES = (
     margins,
     multilabel,
     keras_a,
+    embedding,
 )
 
 

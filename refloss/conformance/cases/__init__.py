@@ -80,6 +80,7 @@ _CASE_MODULES = (
     "coders",
     "multilabel",
     "detectors",
+    "embedding",
     "geometry",
     "poisson",
     "margins",

@@ -10,6 +10,7 @@ from refloss.conformance.oracle import boxes
 from refloss.conformance.oracle import classification
 from refloss.conformance.oracle import coders
 from refloss.conformance.oracle import detectors
+from refloss.conformance.oracle import embedding
 from refloss.conformance.oracle import functions
 from refloss.conformance.oracle import geometry
 from refloss.conformance.oracle import margins
@@ -35,6 +36,7 @@ _MODULES = (
     margins,
     multilabel,
     keras_a,
+    embedding,
 )
 ORACLES = {name: oracle for module in _MODULES for name, oracle in module.ORACLES.items()}
 
@@ -47,6 +49,7 @@ def evaluate_oracle(oracle, *args, **kwargs):
 
     if isinstance(oracle, poisson.PointwiseOracle):  # losses of more than two inputs evaluate themselves
     if hasattr(oracle, "evaluate"):  # an oracle with its own evaluator (margins.LabelledPairOracle)
+    if hasattr(oracle, "evaluate"):  # an oracle that brings its own evaluation (the embedding losses)
         return oracle.evaluate(*args, **kwargs)
     if isinstance(oracle, tensor.SampleOracle):
         return tensor.evaluate_samples(oracle, *args, **kwargs)
