@@ -203,7 +203,7 @@ def _occupancy(x: np.ndarray, label_path: tuple[np.ndarray, np.ndarray]) -> tupl
             previous = alpha[t - 1]
             alpha[t] = x[t, extended] + _lse3(previous, _right(previous, 1), _right(previous, 2) + no_skip)
         beta[-1, -2:] = 0.0
-        skip_from = np.append(no_skip[2:], [-np.inf, -np.inf])  # whether state s + 2 may be reached from s
+        skip_from = np.append(no_skip[2:], [-np.inf, -np.inf])[:states]  # whether state s + 2 may follow state s
         for t in range(steps - 2, -1, -1):
             ahead = x[t + 1, extended] + beta[t + 1]
             beta[t] = _lse3(ahead, _left(ahead, 1), _left(ahead, 2) + skip_from)
@@ -253,9 +253,8 @@ def _prepare(log_probs: Any, targets: Any, input_lengths: Any, target_lengths: A
         x = x[:, None, :]
     steps, batch, classes = shape_of(x)
     if isinstance(blank, (bool, np.bool_)) or not isinstance(blank, (int, np.integer)) or not 0 <= blank < classes:
-        raise ValueError(f"blank must be an integer class index in [0, {classes}) (C = {classes}), got {blank!r}")
-    if not isinstance(zero_infinity, (bool, np.bool_)):
-        raise TypeError(f"zero_infinity must be a bool, got {zero_infinity!r} of type {type(zero_infinity).__name__}")
+        raise ValueError(f"blank must be in [0, C) = [0, {classes}) (an integer class index), got {blank!r}")
+    zero_infinity = ZERO_INFINITY.check(zero_infinity)
     labels = _integers(targets, "targets")
     input_lengths, target_lengths = _integers(input_lengths, "input_lengths"), _integers(target_lengths,
                                                                                          "target_lengths")
@@ -267,16 +266,16 @@ def _prepare(log_probs: Any, targets: Any, input_lengths: Any, target_lengths: A
     input_lengths, target_lengths = input_lengths.reshape(batch), target_lengths.reshape(batch)
     if np.any((input_lengths < 0) | (input_lengths > steps)):
         bad = input_lengths[(input_lengths < 0) | (input_lengths > steps)][0]
-        raise ValueError(f"input_lengths must be in [0, T] = [0, {steps}], got {int(bad)}")
+        raise ValueError(f"input_lengths must be in [0, T] = [0, {steps}] (T: the steps of log_probs), got {int(bad)}")
     if np.any(target_lengths < 0):
-        raise ValueError(f"target_lengths must be non-negative, got {int(target_lengths[target_lengths < 0][0])}")
+        raise ValueError(f"target_lengths must be in [0, inf), got {int(target_lengths[target_lengths < 0][0])}")
     sequences = _target_sequences(labels, target_lengths, batched, batch)
     samples = []
     for n, sequence in enumerate(sequences):
         invalid = (sequence < 0) | (sequence >= classes) | (sequence == blank)
         if np.any(invalid):
-            raise ValueError(f"targets must be class indices in [0, {classes}) other than blank = {blank}, got "
-                             f"{int(sequence[invalid][0])} in the target of sample {n}")
+            raise ValueError(f"target class indices must be in [0, C) = [0, {classes}) and not the blank ({blank}), "
+                             f"got {int(sequence[invalid][0])} in targets (the target of sample {n})")
         samples.append((int(input_lengths[n]), _extended(sequence, int(blank)), len(sequence)))
     return x, samples, batched, bool(zero_infinity)
 
@@ -285,23 +284,23 @@ def _target_sequences(labels: np.ndarray, target_lengths: np.ndarray, batched: b
     """Each sample's target: a row of padded (N, S) targets cut to its length, or a slice of concatenated ones."""
     if labels.ndim == 2 and batched:
         if labels.shape[0] != batch:
-            raise ValueError(f"targets of shape (N, S) must have N = {batch} rows (the batch of log_probs), got "
-                             f"shape {labels.shape}")
+            raise ValueError(f"padded targets must have shape (N, S) with N = {batch} (the batch of log_probs), got "
+                             f"{labels.shape}")
         if np.any(target_lengths > labels.shape[1]):
-            raise ValueError(f"target_lengths must be at most S = {labels.shape[1]} (the columns of padded targets), "
-                             f"got {int(target_lengths.max())}")
+            raise ValueError(f"target_lengths must be in [0, S] = [0, {labels.shape[1]}] (S: the columns of padded "
+                             f"targets), got {int(target_lengths.max())}")
         return [labels[n, :length] for n, length in enumerate(target_lengths)]
     if labels.ndim != 1:
         expected = "(N, S) or (sum(target_lengths),)" if batched else "(S,)"
         raise ValueError(f"targets must have shape {expected}, got {labels.shape}")
     if not batched:
         if target_lengths[0] > labels.shape[0]:
-            raise ValueError(f"target_lengths must be at most S = {labels.shape[0]} (the length of targets), got "
-                             f"{int(target_lengths[0])}")
+            raise ValueError(f"target_lengths must be in [0, S] = [0, {labels.shape[0]}] (S: the length of targets), "
+                             f"got {int(target_lengths[0])}")
         return [labels[:target_lengths[0]]]
     if int(np.sum(target_lengths)) != labels.shape[0]:
-        raise ValueError(f"concatenated targets must hold sum(target_lengths) = {int(np.sum(target_lengths))} "
-                         f"labels, got {labels.shape[0]}")
+        raise ValueError(f"concatenated targets must have shape (sum(target_lengths),) = "
+                         f"({int(np.sum(target_lengths))},), got {labels.shape}")
     ends = np.cumsum(target_lengths)
     return [labels[end - length:end] for end, length in zip(ends, target_lengths)]
 
