@@ -157,10 +157,8 @@ def _log_sum_exp(terms: list) -> Any:
     The shift (each column's largest finite term) is a constant: the result does not depend on it, so treating
     it as one gives autograd the exact derivative, and an all -inf column shifts by 0 instead of by -inf.
     """
-    values = np.array([np.asarray(getval(t), dtype=np.float64) for t in terms])
-    with np.errstate(invalid="ignore"):
-        shift = np.max(np.where(values > -np.inf, values, -np.inf), axis=0)
-    shift = np.where(np.isfinite(shift), shift, 0.0)
+    shift = np.max([np.asarray(getval(t), dtype=np.float64) for t in terms], axis=0)
+    shift = np.where(np.isfinite(shift), shift, 0.0)  # (a NaN term propagates through its exp all the same)
     total = sum(anp.exp(t - shift) for t in terms)
     empty = np.asarray(getval(total)) == 0  # every term -inf: the log of 0
     return anp.where(empty, -np.inf, shift + anp.log(anp.where(empty, 1.0, total)))
@@ -168,7 +166,8 @@ def _log_sum_exp(terms: list) -> Any:
 
 def _shifted(a: Any, by: int) -> Any:
     """``a`` moved ``by`` places to the right, -inf shifted in: entry s holds state s - by."""
-    return anp.concatenate([np.full(by, -np.inf), a[:-by]]) if len(getval(a)) > by else np.full(len(a), -np.inf)
+    size = len(getval(a))
+    return anp.concatenate([np.full(by, -np.inf), a[:-by]]) if size > by else np.full(size, -np.inf)
 
 
 def _log_likelihood(x: Any, label_path: tuple[np.ndarray, np.ndarray]) -> Any:
@@ -201,7 +200,7 @@ def _occupancy(x: np.ndarray, label_path: tuple[np.ndarray, np.ndarray]) -> tupl
         alpha[0, :2] = x[0, extended[:2]]
         for t in range(1, steps):
             previous = alpha[t - 1]
-            alpha[t] = x[t, extended] + _lse3(previous, _right(previous, 1), _right(previous, 2) + no_skip)
+            alpha[t] = x[t, extended] + _lse3(previous, _shifted(previous, 1), _shifted(previous, 2) + no_skip)
         beta[-1, -2:] = 0.0
         skip_from = np.append(no_skip[2:], [-np.inf, -np.inf])[:states]  # whether state s + 2 may follow state s
         for t in range(steps - 2, -1, -1):
@@ -216,17 +215,15 @@ def _occupancy(x: np.ndarray, label_path: tuple[np.ndarray, np.ndarray]) -> tupl
 
 
 def _lse3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """log(e^a + e^b + e^c), shifted by the largest finite term (-inf where all three are -inf)."""
     top = np.maximum(np.maximum(a, b), c)
     shift = np.where(np.isfinite(top), top, 0.0)
     total = np.exp(a - shift) + np.exp(b - shift) + np.exp(c - shift)
     return shift + np.log(total)
 
 
-def _right(a: np.ndarray, by: int) -> np.ndarray:
-    return np.concatenate([np.full(by, -np.inf), a[:-by]])[:len(a)]
-
-
 def _left(a: np.ndarray, by: int) -> np.ndarray:
+    """``a`` moved ``by`` places to the left, -inf shifted in: entry s holds state s + by."""
     return np.concatenate([a[by:], np.full(by, -np.inf)]) if len(a) > by else np.full(len(a), -np.inf)
 
 
