@@ -111,6 +111,8 @@ from refloss.losses.regression import mse_loss
 from refloss.losses.regression import mse_loss_vjp
 from refloss.losses.regression import smooth_l1_loss
 from refloss.losses.regression import smooth_l1_loss_vjp
+from refloss.losses.sequence import ctc_loss
+from refloss.losses.sequence import ctc_loss_vjp
 from refloss.fused import value_and_vjp
 
 __version__ = "0.6.0"
@@ -136,6 +138,8 @@ __all__ = [
     "complete_box_iou",
     "cross_entropy",
     "cross_entropy_vjp",
+    "ctc_loss",
+    "ctc_loss_vjp",
     "decode_boxes",
     "decode_boxes_vjp",
     "decode_ssd_boxes",

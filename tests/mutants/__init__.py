@@ -20,6 +20,7 @@ from . import anchors
 from . import binary
 from . import boxes
 from . import coders
+from . import ctc
 from . import detectors
 from . import geometry
 from . import multiclass
@@ -40,6 +41,7 @@ _FAMILIES = (
     selection,
     detectors,
     anchors,
+    ctc,
 )
 
 

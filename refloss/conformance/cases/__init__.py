@@ -78,6 +78,7 @@ _CASE_MODULES = (
     "boxes",
     "classification",
     "coders",
+    "ctc",
     "detectors",
     "geometry",
     "regression",

@@ -9,6 +9,7 @@ from refloss.conformance.oracle import anchors
 from refloss.conformance.oracle import boxes
 from refloss.conformance.oracle import classification
 from refloss.conformance.oracle import coders
+from refloss.conformance.oracle import ctc
 from refloss.conformance.oracle import detectors
 from refloss.conformance.oracle import functions
 from refloss.conformance.oracle import geometry
@@ -27,6 +28,7 @@ _MODULES = (
     selection,
     detectors,
     anchors,
+    ctc,
 )
 ORACLES = {name: oracle for module in _MODULES for name, oracle in module.ORACLES.items()}
 
