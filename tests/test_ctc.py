@@ -224,6 +224,29 @@ def test_composed_with_log_softmax_the_gradients_agree_with_torch():
     assert relative_error(ours, torch_grad.numpy()) <= 1e-13
 
 
+def test_optax_agrees_on_values_and_on_the_gradient_through_log_softmax():
+    # optax.ctc_loss takes logits (N, T, C) batch first, applies log_softmax itself and marks padding with 1.0.
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(8)
+    logits = rng.normal(size=(3, 8, 5)) * 2
+    _, targets, steps, lengths = _torch_case(8)
+    step_padding = (np.arange(8)[None, :] >= steps[:, None]).astype(np.float64)
+    label_padding = (np.arange(4)[None, :] >= lengths[:, None]).astype(np.float64)
+
+    def theirs(z):
+        return optax.ctc_loss(z, step_padding, targets, label_padding, blank_id=0)
+
+    log_probs = np.moveaxis(refloss.log_softmax(logits, dim=2), 1, 0)  # (T, N, C)
+    ours = refloss.ctc_loss(log_probs, targets, steps, lengths, reduction="none")
+    assert relative_error(ours, np.asarray(theirs(logits))) <= 1e-14
+    upstream = refloss.ctc_loss_vjp(np.ones(3), log_probs, targets, steps, lengths, reduction="none")[0]
+    ours_grad = refloss.log_softmax_vjp(np.moveaxis(upstream, 0, 1), logits, dim=2)
+    optax_grad = np.asarray(jax.grad(lambda z: theirs(z).sum())(logits))
+    assert relative_error(ours_grad, optax_grad) <= 1e-13
+
+
 # ---- bad input -------------------------------------------------------------------------------------------------
 
 X = np.zeros((4, 2, 3))
