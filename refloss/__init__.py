@@ -147,6 +147,8 @@ from refloss.losses.embedding import triplet_margin_loss
 from refloss.losses.embedding import triplet_margin_loss_vjp
 from refloss.losses.embedding import triplet_margin_with_distance_loss
 from refloss.losses.embedding import triplet_margin_with_distance_loss_vjp
+from refloss.losses.sequence import ctc_loss
+from refloss.losses.sequence import ctc_loss_vjp
 from refloss.fused import value_and_vjp
 
 __version__ = "0.6.0"
@@ -176,6 +178,8 @@ __all__ = [
     "cosine_similarity_vjp",
     "cross_entropy",
     "cross_entropy_vjp",
+    "ctc_loss",
+    "ctc_loss_vjp",
     "decode_boxes",
     "decode_boxes_vjp",
     "decode_ssd_boxes",

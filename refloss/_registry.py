@@ -237,6 +237,13 @@ class LossSpec:
     # they share their intermediates; None where the loss has no fused evaluation (refloss.value_and_vjp then calls
     # the forward and the VJP one after the other).
     value_and_vjp: Callable[..., tuple] | None = None
+    # The unreduced output's shape for a first input of a given shape, where it is neither that shape nor that shape
+    # without its class axis (ctc_loss: (N,) for log_probs (T, N, C)); None: the rules of output_shape.
+    unreduced_shape: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None
+    # draw_inputs(rng, leading_shape) -> valid positional inputs, for a loss whose inputs constrain each other
+    # beyond what the Input declarations say (ctc_loss: lengths that fit the sequences, targets without the blank);
+    # the random samplers then call it instead of drawing each input from its declaration.
+    draw_inputs: Callable[..., tuple] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -262,6 +269,8 @@ class LossSpec:
             return (len(self.terms) + 1,)
         if reduction != "none":
             return ()
+        if self.unreduced_shape is not None:
+            return tuple(self.unreduced_shape(tuple(input_shape)))
         if self.inputs[0].kind == "box":  # one loss per pair of boxes
             return input_shape[:-1]
         if self.per_sample:

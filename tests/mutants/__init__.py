@@ -20,6 +20,7 @@ from . import anchors
 from . import binary
 from . import boxes
 from . import coders
+from . import ctc
 from . import detectors
 from . import embedding
 from . import geometry
@@ -50,6 +51,7 @@ _FAMILIES = (
     multilabel,
     keras_a,
     embedding,
+    ctc,
 )
 
 

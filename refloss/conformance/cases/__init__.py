@@ -79,6 +79,7 @@ _CASE_MODULES = (
     "classification",
     "coders",
     "multilabel",
+    "ctc",
     "detectors",
     "embedding",
     "geometry",

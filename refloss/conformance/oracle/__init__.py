@@ -9,6 +9,7 @@ from refloss.conformance.oracle import anchors
 from refloss.conformance.oracle import boxes
 from refloss.conformance.oracle import classification
 from refloss.conformance.oracle import coders
+from refloss.conformance.oracle import ctc
 from refloss.conformance.oracle import detectors
 from refloss.conformance.oracle import embedding
 from refloss.conformance.oracle import functions
@@ -37,6 +38,7 @@ _MODULES = (
     multilabel,
     keras_a,
     embedding,
+    ctc,
 )
 ORACLES = {name: oracle for module in _MODULES for name, oracle in module.ORACLES.items()}
 
@@ -50,6 +52,7 @@ def evaluate_oracle(oracle, *args, **kwargs):
     if isinstance(oracle, poisson.PointwiseOracle):  # losses of more than two inputs evaluate themselves
     if hasattr(oracle, "evaluate"):  # an oracle with its own evaluator (margins.LabelledPairOracle)
     if hasattr(oracle, "evaluate"):  # an oracle that brings its own evaluation (the embedding losses)
+    if hasattr(oracle, "evaluate"):  # an oracle that evaluates itself (ctc_loss: four inputs, one differentiable)
         return oracle.evaluate(*args, **kwargs)
     if isinstance(oracle, tensor.SampleOracle):
         return tensor.evaluate_samples(oracle, *args, **kwargs)
