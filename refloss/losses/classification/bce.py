@@ -176,12 +176,9 @@ register(LossSpec(
                 "(p - y) / max(p (1 - p), 1e-12) instead", _clamp_distance),),
     references=(Reference("PyTorch, torch.nn.functional.binary_cross_entropy",
                           "https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy.html"),),
-    equivalents=(
-        Equivalent("torch", "torch.nn.functional.binary_cross_entropy"),
-        Equivalent("keras", "keras.losses.BinaryCrossentropy()", "clips p to [1e-7, 1 - 1e-7] instead of clamping "
-                   "the logs (binary_cross_entropy_keras; in float32, Keras's default, 1 - 2^-23: "
-                   "binary_cross_entropy_keras_float32); averages over the last axis first"),
-    ),
+    # Keras's BinaryCrossentropy clips p instead of clamping the logs: it is the equivalent of the Keras variants
+    # below, not of this loss (the keras adapter compares each registered equivalent as the same function).
+    equivalents=(Equivalent("torch", "torch.nn.functional.binary_cross_entropy"),),
 ))
 
 
