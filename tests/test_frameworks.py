@@ -13,7 +13,7 @@ import pytest
 
 import refloss
 
-KERAS32 = refloss.binary_cross_entropy_keras_float32
+KERAS32 = refloss.binary_cross_entropy_keras_fp32
 TF_KERAS = refloss.binary_cross_entropy_tf_keras
 EPS32 = 1.0000000116860974e-07  # float32(1e-7) = 13743895 * 2^-47
 TOP32 = 1.0 - 2.0 ** -23  # float32(1 - 1e-7): 1 - 1e-7 lies between 1 - 2^-23 and 1 - 2^-24, nearer the first
@@ -78,7 +78,7 @@ def test_gradients_worked_by_hand():
     p, y = np.array([0.5, 0.25, 0.0, 1.0]), np.array([1.0, 0.0, 1.0, 0.0])
     g = np.array([1.0, 2.0, 3.0, 4.0])
     # Keras 3: (c - y) / (c (1 - c)): -0.5 / 0.25 = -2 and 2 * 0.25 / 0.1875 = 8/3; clipped p: 0
-    grad_p, grad_y = refloss.binary_cross_entropy_keras_float32_vjp(g, p, y, reduction="none")
+    grad_p, grad_y = refloss.binary_cross_entropy_keras_fp32_vjp(g, p, y, reduction="none")
     np.testing.assert_allclose(grad_p, [-2.0, 8 / 3, 0.0, 0.0], rtol=1e-15)
     # d/dy = log(1 - c) - log c: 0, 2 log 3, 3 log((1 - EPS32) / EPS32), 4 log(2^-23 / TOP32)
     np.testing.assert_allclose(grad_y, [0.0, 2 * math.log(3), 3 * (math.log1p(-EPS32) - math.log(EPS32)),
@@ -92,7 +92,7 @@ def test_gradients_worked_by_hand():
 
 def test_the_gradient_passes_at_the_float32_bounds_and_stops_beyond():
     below, above = float(np.nextafter(np.float32(EPS32), np.float32(0))), 1.0
-    for vjp, shift in [(refloss.binary_cross_entropy_keras_float32_vjp, 0.0),
+    for vjp, shift in [(refloss.binary_cross_entropy_keras_fp32_vjp, 0.0),
                        (refloss.binary_cross_entropy_tf_keras_vjp, EPS32)]:
         grad_p, _ = vjp(np.ones(4), np.array([EPS32, TOP32, below, above]), np.array([1.0, 0.0, 1.0, 0.0]),
                         reduction="none")
@@ -106,7 +106,7 @@ def test_epsilon_is_rounded_to_float32():
     assert float(np.float32(1e-3)) != 1e-3
 
 
-@pytest.mark.parametrize("forward", [KERAS32, TF_KERAS, refloss.binary_cross_entropy_keras_float32_vjp,
+@pytest.mark.parametrize("forward", [KERAS32, TF_KERAS, refloss.binary_cross_entropy_keras_fp32_vjp,
                                      refloss.binary_cross_entropy_tf_keras_vjp])
 def test_bad_input_is_rejected_with_the_argument_named(forward):
     call = (lambda *a, **k: forward(1.0, *a, **k)) if forward.__name__.endswith("_vjp") else forward

@@ -36,17 +36,17 @@ def _keras_elementwise(p, y, dtype):
 
 def test_the_keras_losses_are_the_expected_ones():
     supported = [n for n in refloss.registry.names() if ADAPTER.supports(n)]
-    assert {"mse_loss", "huber_loss", "binary_cross_entropy_keras", "binary_cross_entropy_keras_float32",
+    assert {"mse_loss", "huber_loss", "binary_cross_entropy_keras", "binary_cross_entropy_keras_fp32",
             "cross_entropy"} <= set(supported)
     # Keras clips p where torch clamps the logs: binary_cross_entropy lists no Keras equivalent
     assert "binary_cross_entropy" not in supported
 
 
-def test_keras_float32_is_binary_cross_entropy_keras_float32():
+def test_keras_float32_is_binary_cross_entropy_keras_fp32():
     # The grid, the ends and the float32 bounds: Keras in float32 against refloss on the same float32 inputs.
     p = np.concatenate([np.arange(1, 32) / 32, [0.0, 1.0, 1e-7, 1 - 1e-7, 1e-3, 0.999]]).astype(np.float32)
     y = np.resize([0.0, 1.0, 0.25, 0.75], p.size).astype(np.float32)
-    ours = refloss.binary_cross_entropy_keras_float32(p.astype(np.float64), y.astype(np.float64), reduction="none")
+    ours = refloss.binary_cross_entropy_keras_fp32(p.astype(np.float64), y.astype(np.float64), reduction="none")
     theirs = _keras_elementwise(p, y, "float32")
     # Keras's float32 logs: a few float32 ulps, and log(1 - c) rounded for c near 0 (absolute 2e-8 there)
     np.testing.assert_allclose(theirs, ours, rtol=4e-7, atol=3e-8)
@@ -71,7 +71,7 @@ def test_keras_gradient_is_the_vjp_inside_zero_beyond_and_half_at_the_bound():
     p = np.array([0.25, 0.9, 0.0, 1.0, low, high], dtype=np.float32)
     y = np.array([1.0, 0.25, 1.0, 0.0, 1.0, 0.0], dtype=np.float32)
     grad_p, grad_y = jax.grad(lambda a, b: keras.ops.binary_crossentropy(b, a).sum(), argnums=(0, 1))(p, y)
-    ours_p, ours_y = refloss.binary_cross_entropy_keras_float32_vjp(np.ones(6), p.astype(float), y.astype(float),
+    ours_p, ours_y = refloss.binary_cross_entropy_keras_fp32_vjp(np.ones(6), p.astype(float), y.astype(float),
                                                                     reduction="none")
     np.testing.assert_allclose(np.asarray(grad_p[:4], float), ours_p[:4], rtol=1e-6)
     # jnp.clip passes half the slope at a bound (refloss: all of it, TensorFlow's clip_by_value)

@@ -119,7 +119,7 @@ def _keras_vjp_any_epsilon(grad_output, input, target, *, reduction="mean", epsi
     return g * slope, -g * (np.log(c) - np.log1p(-c))
 
 
-# ---- binary_cross_entropy_keras_float32 and _tf_keras (the Keras clips with float32 constants) -----------------
+# ---- binary_cross_entropy_keras_fp32 and _tf_keras (the Keras clips with float32 constants) -----------------
 
 def _float32_bounds(epsilon):
     epsilon = _keras_epsilon(epsilon)
@@ -442,12 +442,12 @@ MUTANTS = [
     Mutant("bce_keras_vjp_accepts_any_epsilon", "binary_cross_entropy_keras", None, _keras_vjp_any_epsilon,
            "the backward accepts epsilon outside (0, 0.5) (only the forward validates it)", "validation"),
     # binary_cross_entropy_with_logits
-    # binary_cross_entropy_keras_float32 and binary_cross_entropy_tf_keras
-    Mutant("bce_keras32_float64_bounds", "binary_cross_entropy_keras_float32", _keras32_float64_bounds, None,
+    # binary_cross_entropy_keras_fp32 and binary_cross_entropy_tf_keras
+    Mutant("bce_keras32_float64_bounds", "binary_cross_entropy_keras_fp32", _keras32_float64_bounds, None,
            "Keras's clip bounds in float64 (1 - 1e-7) where float32 Keras clips at 1 - 2^-23", "convention"),
-    Mutant("bce_keras32_lower_clip_only", "binary_cross_entropy_keras_float32", _keras32_lower_clip_only, None,
+    Mutant("bce_keras32_lower_clip_only", "binary_cross_entropy_keras_fp32", _keras32_lower_clip_only, None,
            "p clipped from below only: p = 1 gives an infinite loss", "clamp"),
-    Mutant("bce_keras32_gradient_through_the_clip", "binary_cross_entropy_keras_float32", None,
+    Mutant("bce_keras32_gradient_through_the_clip", "binary_cross_entropy_keras_fp32", None,
            _keras32_vjp_through_the_clip, "a straight-through clip: the slope of the clipped p beyond the bounds",
            "clamp"),
     Mutant("bce_tf_keras_without_the_shift", "binary_cross_entropy_tf_keras", _tf_keras_without_the_shift, None,

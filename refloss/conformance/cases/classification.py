@@ -660,11 +660,11 @@ def keras_clip_kink_cases(loss: str) -> Iterator[VectorCase]:
 def _float32_clip_bounds(loss: str, epsilon: float = 1e-7) -> tuple[float, float]:
     """The clip bounds in float32: Keras 3 rounds 1 - epsilon formed in float64, tf-keras subtracts in float32."""
     low = np.float32(epsilon)
-    high = np.float32(1.0 - epsilon) if loss == "binary_cross_entropy_keras_float32" else np.float32(1.0) - low
+    high = np.float32(1.0 - epsilon) if loss == "binary_cross_entropy_keras_fp32" else np.float32(1.0) - low
     return float(low), float(high)
 
 
-@cases_for("binary_cross_entropy_keras_float32", "binary_cross_entropy_tf_keras")
+@cases_for("binary_cross_entropy_keras_fp32", "binary_cross_entropy_tf_keras")
 def keras_float32_bce_cases(loss: str) -> Iterator[VectorCase]:
     """The Keras clips with float32 constants: the grid, the frameworks' published test, p = 0 and 1, the float32
     bounds and their float32 neighbours, epsilon = 1e-3 and 1/8, non-dyadic values, empty, NaN, must-raise."""

@@ -254,7 +254,7 @@ ORACLES = {
                                               kink_distance=_bce_kink_distance, mean_over_weights=False),
     "binary_cross_entropy_keras": ElementwiseOracle(_bce_keras, _bce_keras_standard,
                                                     kink_distance=_keras_clip_distance),
-    "binary_cross_entropy_keras_float32": ElementwiseOracle(_bce_keras_float32, _bce_keras_float32_standard,
+    "binary_cross_entropy_keras_fp32": ElementwiseOracle(_bce_keras_float32, _bce_keras_float32_standard,
                                                             kink_distance=_keras_float32_clip_distance),
     "binary_cross_entropy_tf_keras": ElementwiseOracle(_bce_tf_keras, _bce_tf_keras_standard,
                                                        kink_distance=_tf_keras_clip_distance),

@@ -14,8 +14,8 @@ from refloss._reduction import output_shape, reduce, reduce_vjp
 from refloss.losses.classification._labels import check_unit_interval
 from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Param, Reference, register
 
-__all__ = ["binary_cross_entropy", "binary_cross_entropy_keras", "binary_cross_entropy_keras_float32",
-           "binary_cross_entropy_keras_float32_vjp", "binary_cross_entropy_keras_vjp", "binary_cross_entropy_tf_keras",
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_keras", "binary_cross_entropy_keras_fp32",
+           "binary_cross_entropy_keras_fp32_vjp", "binary_cross_entropy_keras_vjp", "binary_cross_entropy_tf_keras",
            "binary_cross_entropy_tf_keras_vjp", "binary_cross_entropy_vjp"]
 
 LOG_FLOOR = -100.0  # PyTorch clamps log(p) and log(1 - p) at -100 (p below e^-100 ~ 3.7e-44)
@@ -212,7 +212,7 @@ def binary_cross_entropy_keras(input: Any, target: Any, *, reduction: str = "mea
         y = 1`` gives :math:`-\log 10^{-7} = 16.118` where PyTorch's :func:`binary_cross_entropy` gives 100. In
         float32, Keras's default floatx and what ``keras.losses.BinaryCrossentropy()`` always computes in, the
         upper bound :math:`1 - 10^{-7}` rounds to :math:`1 - 2^{-23}`, so Keras gives 15.942 for ``p = 1, y = 0``:
-        that is :func:`binary_cross_entropy_keras_float32`. Keras writes :math:`\log(1 - c)`; this reference
+        that is :func:`binary_cross_entropy_keras_fp32`. Keras writes :math:`\log(1 - c)`; this reference
         computes ``log1p(-c)``. ``input`` and ``target`` must lie in [0, 1] (Keras checks neither); shapes must
         match. ``mean`` of an empty input is NaN. NaN propagates.
 
@@ -278,7 +278,7 @@ register(LossSpec(
     references=(Reference("Keras, keras.losses.BinaryCrossentropy",
                           "https://keras.io/api/losses/probabilistic_losses/#binarycrossentropy-class"),),
     equivalents=(Equivalent("keras", "keras.losses.binary_crossentropy(from_logits=False)",
-                            "on float64 tensors (in float32 the bounds round: binary_cross_entropy_keras_float32; "
+                            "on float64 tensors (in float32 the bounds round: binary_cross_entropy_keras_fp32; "
                             "keras.losses.BinaryCrossentropy() always casts to floatx, float32 by default): averages "
                             "over the last axis first; log(1 - c) instead of log1p(-c); no range checks"),),
     derivation="docs/derivations/binary_cross_entropy.md",
@@ -322,7 +322,7 @@ def _shifted_clip_bce_vjp(g: Any, p: Any, y: Any, low: float, high: float, shift
     return grad_input, grad_target
 
 
-def binary_cross_entropy_keras_float32(input: Any, target: Any, *, reduction: str = "mean",
+def binary_cross_entropy_keras_fp32(input: Any, target: Any, *, reduction: str = "mean",
                                        epsilon: float = 1e-7) -> Any:
     r"""Binary cross-entropy on probabilities as Keras 3 computes it in float32: the clip bounds rounded to float32.
 
@@ -340,8 +340,11 @@ def binary_cross_entropy_keras_float32(input: Any, target: Any, *, reduction: st
 
     Gradient:
         .. math::
-            \frac{\partial \ell}{\partial p} = \frac{c - y}{c\,(1 - c)}\,[\varepsilon_{32} \le p \le u_{32}],
-            \qquad \frac{\partial \ell}{\partial y} = -\bigl[\log c - \log(1 - c)\bigr]  \qquad \text{(C3, C4)}
+            \frac{\partial \ell}{\partial p} = \frac{c - y}{c\,(1 - c)}\,[\varepsilon_{32} \le p \le u_{32}]
+            \qquad \text{(C3)}
+
+        .. math::
+            \frac{\partial \ell}{\partial y} = -\bigl[\log c - \log(1 - c)\bigr]  \qquad \text{(C4)}
 
         Outside the clip the loss is constant in :math:`p`; at a bound the gradient passes (TensorFlow's
         ``clip_by_value``; JAX's ``jnp.clip`` passes half of it there, within the one-sided derivatives).
@@ -374,7 +377,7 @@ def binary_cross_entropy_keras_float32(input: Any, target: Any, *, reduction: st
         https://keras.io/api/losses/probabilistic_losses/#binarycrossentropy-class
 
     Examples:
-        >>> round(float(binary_cross_entropy_keras_float32([1.0], [0.0])), 6)  # -log(2^-23) = 23 log 2
+        >>> round(float(binary_cross_entropy_keras_fp32([1.0], [0.0])), 6)  # -log(2^-23) = 23 log 2
         15.942385
     """
     p, y, _ = _prepare(input, target, reduction, None)
@@ -383,11 +386,11 @@ def binary_cross_entropy_keras_float32(input: Any, target: Any, *, reduction: st
         return reduce(_shifted_clip_bce(p, y, low, high, 0.0), reduction)
 
 
-def binary_cross_entropy_keras_float32_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
+def binary_cross_entropy_keras_fp32_vjp(grad_output: Any, input: Any, target: Any, *, reduction: str = "mean",
                                            epsilon: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
-    """Vector-Jacobian product of :func:`binary_cross_entropy_keras_float32` w.r.t. ``(input, target)``.
+    """Vector-Jacobian product of :func:`binary_cross_entropy_keras_fp32` w.r.t. ``(input, target)``.
 
-    ``grad_output`` has the shape of the loss's output. See :func:`binary_cross_entropy_keras_float32`,
+    ``grad_output`` has the shape of the loss's output. See :func:`binary_cross_entropy_keras_fp32`,
     "Gradient".
     """
     p, y, _ = _prepare(input, target, reduction, None)
@@ -402,10 +405,10 @@ def _keras_float32_clip_distance(input: Any, target: Any, *, epsilon: float = 1e
 
 
 register(LossSpec(
-    name="binary_cross_entropy_keras_float32",
+    name="binary_cross_entropy_keras_fp32",
     family="classification",
-    forward=binary_cross_entropy_keras_float32,
-    vjp=binary_cross_entropy_keras_float32_vjp,
+    forward=binary_cross_entropy_keras_fp32,
+    vjp=binary_cross_entropy_keras_fp32_vjp,
     inputs=_PROBABILITY_INPUTS,
     params=(KERAS_EPSILON,),
     smoothness="C-infinity inside [fl32(epsilon), fl32(1 - epsilon)]; constant in p outside",
