@@ -117,7 +117,7 @@ from refloss.losses.regression import smooth_l1_loss
 from refloss.losses.regression import smooth_l1_loss_vjp
 from refloss.fused import value_and_vjp
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 __all__ = [
     "balanced_l1_loss",

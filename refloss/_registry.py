@@ -101,7 +101,8 @@ class Param:
     ``"elementwise"`` for an optional array with the shape of the first input (PyTorch's ``weight=`` of l1_loss),
     ``"broadcast"`` for an optional array that broadcasts to the first input (``pos_weight``, sampled with the
     shape of the input's last dimension), or ``"per_class"`` for an optional array of one entry per class (the
-    ``weight`` of cross_entropy; the class axis is dim 1, or dim 0 of a 1-D input), ``"choice"`` for one of the
+    ``weight`` of cross_entropy; the class axis is dim 1, or dim 0 of a 1-D input), ``"boolean"`` for a
+    flag (``log_input``, ``swap``: True or False, nothing else), ``"choice"`` for one of the
     strings in ``choices`` (a box format), or ``"tuple"`` for a fixed-length tuple of numbers checked by its
     function (a coder's weights). ``grid`` lists the values the
     gradient checker and the conformance cases use;
@@ -129,6 +130,10 @@ class Param:
         """
         if value is None and self.optional:
             return None
+        if self.kind == "boolean":
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+            raise TypeError(f"{self.name} must be True or False, got {value!r} of type {type(value).__name__}")
         if self.kind == "choice":
             if isinstance(value, str) and value in self.choices:
                 return value

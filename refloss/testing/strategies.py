@@ -39,6 +39,8 @@ def param_values(param: Param, shape: tuple[int, ...]) -> st.SearchStrategy:
     domain = param.sample or param.domain
     if param.kind == "integer":
         return st.just(param.default)
+    if param.kind == "boolean":
+        return st.booleans()
     if param.kind in TENSOR_PARAM_KINDS:
         weights = hnp.arrays(np.float64, tensor_param_shape(param, shape),
                              elements=st.floats(max(domain.low, 0.0), 10.0, allow_subnormal=False))

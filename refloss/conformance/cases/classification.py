@@ -406,6 +406,23 @@ def softmax_focal_cases(loss: str) -> Iterator[VectorCase]:
         rng = case_rng(loss, name)
         yield _class_case(loss, f"{name}_none", "basic", f"{params}", grid_values(rng, (5, 3)),
                           rng.integers(0, 3, size=5), "none", rng, params=params, flags=("ParameterGrid",))
+    for params in ({"label_smoothing": 0.25}, {"label_smoothing": 0.25, "gamma": 0.5},
+                   {"label_smoothing": 0.125, "alpha": np.array([0.25, 1.0, 0.5])}):
+        name = "smoothing_" + "_".join(f"{k}" for k in params if k != "label_smoothing")
+        rng = case_rng(loss, name)
+        for reduction in ("none", "mean"):
+            yield _class_case(loss, f"{name}_{reduction}".replace("__", "_"), "basic", f"{params}: every class's "
+                              "term weighted by its smoothed target and its own focal factor (Keras 3)",
+                              grid_values(rng, (5, 3)), rng.integers(0, 3, size=5), reduction, rng, params=params,
+                              flags=("ParameterGrid",))
+    rng = case_rng(loss, "smoothing_spatial")
+    yield _class_case(loss, "smoothing_spatial_sum", "basic", "label smoothing 0.25 on input (2, 3, 2): the class axis "
+                      "is dim 1", grid_values(rng, (2, 3, 2)), rng.integers(0, 3, size=(2, 2)), "sum", rng,
+                      params={"label_smoothing": 0.25}, flags=("ParameterGrid", "Shape"))
+    rng = case_rng(loss, "smoothing_one")
+    yield _class_case(loss, "smoothing_one_none", "edge", "label_smoothing = 1: the uniform target, the label plays no "
+                      "part", grid_values(rng, (3, 4)), np.array([0, 1, 3]), "none", rng,
+                      params={"label_smoothing": 1.0}, flags=("ParameterGrid",))
     rng = case_rng(loss, "edge")
     for gamma in (0.5, 2.0):
         yield _class_case(loss, f"saturated_gamma{gamma:g}_none", "edge", "the target's logit 1e4 above the others: "
@@ -422,6 +439,8 @@ def softmax_focal_cases(loss: str) -> Iterator[VectorCase]:
         ("gamma_negative", "gamma = -1", np.zeros((2, 3)), np.array([0, 1]), {"gamma": -1.0}, "invalid_parameter"),
         ("alpha_wrong_shape", "2 alphas for C = 3", np.zeros((2, 3)), np.array([0, 1]),
          {"alpha": np.array([1.0, 1.0])}, "invalid_weight"),
+        ("label_smoothing_above_one", "label_smoothing = 1.5", np.zeros((2, 3)), np.array([0, 1]),
+         {"label_smoothing": 1.5}, "invalid_parameter"),
     ]:
         yield _class_case(loss, name, "invalid", comment, x, target, "mean", rng, cotangent=np.float64(1.0),
                           params=params, flags=("InvalidInput",), error=error)
@@ -824,6 +843,13 @@ def softmax_focal_accuracy_cases(loss: str) -> Iterator[VectorCase]:
                           "of about (4.2e-18)^(1 + gamma)); -expm1(log p_y) keeps it", rows, np.array([0, 2, 1, 2]),
                           "none", rng, cotangent=float64_cotangent(rng, (4,), "none"), params={"gamma": gamma},
                           dtypes=FLOAT64_ONLY, flags=("NonDyadic", "Cancellation", "MixedMagnitude"))
+    rng = case_rng(loss, "smoothing_nondyadic")
+    yield _class_case(loss, "smoothing_nondyadic_none", "accuracy", "label smoothing 0.1, gamma 1.5, non-dyadic "
+                      "logits and alpha, rows 40 apart among them: each class's 1 - p_k must keep its relative "
+                      "accuracy", np.array([[0.1, 1 / 3, -2.7], [40.0, 0.0, -40.0], [-3.1, 37.3, 0.2]]),
+                      np.array([1, 0, 1]), "none", rng, cotangent=float64_cotangent(rng, (3,), "none"),
+                      params={"gamma": 1.5, "label_smoothing": 0.1, "alpha": np.array([0.1, 1 / 3, 2.5])},
+                      dtypes=FLOAT64_ONLY, flags=("NonDyadic", "ParameterGrid"))
     rng = case_rng(loss, "confident_rows")
     yield _class_case(loss, "confident_rows_gamma0.5_none", "accuracy", "only rows whose target leads by 37 or more, "
                       "gamma 0.5: every entry is below 1e-16, and 1 - p_y formed as 1 - exp(log p_y) makes all of "
