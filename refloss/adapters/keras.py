@@ -76,6 +76,14 @@ def keras_callable(loss: str) -> tuple[Any, dict[str, Any]]:
     return getattr(importlib.import_module(module), attribute), settings
 
 
+# Where refloss's inputs or defaults mean something else in Keras: softmax_focal_loss takes logits (Keras's
+# categorical_focal_crossentropy probabilities unless from_logits=True) and disables alpha with None (Keras: alpha
+# defaults to 0.25, and 1 disables it).
+_TRANSLATE = {
+    "softmax_focal_loss": lambda p: {"from_logits": True, **p, "alpha": 1.0 if p.get("alpha") is None else p["alpha"]},
+}
+
+
 def _is_elementwise(loss: str, shape: tuple[int, ...]) -> bool:
     return tuple(get(loss).output_shape(shape, "none")) == tuple(shape)
 
@@ -118,15 +126,18 @@ class KerasAdapter(Adapter):
                    and not (name in defaults and setting == defaults[name])]
         if missing:
             raise Unsupported(f"{_equivalent(loss).call} has no parameter {', '.join(missing)}")
-        params = {name: setting for name, setting in {**defaults, **params}.items()
-                  if name in accepted and setting is not None}
+        params = _TRANSLATE.get(loss, lambda p: p)({**defaults, **params})
+        params = {name: setting for name, setting in params.items() if name in accepted and setting is not None}
         epsilon = params.pop("epsilon", None)
         first, second = np.asarray(inputs[names[0]]), np.asarray(inputs[names[1]])
         elementwise = _is_elementwise(loss, first.shape)
         if not elementwise and first.ndim > 2:
             raise Unsupported("Keras's class axis is the last one, refloss's dim 1: compared for (C,) and (N, C) only")
-        if "Sparse" in _equivalent(loss).call and second.dtype.kind == "f":
+        call = _equivalent(loss).call
+        if "Sparse" in call and second.dtype.kind == "f":
             raise Unsupported("Keras's sparse loss takes class indices, not probability targets")
+        # Keras's categorical losses take one-hot targets: refloss's class indices become rows of the identity
+        one_hot = "categorical" in call.lower() and "sparse" not in call.lower() and second.dtype.kind in "iu"
         if is_class:
             function = function(**settings, **params, reduction=None, dtype=dtype)
             settings = params = {}
@@ -137,6 +148,8 @@ class KerasAdapter(Adapter):
         def computed(*differentiated: Any) -> Any:
             given = {**arrays, **dict(zip(wanted, differentiated))}
             y_pred, y_true = given[names[0]], given[names[1]]
+            if one_hot:
+                y_true = jax.nn.one_hot(y_true, y_pred.shape[-1], dtype=y_pred.dtype)
             if elementwise:  # one element per Keras "sample": its mean over the last axis is the element itself
                 y_pred, y_true = y_pred[..., None], y_true[..., None]
             losses = function(y_true, y_pred, **settings, **params)
