@@ -58,6 +58,10 @@ from refloss.losses.boxes import siou_loss_vjp
 from refloss.losses.classification import binary_cross_entropy
 from refloss.losses.classification import binary_cross_entropy_keras
 from refloss.losses.classification import binary_cross_entropy_keras_vjp
+from refloss.losses.classification import binary_cross_entropy_keras_fp32
+from refloss.losses.classification import binary_cross_entropy_keras_fp32_vjp
+from refloss.losses.classification import binary_cross_entropy_tf_keras
+from refloss.losses.classification import binary_cross_entropy_tf_keras_vjp
 from refloss.losses.classification import binary_cross_entropy_vjp
 from refloss.losses.classification import binary_cross_entropy_with_logits
 from refloss.losses.classification import binary_cross_entropy_with_logits_vjp
@@ -161,6 +165,10 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_keras",
     "binary_cross_entropy_keras_vjp",
+    "binary_cross_entropy_keras_fp32",
+    "binary_cross_entropy_keras_fp32_vjp",
+    "binary_cross_entropy_tf_keras",
+    "binary_cross_entropy_tf_keras_vjp",
     "binary_cross_entropy_vjp",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_vjp",

@@ -119,6 +119,72 @@ def _keras_vjp_any_epsilon(grad_output, input, target, *, reduction="mean", epsi
     return g * slope, -g * (np.log(c) - np.log1p(-c))
 
 
+# ---- binary_cross_entropy_keras_fp32 and _tf_keras (the Keras clips with float32 constants) -----------------
+
+def _float32_bounds(epsilon):
+    epsilon = _keras_epsilon(epsilon)
+    return float(np.float32(epsilon)), float(np.float32(1.0 - epsilon))
+
+
+def _keras32_float64_bounds(input, target, *, reduction="mean", epsilon=1e-7):
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.clip(p, _keras_epsilon(epsilon), 1 - epsilon)  # the bug: the float64 bounds (Keras on float64 tensors)
+    return reduce(-(y * np.log(c) + (1 - y) * np.log1p(-c)), reduction)
+
+
+def _keras32_lower_clip_only(input, target, *, reduction="mean", epsilon=1e-7):
+    low, _ = _float32_bounds(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.maximum(p, low)  # the bug: only the lower bound (log(1 - c) is -inf at p = 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return reduce(-(y * np.log(c) + (1 - y) * np.log1p(-c)), reduction)
+
+
+def _keras32_vjp_through_the_clip(grad_output, input, target, *, reduction="mean", epsilon=1e-7):
+    low, high = _float32_bounds(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.clip(p, low, high)
+    g = cotangent(grad_output, p.shape, reduction)
+    # the bug: the slope at the clipped p everywhere (a straight-through clip); beyond the clip it is 0
+    return g * (c - y) / (c * (1 - c)), -g * (np.log(c) - np.log1p(-c))
+
+
+def _tf_keras_bounds(epsilon):
+    low = np.float32(_keras_epsilon(epsilon))
+    return float(low), float(np.float32(1.0) - low)
+
+
+def _tf_keras_without_the_shift(input, target, *, reduction="mean", epsilon=1e-7):
+    low, high = _tf_keras_bounds(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.clip(p, low, high)
+    return reduce(-(y * np.log(c) + (1 - y) * np.log1p(-c)), reduction)  # the bug: no + epsilon in the logs
+
+
+def _tf_keras_shift_without_the_clip(input, target, *, reduction="mean", epsilon=1e-7):
+    s, _ = _tf_keras_bounds(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    # the bug: log(p + eps) and log(1 - p + eps) without clipping p first (tf-keras clips, then shifts)
+    return reduce(-(y * np.log(p + s) + (1 - y) * np.log1p(s - p)), reduction)
+
+
+def _tf_keras_vjp_unshifted_slope(grad_output, input, target, *, reduction="mean", epsilon=1e-7):
+    low, high = _tf_keras_bounds(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.clip(p, low, high)
+    g = cotangent(grad_output, p.shape, reduction)
+    inside = (p >= low) & (p <= high)
+    slope = np.where(np.isnan(p), np.nan, np.where(inside, (c - y) / (c * (1 - c)), 0.0))  # the bug: no + eps
+    return g * slope, -g * (np.log(c + low) - np.log1p(low - c))
+
+
+def _tf_keras_float64_constants(input, target, *, reduction="mean", epsilon=1e-7):
+    epsilon = _keras_epsilon(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.clip(p, epsilon, 1 - epsilon)  # the bug: tf-keras's float64 constants (a float64 model) for float32's
+    return reduce(-(y * np.log(c + epsilon) + (1 - y) * np.log1p(epsilon - c)), reduction)
+
+
 # ---- binary_cross_entropy_with_logits (a weighted mean divides by N) --------------------------------------------
 
 def _logits(input, target, reduction, weight, pos_weight):
@@ -414,6 +480,22 @@ MUTANTS = [
     Mutant("bce_keras_vjp_accepts_any_epsilon", "binary_cross_entropy_keras", None, _keras_vjp_any_epsilon,
            "the backward accepts epsilon outside (0, 0.5) (only the forward validates it)", "validation"),
     # binary_cross_entropy_with_logits
+    # binary_cross_entropy_keras_fp32 and binary_cross_entropy_tf_keras
+    Mutant("bce_keras32_float64_bounds", "binary_cross_entropy_keras_fp32", _keras32_float64_bounds, None,
+           "Keras's clip bounds in float64 (1 - 1e-7) where float32 Keras clips at 1 - 2^-23", "convention"),
+    Mutant("bce_keras32_lower_clip_only", "binary_cross_entropy_keras_fp32", _keras32_lower_clip_only, None,
+           "p clipped from below only: p = 1 gives an infinite loss", "clamp"),
+    Mutant("bce_keras32_gradient_through_the_clip", "binary_cross_entropy_keras_fp32", None,
+           _keras32_vjp_through_the_clip, "a straight-through clip: the slope of the clipped p beyond the bounds",
+           "clamp"),
+    Mutant("bce_tf_keras_without_the_shift", "binary_cross_entropy_tf_keras", _tf_keras_without_the_shift, None,
+           "Keras 3's logs of the clipped p taken for tf-keras's log(p + eps) and log(1 - p + eps)", "convention"),
+    Mutant("bce_tf_keras_shift_without_the_clip", "binary_cross_entropy_tf_keras", _tf_keras_shift_without_the_clip,
+           None, "log(p + eps) without the clip of p first", "clamp"),
+    Mutant("bce_tf_keras_vjp_unshifted_slope", "binary_cross_entropy_tf_keras", None, _tf_keras_vjp_unshifted_slope,
+           "the slope (c - y) / (c (1 - c)) of the unshifted logs in the VJP", "gradient"),
+    Mutant("bce_tf_keras_float64_constants", "binary_cross_entropy_tf_keras", _tf_keras_float64_constants, None,
+           "tf-keras's float64 constants (a float64 model) taken for its default float32 ones", "convention"),
     Mutant("bce_naive_log_sigmoid", "binary_cross_entropy_with_logits", _bce_naive_log_sigmoid, None,
            "log(sigmoid(x)) and log(1 - sigmoid(x)) instead of softplus: NaN or inf for |x| above ~37",
            "overflow"),
