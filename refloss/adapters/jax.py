@@ -92,7 +92,9 @@ class JaxAdapter(Adapter):
             loss_value, vjp = jax.vjp(reduced, *arrays)
         except (ValueError, TypeError) as error:
             raise Rejected(None, f"{type(error).__name__}: {error}") from error
-        computed = dict(zip(names, vjp(jnp.asarray(cotangent, dtype=dtype))))
+        # the cotangent in the output's dtype: a loss may promote (optax's multiclass_hinge_loss returns float64
+        # for float32 scores under x64, through its integer labels), and jax.vjp refuses any other dtype
+        computed = dict(zip(names, vjp(jnp.asarray(cotangent, dtype=loss_value.dtype))))
         return Result(_numpy(loss_value) if value else None, {n: _numpy(computed[n]) for n in wanted})
 
     def describe(self) -> str:

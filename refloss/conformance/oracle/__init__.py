@@ -14,13 +14,13 @@ from refloss.conformance.oracle import detectors
 from refloss.conformance.oracle import embedding
 from refloss.conformance.oracle import functions
 from refloss.conformance.oracle import geometry
+from refloss.conformance.oracle import keras_a
 from refloss.conformance.oracle import margins
-from refloss.conformance.oracle import regression
+from refloss.conformance.oracle import multilabel
 from refloss.conformance.oracle import poisson
+from refloss.conformance.oracle import regression
 from refloss.conformance.oracle import selection
 from refloss.conformance.oracle import tensor
-from refloss.conformance.oracle import multilabel
-from refloss.conformance.oracle import keras_a
 
 # one module per line
 _MODULES = (
@@ -49,10 +49,10 @@ def evaluate_oracle(oracle, *args, **kwargs):
     """Evaluate any oracle: elementwise ones with the elementwise evaluator, per-sample ones with their own."""
     from refloss.conformance.oracle.evaluate import evaluate
 
-    if isinstance(oracle, poisson.PointwiseOracle):  # losses of more than two inputs evaluate themselves
-    if hasattr(oracle, "evaluate"):  # an oracle with its own evaluator (margins.LabelledPairOracle)
-    if hasattr(oracle, "evaluate"):  # an oracle that brings its own evaluation (the embedding losses)
-    if hasattr(oracle, "evaluate"):  # an oracle that evaluates itself (ctc_loss: four inputs, one differentiable)
+    # oracles of losses whose inputs fit none of the shared evaluators evaluate themselves (more than two inputs,
+    # or integer lengths): poisson.PointwiseOracle, margins.LabelledPairOracle, embedding.SampleLossOracle and
+    # ctc.CtcOracle
+    if hasattr(oracle, "evaluate"):
         return oracle.evaluate(*args, **kwargs)
     if isinstance(oracle, tensor.SampleOracle):
         return tensor.evaluate_samples(oracle, *args, **kwargs)
