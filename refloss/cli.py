@@ -47,6 +47,9 @@ def _table(header: Sequence[str], rows: list[Sequence[str]], width: int = 80,
     under the header).
     """
     fixed = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    longest_word = max(len(word) for row in [header, *rows] for word in row[-1].split())
+    if sum(fixed) + 2 * len(fixed) + max(20, longest_word) > width:
+        return _stacked_table(header, rows, width, notes, notes_header)
     last = max(len(row[-1]) for row in [header, *rows])
     last = max(min(last, width - sum(fixed) - 2 * len(fixed)), 20)  # too narrow a terminal: overflow rather
     widths = [*fixed, last]
@@ -65,6 +68,24 @@ def _table(header: Sequence[str], rows: list[Sequence[str]], width: int = 80,
         lines += lines_of(row)
         if notes is not None:
             lines += _wrap(notes[i], width, "    ", "      ")
+    return "\n".join(lines)
+
+
+def _stacked_table(header: Sequence[str], rows: list[Sequence[str]], width: int, notes: Sequence[str] | None,
+                   notes_header: str) -> str:
+    """The table for a terminal too narrow for its columns side by side (a long name, family and unbreakable
+    setting): the fixed columns on one line, the last column wrapped under them, then the note."""
+    fixed = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+
+    def lines_of(row: Sequence[str], note: str | None) -> list[str]:
+        first = "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], fixed)).rstrip()
+        settings = _wrap(row[-1], width, "  ", "  ") if row[-1] else []
+        return [first, *settings] + ([] if note is None else _wrap(note, width, "    ", "      "))
+
+    lines = lines_of(header, notes_header if notes_header else None)
+    lines.append("-" * min(width, sum(fixed) + 2 * (len(fixed) - 1)))
+    for i, row in enumerate(rows):
+        lines += lines_of(row, None if notes is None else notes[i])
     return "\n".join(lines)
 
 

@@ -34,9 +34,16 @@ def test_list_fits_the_terminal_and_keeps_every_piece_of_information(capsys, mon
     assert main(["list"]) == 0
     lines = _lines(capsys)
     specs = [refloss.registry.get(n) for n in refloss.registry.names(kind=None)]
-    # the name and family columns, then the parameters: at least 20 columns, or their longest unbreakable setting
+    # side by side, the name and family columns and at least 20 columns of parameters or the longest unbreakable
+    # setting; when that is wider than the terminal, the parameters go under the name and family (stacked)
     longest_setting = max(len(word) for s in specs for p in s.params for word in f"{p.name}={p.default!r}".split())
-    narrowest = 32 + 2 + len("boxes/selection") + 2 + max(20, longest_setting + 1)  # (+ its comma)
+    families = [s.family if s.kind == "loss" or s.family.startswith(s.kind) else f"{s.family}/{s.kind}"
+                for s in specs]
+    name_and_family = max(map(len, refloss.registry.names(kind=None))) + 2 + max(map(len, families))
+    side_by_side = name_and_family + 2 + max(20, longest_setting + 1)  # (+ its comma)
+    longest_call = max(len(word) for s in specs for e in s.equivalents for word in e.call.split())
+    narrowest = side_by_side if side_by_side <= columns else max(name_and_family, 2 + longest_setting + 1,
+                                                                 6 + longest_call + 1)
     assert max(map(len, lines)) <= max(columns, narrowest)
     words = " ".join(lines).split()
     text = " ".join(words)
@@ -63,15 +70,25 @@ def test_list_rows_keep_their_equivalents_under_them(capsys, monkeypatch):
     row = next(i for i, line in enumerate(lines) if line.startswith("huber_loss "))
     assert lines[row].split() == ["huber_loss", "regression", "delta=1.0,", "weight=None,", "reduction='mean'"]
     assert lines[row + 1] == "    torch.nn.functional.huber_loss, optax.losses.huber_loss, keras.losses.Huber"
+    monkeypatch.setenv("COLUMNS", "80")
+    stacked = main(["list"]) == 0 and _lines(capsys)  # all functions: wider than 80 columns side by side
+    row = next(i for i, line in enumerate(stacked) if line.startswith("huber_loss "))
+    assert stacked[row].split() == ["huber_loss", "regression"]
+    assert stacked[row + 1] == "  delta=1.0, weight=None, reduction='mean'"
+    assert stacked[row + 2] == "    torch.nn.functional.huber_loss, optax.losses.huber_loss, keras.losses.Huber"
+    monkeypatch.setenv("COLUMNS", "200")
     softmax_focal = main(["list", "--family", "classification"]) == 0 and _lines(capsys)
     row = next(i for i, line in enumerate(softmax_focal) if line.startswith("softmax_focal_loss "))
-    assert softmax_focal[row + 1] == "    (none)"
+    assert softmax_focal[row + 1] == "    keras.losses.categorical_focal_crossentropy"
+    coders = main(["list", "--kind", "coder"]) == 0 and _lines(capsys)
+    row = next(i for i, line in enumerate(coders) if line.startswith("encode_yolo_boxes "))
+    assert coders[row + 1] == "    (none)"  # a function with no equivalent says so
 
 
 def test_list_by_family_and_unknown_family(capsys):
     assert main(["list", "--family", "regression"]) == 0
     with pytest.raises(SystemExit, match="no family .segmentation.; families: boxes, classification, detectors, "
-                                         "regression"):
+                                         "embedding, regression, sequence"):
         main(["list", "--family", "segmentation"])
 
 

@@ -20,12 +20,24 @@ from refloss._checks import as_matching_pair, check_grad_output, check_weight, s
 from refloss._reduction import output_shape
 from refloss._registry import Input, Kink, Param, Interval
 
-__all__ = ["ABS_KINK", "REGRESSION_INPUTS", "WEIGHT", "residual_loss", "residual_loss_vjp", "residual_value_and_vjp"]
+__all__ = ["ABS_KINK", "REGRESSION_INPUTS", "WEIGHT", "residual_loss", "residual_loss_vjp", "residual_losses",
+           "residual_value_and_vjp"]
 
 REGRESSION_INPUTS = (
     Input("input", "predictions, any shape"),
     Input("target", "targets, the same shape as input"),
 )
+
+
+
+def residual_losses() -> list[str]:
+    """The registered losses of the residual d = input - target (l1, mse, smooth_l1, huber, log_cosh,
+    balanced_l1): the ones declared with REGRESSION_INPUTS. The other regression losses (Poisson, Gaussian NLL,
+    Keras's MAPE and MSLE) are not functions of d alone, and the residual losses' shared tests do not apply."""
+    from refloss._registry import get, names
+
+    return [name for name in names() if get(name).inputs is REGRESSION_INPUTS]
+
 
 WEIGHT = Param(
     "weight",

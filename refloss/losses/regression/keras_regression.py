@@ -30,7 +30,7 @@ __all__ = [
 # Keras's backend.epsilon(): the floor of MAPE's divisor and of MSLE's arguments (not a parameter in Keras).
 KERAS_EPSILON = 1e-7
 
-FAMILY = "keras_regression"  # not "regression": the tests and cases of that family assume a function of x - y
+FAMILY = "regression"
 
 _KERAS_DOC = Reference("Keras 3, keras.losses (regression and probabilistic losses)",
                        "https://keras.io/api/losses/")
