@@ -1,0 +1,133 @@
+"""mpmath oracles of the Keras/optax losses of package keras_b: Poly-1 cross-entropy and the sparsemax loss.
+
+Each ``losses`` function is the textbook formula at high precision (Leng et al.'s Poly-1 on a softmax computed
+without shifts; Martins & Astudillo's sparsemax loss on the unshifted scores, with the projection found by sorting).
+Each ``standard`` function is the standard algorithm of one sample with running error bounds (policy_v2), whose
+exact values the generator checks against the numerical derivatives of ``losses``.
+"""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+from mpmath import mpf
+
+from refloss.conformance.oracle import rounding as r
+from refloss.conformance.oracle.tensor import SampleOracle, _log_softmax_bounds
+
+__all__ = ["ORACLES"]
+
+
+def _rows(x: np.ndarray):
+    """The rows along the last axis (the class axis of these losses), in row-major sample order."""
+    for index in np.ndindex(x.shape[:-1]):
+        yield index, list(x[index])
+
+
+# ---- Poly-1 cross-entropy ----------------------------------------------------------------------------------------
+
+def _poly1_terms(x: np.ndarray, target: np.ndarray, params: dict) -> tuple[list, tuple[int, ...], mpf]:
+    """Leng et al. (2022) with label weights y: -sum y_c log p_c + eps sum y_c (1 - p_c), p the softmax."""
+    eps = mpf(float(params.get("epsilon", 2.0)))
+    losses = []
+    for index, row in _rows(x):
+        if any(mpmath.isnan(v) for v in row):
+            losses.append(mpmath.nan)
+            continue
+        y = list(target[index])
+        # 1 - p_c is tiny for a confident row: enough bits that it keeps its relative accuracy
+        with mpmath.workprec(mpmath.mp.prec + int(2 * (max(row) - min(row))) + 64):
+            total = mpmath.fsum(mpmath.exp(v) for v in row)
+            p = [mpmath.exp(v) / total for v in row]
+            log_p = [v - mpmath.log(total) for v in row]
+            losses.append(-mpmath.fsum(yc * lp for yc, lp in zip(y, log_p))
+                          + eps * mpmath.fsum(yc * (1 - pc) for yc, pc in zip(y, p)))
+    return losses, x.shape[:-1], mpf(len(losses))
+
+
+def _expm1_complement(log_p: r.Bound) -> r.Bound:
+    """1 - p = -expm1(log p), one rounding of a function with slope p."""
+    value = -mpmath.expm1(log_p.value)
+    return r.Bound(value, mpmath.exp(log_p.value) * log_p.err + abs(value))
+
+
+def _complements(row: list) -> list:
+    """1 - softmax as refloss's softmax_complement computes it: (sum over j != k of e_j) / sum, the maximum's
+    own term exactly 1."""
+    top = max(row)
+    a = row.index(top)
+    exps = [r.exp(r.exact(v) - top) if j != a else r.exact(1) for j, v in enumerate(row)]
+    others = r.total(e for j, e in enumerate(exps) if j != a)
+    total = 1 + others
+    return [(others if k == a else (1 + others) - exps[k]) / total for k in range(len(row))]
+
+
+def _poly1_standard(row: list, target: list, params: dict) -> tuple:
+    """log p by the shifted log-softmax; the forward's 1 - p = -expm1(log p) (P3); d/dx_k = p_k S - y_k +
+    eps p_k (p-bar - y_k); d/dy_k = -log p_k + eps (1 - p_k) with the complement of softmax_complement (P4)."""
+    classes = len(row)
+    zero = r.exact(0)
+    if any(mpmath.isnan(v) for v in row):
+        return zero, [zero] * classes, [zero] * classes, r.exact(1)
+    eps = mpf(float(params.get("epsilon", 2.0)))
+    log_p, p, _ = _log_softmax_bounds(row)
+    missed = [_expm1_complement(lp) for lp in log_p]
+    loss = -r.total(target[c] * log_p[c] for c in range(classes)) + eps * r.total(target[c] * missed[c]
+                                                                                   for c in range(classes))
+    label_sum = r.total(r.exact(v) for v in target)
+    caught = r.total(target[c] * p[c] for c in range(classes))
+    grad_x = [p[k] * label_sum - target[k] + eps * p[k] * (caught - target[k]) for k in range(classes)]
+    complements = _complements(row)
+    grad_t = [-log_p[k] + eps * complements[k] for k in range(classes)]
+    return loss, grad_x, grad_t, r.exact(1)
+
+
+# ---- multiclass sparsemax loss ------------------------------------------------------------------------------------
+
+def _sparsemax_threshold(z: list) -> tuple[mpf, list]:
+    """Martins & Astudillo, Algorithm 1: sort decreasing, k(z) = max{k : 1 + k z_(k) > sum_{j<=k} z_(j)},
+    tau = (sum_{j<=k(z)} z_(j) - 1) / k(z). Returns tau and the support (indices)."""
+    ranked = sorted(z, reverse=True)
+    size, running, prefix = 0, mpf(0), mpf(0)
+    for k, v in enumerate(ranked, start=1):
+        running += v
+        if 1 + k * v > running:
+            size, prefix = k, running
+    tau = (prefix - 1) / size
+    return tau, [j for j, v in enumerate(z) if v > tau]
+
+
+def _sparsemax_terms(x: np.ndarray, target: np.ndarray, params: dict) -> tuple[list, tuple[int, ...], mpf]:
+    """Martins & Astudillo (2016), eq. 19: -z_k + 1/2 sum_{j in S} (z_j^2 - tau^2) + 1/2."""
+    losses = []
+    for index, row in _rows(x):
+        if any(mpmath.isnan(v) for v in row):
+            losses.append(mpmath.nan)
+            continue
+        tau, support = _sparsemax_threshold(row)
+        k = int(target[index])
+        losses.append(-row[k] + mpmath.fsum(row[j] ** 2 - tau ** 2 for j in support) / 2 + mpf(1) / 2)
+    return losses, x.shape[:-1], mpf(len(losses))
+
+
+def _sparsemax_standard(row: list, label: int, params: dict) -> tuple:
+    """The forward's algorithm: w = z - z_k (S1), tau_w over the support in index order (S2), loss = tau_w +
+    (1 + sum p^2) / 2 (S3); the gradient p - onehot with p = z - tau from the unshifted scores (S4)."""
+    classes = len(row)
+    zero = r.exact(0)
+    if any(mpmath.isnan(v) for v in row):
+        return zero, [zero] * classes, None, r.exact(1)
+    _, support = _sparsemax_threshold(row)
+    w = [r.exact(v) - row[label] if j != label else r.exact(0) for j, v in enumerate(row)]
+    tau_w = (r.total(w[j] for j in support) - 1) / len(support)
+    p_w = [w[j] - tau_w for j in support]
+    loss = tau_w + (1 + r.total(q * q for q in p_w)) * mpf(0.5)
+    tau = (r.total(r.exact(row[j]) for j in support) - 1) / len(support)
+    grad = [((r.exact(row[j]) - tau) if j in support else zero) - (1 if j == label else 0) for j in range(classes)]
+    return loss, grad, None, r.exact(1)
+
+
+ORACLES = {
+    "poly1_cross_entropy": SampleOracle(_poly1_terms, _poly1_standard, target_differentiable=True),
+    "sparsemax_loss": SampleOracle(_sparsemax_terms, _sparsemax_standard),
+}
