@@ -26,7 +26,7 @@ def sparsemax_loss(input: Any, target: Any, *, reduction: str = "mean") -> Any:
 
         .. math::
             \tau = \frac{\sum_{j \in S} w_j - 1}{|S|}, \qquad
-            S = \{ j : 1 + r(j)\, w_j > \textstyle\sum_{i:\, r(i) \le r(j)} w_i \}  \qquad \text{(S2)}
+            S = \{ j : 1 + r(j)\, w_j > \sum_{i:\, r(i) \le r(j)} w_i \}  \qquad \text{(S2)}
 
         where :math:`r(j)` is the rank of :math:`w_j` in decreasing order (the support :math:`S` is the top
         :math:`|S|` scores). The loss is
