@@ -107,7 +107,7 @@ def _prepare(input: Any, target: Any, reduction: Any, epsilon: Any) -> tuple[Any
     check_reduction(reduction)
     epsilon = EPSILON.check(epsilon)
     if len(shape_of(x)) == 0:
-        raise ValueError("input must have a class dimension (the last axis): shape (..., C), got shape ()")
+        raise ValueError("input must have shape (..., C) with a class dimension (the last axis), got shape ()")
     check_same_shape(x, y, "input", "target")
     return x, y, epsilon
 

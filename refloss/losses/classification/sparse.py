@@ -93,8 +93,9 @@ def sparsemax_loss_vjp(grad_output: Any, input: Any, target: Any, *,
     """
     z, one_hot = _prepare(input, target, reduction)
     g = reduce_vjp(grad_output, z.shape[:-1], reduction)[..., None]
+    w = z - np.sum(np.where(one_hot, z, 0.0), axis=-1, keepdims=True)  # (S1): exact for nearby scores (Sterbenz)
     with np.errstate(invalid="ignore"):
-        return g * (sparsemax(z) - one_hot), None  # (S4)
+        return g * (sparsemax(w) - one_hot), None  # (S4)
 
 
 def sparsemax(z: np.ndarray) -> np.ndarray:
