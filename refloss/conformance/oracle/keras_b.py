@@ -13,7 +13,7 @@ import numpy as np
 from mpmath import mpf
 
 from refloss.conformance.oracle import rounding as r
-from refloss.conformance.oracle.tensor import SampleOracle, _log_softmax_bounds
+from refloss.conformance.oracle.tensor import SampleOracle
 
 __all__ = ["ORACLES"]
 
@@ -45,6 +45,19 @@ def _poly1_terms(x: np.ndarray, target: np.ndarray, params: dict) -> tuple[list,
     return losses, x.shape[:-1], mpf(len(losses))
 
 
+def _log_softmax_log1p(row: list) -> tuple[list, list]:
+    """refloss's log-softmax (A5): z = x - x_a for the first maximum x_a, log p = z - log1p(sum_{j != a} e^z_j),
+    accurate for a confident row's tiny log-probabilities; and the softmax e^z / sum e^z. Returns (log p, p)."""
+    top = max(row)
+    a = row.index(top)
+    shifted = [r.exact(v) - top if j != a else r.exact(0) for j, v in enumerate(row)]
+    exps = [r.exp(z) if j != a else r.exact(1) for j, z in enumerate(shifted)]
+    others = r.total(e for j, e in enumerate(exps) if j != a)
+    log_total = r.log1p(others)
+    total = r.total(exps)
+    return [z - log_total for z in shifted], [e / total for e in exps]
+
+
 def _expm1_complement(log_p: r.Bound) -> r.Bound:
     """1 - p = -expm1(log p), one rounding of a function with slope p."""
     value = -mpmath.expm1(log_p.value)
@@ -63,14 +76,14 @@ def _complements(row: list) -> list:
 
 
 def _poly1_standard(row: list, target: list, params: dict) -> tuple:
-    """log p by the shifted log-softmax; the forward's 1 - p = -expm1(log p) (P3); d/dx_k = p_k S - y_k +
+    """log p by refloss's log-softmax (with log1p); the forward's 1 - p = -expm1(log p) (P3); d/dx_k = p_k S - y_k +
     eps p_k (p-bar - y_k); d/dy_k = -log p_k + eps (1 - p_k) with the complement of softmax_complement (P4)."""
     classes = len(row)
     zero = r.exact(0)
     if any(mpmath.isnan(v) for v in row):
         return zero, [zero] * classes, [zero] * classes, r.exact(1)
     eps = mpf(float(params.get("epsilon", 2.0)))
-    log_p, p, _ = _log_softmax_bounds(row)
+    log_p, p = _log_softmax_log1p(row)
     missed = [_expm1_complement(lp) for lp in log_p]
     loss = -r.total(target[c] * log_p[c] for c in range(classes)) + eps * r.total(target[c] * missed[c]
                                                                                    for c in range(classes))

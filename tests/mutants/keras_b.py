@@ -1,0 +1,144 @@
+"""Mutants of the Keras/optax losses of package keras_b: poly1_cross_entropy and sparsemax_loss.
+
+Each function is a whole forward or VJP with one bug, marked ``# the bug``; the rest is right. Classes are the last
+axis (the conformance cases are (N, C) or (C,)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import Mutant
+from ._port import as_float, check_reduction, class_indices, cotangent, pair, reduce
+
+# ---- poly1_cross_entropy: -sum y log p + eps sum y (1 - p) ---------------------------------------------------------
+
+
+def _poly_inputs(input, target, reduction, epsilon):
+    x, y = pair(input, target, reduction)
+    if x.ndim == 0:
+        raise ValueError("input must have shape (..., C), got shape ()")
+    return x, y, float(epsilon)
+
+
+def _log_softmax(x):
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def _poly_plain_complement(input, target, *, epsilon=2.0, reduction="mean"):
+    x, y, epsilon = _poly_inputs(input, target, reduction, epsilon)
+    log_p = _log_softmax(x)
+    missed = 1.0 - np.exp(log_p)  # the bug: 1 - p cancels for a confident row (optax's form)
+    return reduce(-np.sum(y * log_p, axis=-1) + epsilon * np.sum(y * missed, axis=-1), reduction)
+
+
+def _poly_mean_over_elements(input, target, *, epsilon=2.0, reduction="mean"):
+    x, y, epsilon = _poly_inputs(input, target, reduction, epsilon)
+    log_p = _log_softmax(x)
+    per_sample = -np.sum(y * log_p, axis=-1) + epsilon * np.sum(y * -np.expm1(log_p), axis=-1)
+    if reduction == "mean":
+        return np.sum(per_sample) / np.float64(x.size)  # the bug: divides by N * C (Keras's elementwise mean)
+    return reduce(per_sample, reduction)
+
+
+def _poly_gradients(input, target, epsilon, reduction, grad_output):
+    x, y, epsilon = _poly_inputs(input, target, reduction, epsilon)
+    g = cotangent(grad_output, x.shape[:-1], reduction)[..., None]
+    log_p = _log_softmax(x)
+    return x, y, epsilon, g, log_p, np.exp(log_p)
+
+
+def _poly_vjp_label_gradient_dropped(grad_output, input, target, *, epsilon=2.0, reduction="mean"):
+    x, y, epsilon, g, log_p, p = _poly_gradients(input, target, epsilon, reduction, grad_output)
+    label_sum = np.sum(y, axis=-1, keepdims=True)
+    caught = np.sum(y * p, axis=-1, keepdims=True)
+    grad_input = g * (p * label_sum - y + epsilon * p * (caught - y))
+    return grad_input, np.zeros_like(y)  # the bug: the labels treated as constants (a stop_gradient)
+
+
+def _poly_vjp_polynomial_sign(grad_output, input, target, *, epsilon=2.0, reduction="mean"):
+    x, y, epsilon, g, log_p, p = _poly_gradients(input, target, epsilon, reduction, grad_output)
+    label_sum = np.sum(y, axis=-1, keepdims=True)
+    caught = np.sum(y * p, axis=-1, keepdims=True)
+    grad_input = g * (p * label_sum - y + epsilon * p * (y - caught))  # the bug: the polynomial term's sign
+    return grad_input, g * (-log_p - epsilon * np.expm1(log_p))
+
+
+# ---- sparsemax_loss: tau + (1 + sum p^2) / 2 on the shifted scores -----------------------------------------------
+
+
+def _sparse_inputs(input, target, reduction):
+    z = as_float(input, "input")
+    check_reduction(reduction)
+    if z.ndim not in (1, 2):
+        raise ValueError(f"input must have shape (N, C) or (C,), got {z.shape}")
+    labels = class_indices(target, z.shape, z.ndim - 1)
+    return z, labels[..., None] == np.arange(z.shape[-1])
+
+
+def _projection(z):
+    """tau and p = max(z - tau, 0) of each row (sort, prefix sums)."""
+    ranked = -np.sort(-z, axis=-1)
+    ranks = np.arange(1, z.shape[-1] + 1)
+    cumulative = np.cumsum(ranked, axis=-1)
+    with np.errstate(invalid="ignore"):
+        size = np.maximum(np.sum(1 + ranks * ranked > cumulative, axis=-1, keepdims=True), 1)
+    tau = (np.take_along_axis(cumulative, size - 1, axis=-1) - 1) / size
+    return tau, np.maximum(z - tau, 0.0)
+
+
+def _shifted(z, one_hot):
+    return z - np.sum(np.where(one_hot, z, 0.0), axis=-1, keepdims=True)
+
+
+def _sparse_unshifted(input, target, *, reduction="mean"):
+    z, one_hot = _sparse_inputs(input, target, reduction)
+    tau, p = _projection(z)  # the bug: Martins's formula on the raw scores: z_j^2 - tau^2 cancels for large z
+    on = p > 0
+    per_sample = (-np.sum(np.where(one_hot, z, 0.0), axis=-1)
+                  + 0.5 * np.sum(np.where(on, z * z - tau * tau, 0.0), axis=-1) + 0.5)
+    return reduce(np.where(np.any(np.isnan(z), axis=-1), np.nan, per_sample), reduction)
+
+
+def _sparse_half_dropped(input, target, *, reduction="mean"):
+    z, one_hot = _sparse_inputs(input, target, reduction)
+    tau, p = _projection(_shifted(z, one_hot))
+    per_sample = tau[..., 0] + 0.5 * np.sum(p * p, axis=-1)  # the bug: the constant 1/2 of the conjugate dropped
+    return reduce(np.where(np.any(np.isnan(z), axis=-1), np.nan, per_sample), reduction)
+
+
+def _sparse_vjp_softmax(grad_output, input, target, *, reduction="mean"):
+    z, one_hot = _sparse_inputs(input, target, reduction)
+    g = cotangent(grad_output, z.shape[:-1], reduction)[..., None]
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return g * (e / np.sum(e, axis=-1, keepdims=True) - one_hot), None  # the bug: softmax - onehot
+
+
+def _sparse_vjp_sign(grad_output, input, target, *, reduction="mean"):
+    z, one_hot = _sparse_inputs(input, target, reduction)
+    g = cotangent(grad_output, z.shape[:-1], reduction)[..., None]
+    _, p = _projection(_shifted(z, one_hot))
+    return g * (one_hot - p), None  # the bug: onehot - p
+
+
+MUTANTS = [
+    Mutant("poly1_plain_complement", "poly1_cross_entropy", _poly_plain_complement, None,
+           "1 - p as a plain difference (optax's form): a confident row's loss of 2.5e-17 becomes 8.5e-18",
+           "precision"),
+    Mutant("poly1_mean_over_elements", "poly1_cross_entropy", _poly_mean_over_elements, None,
+           "'mean' divides by N * C (an elementwise mean) instead of the number of samples", "denominator"),
+    Mutant("poly1_label_gradient_dropped", "poly1_cross_entropy", None, _poly_vjp_label_gradient_dropped,
+           "the labels get a zero gradient (treated as constants, as a stop_gradient would)", "gradient"),
+    Mutant("poly1_polynomial_gradient_sign", "poly1_cross_entropy", None, _poly_vjp_polynomial_sign,
+           "the gradient of eps sum y (1 - p) with its sign flipped: eps p (y - p-bar)", "gradient"),
+    Mutant("sparsemax_unshifted_formula", "sparsemax_loss", _sparse_unshifted, None,
+           "Martins's -z_k + sum (z_j^2 - tau^2) / 2 + 1/2 on the raw scores: cancels when the scores are large",
+           "precision"),
+    Mutant("sparsemax_half_dropped", "sparsemax_loss", _sparse_half_dropped, None,
+           "the constant 1/2 of the Gini conjugate dropped: a confident correct row costs -1/2, not 0", "formula"),
+    Mutant("sparsemax_gradient_softmax", "sparsemax_loss", None, _sparse_vjp_softmax,
+           "the gradient softmax(z) - onehot (the cross-entropy's) instead of sparsemax(z) - onehot", "formula"),
+    Mutant("sparsemax_gradient_sign", "sparsemax_loss", None, _sparse_vjp_sign,
+           "the gradient onehot - sparsemax(z) instead of sparsemax(z) - onehot", "gradient"),
+]
