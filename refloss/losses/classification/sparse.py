@@ -9,7 +9,7 @@ import numpy as np
 
 from refloss._checks import as_real_array, check_reduction, shape_of
 from refloss._reduction import reduce, reduce_vjp
-from refloss._registry import Equivalent, Input, Interval, Kink, LossSpec, Reference, register
+from refloss._registry import Equivalent, Input, Kink, LossSpec, Reference, register
 from refloss.losses.classification._labels import check_class_indices
 
 __all__ = ["sparsemax_loss", "sparsemax_loss_vjp"]

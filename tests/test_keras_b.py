@@ -1,0 +1,197 @@
+"""Package keras_b: poly1_cross_entropy and sparsemax_loss (optax).
+
+Hand-worked values and gradients (derived in the comments), the framework equivalents compared directly in float64
+and float32, and the bad inputs each function must refuse. Autograd, finite-difference and oracle checks of every
+registered loss are in test_gradients.py and test_oracle.py.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import refloss
+from refloss.losses.classification.sparse import sparsemax
+
+
+# ---- poly1_cross_entropy -------------------------------------------------------------------------------------------
+
+def test_poly1_hand_worked_two_classes():
+    # logits (0, 0), target (1, 0): p = (1/2, 1/2); loss = -log(1/2) + 2 (1 - 1/2) = log 2 + 1 (P2).
+    # (P4): S = 1, p-bar = 1/2; d/dx = (1/2 - 1 + 2 (1/2)(1/2 - 1), 1/2 + 2 (1/2)(1/2)) = (-1, 1);
+    # d/dy = -log(1/2) + 2 (1/2) = log 2 + 1 for both classes.
+    x, y = np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]])
+    assert refloss.poly1_cross_entropy(x, y) == pytest.approx(math.log(2) + 1, rel=1e-15)
+    grad_x, grad_y = refloss.poly1_cross_entropy_vjp(np.float64(1.0), x, y)
+    np.testing.assert_allclose(grad_x, [[-1.0, 1.0]], rtol=1e-15, atol=1e-16)
+    np.testing.assert_allclose(grad_y, [[math.log(2) + 1] * 2], rtol=1e-15)
+
+
+def test_poly1_with_epsilon_zero_is_the_soft_label_cross_entropy():
+    # (P2) with eps = 0 is -sum y log p: cross_entropy with probability targets (mean over the samples).
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(4, 3)), rng.dirichlet(np.ones(3), size=4)
+    assert refloss.poly1_cross_entropy(x, y, epsilon=0.0) == pytest.approx(refloss.cross_entropy(x, y), rel=1e-14)
+
+
+def test_poly1_confident_row_keeps_its_tiny_loss():
+    # logits (0, 40, 0), target class 1: q = 1 - p_1 = 2 e^-40 / (1 + 2 e^-40) = 8.4967e-18 and the loss
+    # -log(1 - q) + 2 q = 3 q + q^2/2 + ... = 2.5490125531749533e-17 (mpmath, 50 digits).
+    loss = refloss.poly1_cross_entropy(np.array([0.0, 40.0, 0.0]), np.array([0.0, 1.0, 0.0]), reduction="none")
+    assert loss == pytest.approx(2.5490125531749533e-17, rel=1e-14)
+
+
+def test_poly1_reductions_and_unbatched_input():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(5, 4)), rng.dirichlet(np.ones(4), size=5)
+    per_sample = refloss.poly1_cross_entropy(x, y, reduction="none")
+    assert per_sample.shape == (5,)
+    assert refloss.poly1_cross_entropy(x, y, reduction="sum") == pytest.approx(per_sample.sum(), rel=1e-15)
+    assert refloss.poly1_cross_entropy(x, y) == pytest.approx(per_sample.mean(), rel=1e-15)
+    assert refloss.poly1_cross_entropy(x[2], y[2], reduction="none") == pytest.approx(per_sample[2], rel=1e-15)
+    assert np.isnan(refloss.poly1_cross_entropy(np.zeros((0, 3)), np.zeros((0, 3))))
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-13), ("float32", 1e-5)])
+def test_poly1_matches_optax(dtype, rtol):
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(6, 5)) * 3, rng.dirichlet(np.ones(5), size=6)
+    y[0] = np.eye(5)[3]
+    for epsilon in (2.0, -1.0, 0.5):
+        def total(a, b):
+            return optax.losses.poly_loss_cross_entropy(a, b, epsilon=epsilon).sum()
+
+        a, b = jnp.asarray(x, dtype=dtype), jnp.asarray(y, dtype=dtype)
+        expected = optax.losses.poly_loss_cross_entropy(a, b, epsilon=epsilon)
+        grad_a, grad_b = jax.grad(total, argnums=(0, 1))(a, b)
+        np.testing.assert_allclose(refloss.poly1_cross_entropy(x, y, epsilon=epsilon, reduction="none"),
+                                   np.asarray(expected, np.float64), rtol=rtol)
+        grad_x, grad_y = refloss.poly1_cross_entropy_vjp(np.ones(6), x, y, epsilon=epsilon, reduction="none")
+        # (gradients are differences of O(1) terms: compared with an absolute tolerance of the same size)
+        np.testing.assert_allclose(grad_x, np.asarray(grad_a, np.float64), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(grad_y, np.asarray(grad_b, np.float64), rtol=rtol, atol=rtol)
+
+
+def test_poly1_optax_loses_the_confident_rows_loss():
+    # The deviation recorded in the Equivalent's note: optax's 1 - softmax rounds to 0 at logits (0, 40, 0).
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    jax.config.update("jax_enable_x64", True)
+    x, y = np.array([[0.0, 40.0, 0.0]]), np.array([[0.0, 1.0, 0.0]])
+    assert float(optax.losses.poly_loss_cross_entropy(jax.numpy.asarray(x), jax.numpy.asarray(y))[0]) == 0.0
+    assert refloss.poly1_cross_entropy(x, y) > 2.5e-17
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: refloss.poly1_cross_entropy(np.zeros((2, 3)), np.zeros((2, 1))), ValueError,
+     ("target", "same shape", "(2, 3)", "(2, 1)")),
+    (lambda: refloss.poly1_cross_entropy(np.zeros(()), np.zeros(())), ValueError, ("input", "(..., C)", "()")),
+    (lambda: refloss.poly1_cross_entropy(np.zeros(3), np.zeros(3), reduction="avg"), ValueError,
+     ("reduction", "'avg'")),
+    (lambda: refloss.poly1_cross_entropy(np.zeros(3), np.zeros(3), epsilon="2"), TypeError, ("epsilon", "'2'")),
+    (lambda: refloss.poly1_cross_entropy(np.zeros(3), np.array(["a", "b", "c"])), TypeError, ("target", "dtype")),
+    (lambda: refloss.poly1_cross_entropy_vjp(np.ones(2), np.zeros((2, 3)), np.zeros((2, 3))), ValueError,
+     ("grad_output", "()", "(2,)")),
+])
+def test_poly1_refuses_bad_input(call, error, words):
+    with pytest.raises(error) as raised:
+        call()
+    for word in words:
+        assert word in str(raised.value)
+
+
+# ---- sparsemax_loss ------------------------------------------------------------------------------------------------
+
+def test_sparsemax_hand_worked_rows():
+    # Row 1, scores (0, 0.1, -0.8), target 1: w = z - z_1 = (-0.1, 0, -0.9); sorted (0, -0.1, -0.9) with prefix sums
+    # (0, -0.1, -1.0): 1 + 2 (-0.1) = 0.8 > -0.1 but 1 + 3 (-0.9) = -1.7 < -1.0, so S = {0, 1}, tau = (-0.1 - 1) / 2
+    # = -0.55, p = (0.45, 0.55, 0); loss (S3) = -0.55 + (1 + 0.2025 + 0.3025) / 2 = 0.2025; gradient (S4)
+    # p - onehot = (0.45, -0.45, 0).
+    # Row 2, scores (1, 2, 0.5), target 0: S = {1} (1 + 2 (-1) < -1 + 0), p = (0, 1, 0), tau = 0 (w = (0, 1, -0.5)),
+    # loss = 0 + (1 + 1) / 2 = 1; gradient (-1, 1, 0).
+    # Row 3, equal scores (0.5, 0.5, 0.5), target 2: w = 0, S = all, tau = -1/3, p = 1/3 each,
+    # loss = -1/3 + (1 + 1/3) / 2 = 1/3; gradient (1/3, 1/3, -2/3).
+    z = np.array([[0.0, 0.1, -0.8], [1.0, 2.0, 0.5], [0.5, 0.5, 0.5]])
+    k = np.array([1, 0, 2])
+    np.testing.assert_allclose(refloss.sparsemax_loss(z, k, reduction="none"), [0.2025, 1.0, 1 / 3], rtol=1e-14)
+    grad, none = refloss.sparsemax_loss_vjp(np.ones(3), z, k, reduction="none")
+    assert none is None
+    np.testing.assert_allclose(grad, [[0.45, -0.45, 0.0], [-1.0, 1.0, 0.0], [1 / 3, 1 / 3, -2 / 3]], atol=1e-15)
+
+
+def test_sparsemax_is_a_projection_onto_the_simplex():
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(50, 6)) * 2
+    p = sparsemax(z)
+    np.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-14)
+    assert np.all(p >= 0)
+    # Optimality (KKT): on the support z_j - p_j is the same tau; off it z_j <= tau.
+    tau = np.max(z - p, axis=-1, where=p > 0, initial=-np.inf)
+    assert np.all(np.where(p > 0, np.abs(z - p - tau[:, None]), 0) < 1e-14)
+    assert np.all(np.where(p == 0, z <= tau[:, None] + 1e-14, True))
+
+
+def test_sparsemax_loss_is_zero_for_a_confident_correct_row_and_shift_invariant():
+    # S = {k}: tau = -1, sum p^2 = 1, loss = -1 + (1 + 1) / 2 = 0 exactly, whatever the magnitude.
+    assert refloss.sparsemax_loss(np.array([1e4, -1e4, 0.0]), np.array(0), reduction="none") == 0.0
+    rng = np.random.default_rng(4)
+    z, k = rng.normal(size=(4, 5)), rng.integers(0, 5, size=4)
+    base = refloss.sparsemax_loss(z, k, reduction="none")
+    # z + 1e8 is itself rounded to the ulp of 1e8 (1.5e-8), so the shifted scores move by that much: the loss may
+    # change by a few times 1.5e-8, not more (an unshifted formula loses everything: z^2 ~ 1e16).
+    np.testing.assert_allclose(refloss.sparsemax_loss(z + 1e8, k, reduction="none"), base, rtol=0, atol=1e-7)
+
+
+def test_sparsemax_nan_row_and_empty_batch():
+    loss = refloss.sparsemax_loss(np.array([[np.nan, 1.0], [1.0, 2.0]]), np.array([0, 1]), reduction="none")
+    assert np.isnan(loss[0]) and loss[1] == 0.0
+    grad, _ = refloss.sparsemax_loss_vjp(np.ones(2), np.array([[np.nan, 1.0], [1.0, 2.0]]), np.array([0, 1]),
+                                         reduction="none")
+    assert np.all(np.isnan(grad[0])) and np.all(grad[1] == 0.0)
+    assert np.isnan(refloss.sparsemax_loss(np.zeros((0, 3)), np.zeros(0, dtype=np.int64)))
+    assert refloss.sparsemax_loss(np.zeros((0, 3)), np.zeros(0, dtype=np.int64), reduction="sum") == 0.0
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-13), ("float32", 1e-5)])
+def test_sparsemax_matches_optax(dtype, rtol):
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    rng = np.random.default_rng(5)
+    z, k = rng.normal(size=(8, 5)), rng.integers(0, 5, size=8)
+    a = jnp.asarray(z, dtype=dtype)
+    expected = optax.losses.multiclass_sparsemax_loss(a, jnp.asarray(k))
+    np.testing.assert_allclose(refloss.sparsemax_loss(z, k, reduction="none"), np.asarray(expected, np.float64),
+                               rtol=rtol, atol=rtol)
+    if dtype == "float32":
+        # optax 0.2.8's custom JVP of projection_simplex returns a float64 tangent for float32 scores once
+        # jax_enable_x64 is on (TypeError), so its float32 gradient is not reachable in this session.
+        return
+    grad = jax.grad(lambda s: optax.losses.multiclass_sparsemax_loss(s, jnp.asarray(k)).sum())(a)
+    np.testing.assert_allclose(refloss.sparsemax_loss_vjp(np.ones(8), z, k, reduction="none")[0],
+                               np.asarray(grad, np.float64), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: refloss.sparsemax_loss(np.zeros((2, 3)), np.array([0, 3])), ValueError, ("target", "[0, 3)", "3")),
+    (lambda: refloss.sparsemax_loss(np.zeros((2, 3)), np.array([0.0, 1.0])), TypeError,
+     ("target", "integer", "float64")),
+    (lambda: refloss.sparsemax_loss(np.zeros((2, 3, 2)), np.zeros((2, 2), dtype=int)), ValueError,
+     ("input", "(N, C) or (C,)", "(2, 3, 2)")),
+    (lambda: refloss.sparsemax_loss(np.zeros((2, 3)), np.zeros(3, dtype=int)), ValueError,
+     ("target", "(2,)", "(3,)")),
+    (lambda: refloss.sparsemax_loss(np.zeros((2, 3)), np.array([0, 1]), reduction="avg"), ValueError,
+     ("reduction", "'avg'")),
+    (lambda: refloss.sparsemax_loss_vjp(np.ones(3), np.zeros((2, 3)), np.array([0, 1]), reduction="none"),
+     ValueError, ("grad_output", "(2,)", "(3,)")),
+])
+def test_sparsemax_refuses_bad_input(call, error, words):
+    with pytest.raises(error) as raised:
+        call()
+    for word in words:
+        assert word in str(raised.value)
