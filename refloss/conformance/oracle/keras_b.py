@@ -1,4 +1,5 @@
-"""mpmath oracles of the Keras/optax losses of package keras_b: Poly-1 cross-entropy and the sparsemax loss.
+"""mpmath oracles of the Keras/optax losses of package keras_b: Poly-1 cross-entropy, the sparsemax loss and the
+cosine similarity loss (all along the last axis: the conformance cases are 2-D or 1-D).
 
 Each ``losses`` function is the textbook formula at high precision (Leng et al.'s Poly-1 on a softmax computed
 without shifts; Martins & Astudillo's sparsemax loss on the unshifted scores, with the projection found by sorting).
@@ -151,7 +152,58 @@ def _sparsemax_standard(row: list, label: int, params: dict) -> tuple:
     return loss, grad, None, r.exact(1)
 
 
+# ---- cosine similarity loss (Keras) -------------------------------------------------------------------------------
+
+_KERAS_EPSILON = mpf(1e-7)  # backend.epsilon(), the float64 nearest 1e-7
+
+
+def _cosine_terms(x: np.ndarray, target: np.ndarray, params: dict) -> tuple[list, tuple[int, ...], mpf]:
+    """Keras's cosine_similarity: -sum a_i b_i / (max(||a||, eps) max(||b||, eps)) per pair of rows."""
+    losses = []
+    for index, a in _rows(x):
+        b = list(target[index])
+        if any(mpmath.isnan(v) for v in a + b):
+            losses.append(mpmath.nan)
+            continue
+        norm_a = max(mpmath.sqrt(mpmath.fsum(v * v for v in a)), _KERAS_EPSILON)
+        norm_b = max(mpmath.sqrt(mpmath.fsum(v * v for v in b)), _KERAS_EPSILON)
+        losses.append(-mpmath.fsum(u * v for u, v in zip(a, b)) / (norm_a * norm_b))
+    return losses, x.shape[:-1], mpf(len(losses))
+
+
+def _sqrt(a: r.Bound) -> r.Bound:
+    value = mpmath.sqrt(a.value)
+    return r.Bound(value, (a.err / (2 * value) if value else 0) + value)
+
+
+def _unit(row: list) -> tuple[list, r.Bound, bool]:
+    """(C1): the row times 1 / max(||row||, eps); also the norm and whether it is above the clamp."""
+    norm = _sqrt(r.total(r.exact(v) * v for v in row))
+    free = norm.value > _KERAS_EPSILON
+    divisor = norm if free else r.exact(_KERAS_EPSILON)
+    return [r.exact(v) / divisor for v in row], divisor, free
+
+
+def _cosine_standard(row: list, target: list, params: dict) -> tuple:
+    """The normalised rows (C1), the loss -sum a_hat b_hat (C2), and the slopes (C3) of both rows."""
+    size = len(row)
+    zero = r.exact(0)
+    if any(mpmath.isnan(v) for v in row + target):
+        return zero, [zero] * size, [zero] * size, r.exact(1)
+    unit_a, divisor_a, free_a = _unit(row)
+    unit_b, divisor_b, free_b = _unit(target)
+    loss = -r.total(u * v for u, v in zip(unit_a, unit_b))
+
+    def slope(unit_x: list, unit_other: list, divisor: r.Bound, free: bool) -> list:
+        if free:
+            return [-(unit_other[i] + loss * unit_x[i]) / divisor for i in range(size)]
+        return [-unit_other[i] / divisor for i in range(size)]
+
+    return loss, slope(unit_a, unit_b, divisor_a, free_a), slope(unit_b, unit_a, divisor_b, free_b), r.exact(1)
+
+
 ORACLES = {
     "poly1_cross_entropy": SampleOracle(_poly1_terms, _poly1_standard, target_differentiable=True),
     "sparsemax_loss": SampleOracle(_sparsemax_terms, _sparsemax_standard),
+    "cosine_similarity_loss": SampleOracle(_cosine_terms, _cosine_standard, target_differentiable=True),
 }
