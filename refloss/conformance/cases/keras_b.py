@@ -1,4 +1,5 @@
-"""Cases for the Keras/optax losses of package keras_b: poly1_cross_entropy and sparsemax_loss (classes on the last
+"""Cases for the Keras/optax losses of package keras_b: poly1_cross_entropy, sparsemax_loss and cosine_similarity_loss
+(classes or vector entries on the last
 axis; the cases are 2-D (N, C) or 1-D (C,), where the last axis is also PyTorch's class axis)."""
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import numpy as np
 from refloss.conformance.cases import (FLOAT64_ONLY, VectorCase, case_rng, cases_for, cotangent_for, empty_cases,
                                       float64_cotangent, grid_values, nondyadic_values)
 
-__all__ = ["poly1_accuracy_cases", "poly1_cases", "sparsemax_accuracy_cases", "sparsemax_cases"]
+__all__ = ["cosine_similarity_accuracy_cases", "cosine_similarity_cases", "poly1_accuracy_cases", "poly1_cases",
+           "sparsemax_accuracy_cases", "sparsemax_cases"]
 
 
 def _row_case(loss: str, name: str, concern: str, comment: str, x: np.ndarray, target: np.ndarray,
@@ -164,3 +166,66 @@ def sparsemax_accuracy_cases(loss: str) -> Iterator[VectorCase]:
                         "depend on the shift)", x, rng.integers(0, 5, size=6), reduction, rng,
                         cotangent=float64_cotangent(rng, (6,), reduction), dtypes=FLOAT64_ONLY,
                         flags=("NonDyadic", "MixedMagnitude"))
+
+
+# ---- cosine_similarity_loss ----------------------------------------------------------------------------------------
+
+@cases_for("cosine_similarity_loss")
+def cosine_similarity_cases(loss: str) -> Iterator[VectorCase]:
+    """(N, D) and (D,) pairs under every reduction; parallel, antiparallel and orthogonal pairs; a zero vector and a
+    vector shorter than Keras's epsilon (the clamp); empty; NaN; the calls that must raise."""
+    for shape_name, shape in {"NxD": (4, 3), "unbatched": (5,)}.items():
+        for reduction in ("none", "sum", "mean"):
+            name = f"{shape_name}_{reduction}"
+            rng = case_rng(loss, name)
+            yield _row_case(loss, name, "basic", f"vectors on the grid, shape {shape}", grid_values(rng, shape),
+                            grid_values(rng, shape), reduction, rng,
+                            flags=("Basic", "Reduction") + (("Shape",) if shape_name != "NxD" else ()))
+    rng = case_rng(loss, "zero_cotangent")
+    yield _row_case(loss, "zero_cotangent_none", "basic", "grad_output = 0 must give zero gradients",
+                    grid_values(rng, (3, 4)), grid_values(rng, (3, 4)), "none", rng, cotangent=np.zeros(3),
+                    flags=("ZeroCotangent",))
+
+    rng = case_rng(loss, "edge")
+    yield _row_case(loss, "aligned_pairs_none", "edge", "parallel (loss -1), antiparallel (1) and orthogonal (0) "
+                    "pairs of lengths 3 and 1.5: the gradients of the first two are 0",
+                    np.array([[1.0, 2.0, 2.0], [1.0, 2.0, 2.0], [1.0, 2.0, 2.0]]),
+                    np.array([[0.5, 1.0, 1.0], [-0.5, -1.0, -1.0], [2.0, 0.0, -1.0]]), "none", rng,
+                    flags=("Basic",))
+    yield _row_case(loss, "zero_vector_none", "edge", "a zero prediction and a zero target: the loss is 0 and the "
+                    "zero vector's gradient is the clamped branch's -b_hat / 1e-7 (Keras on JAX: NaN)",
+                    np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 2.0], [0.0, 0.0, 0.0]]),
+                    np.array([[1.0, 2.0, 2.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), "none", rng,
+                    dtypes=("float64", "float32"), flags=("AtKink", "Convention"))
+    tiny = 2.0 ** -26
+    yield _row_case(loss, "below_epsilon_none", "edge", "a target (3, 4) 2^-26 of norm 7.5e-8 < 1e-7: scaled by "
+                    "1e7 instead of normalised, the loss is -0.745 x cos, not -cos",
+                    np.array([[1.0, 1.0], [4.0, -3.0]]), np.array([[3 * tiny, 4 * tiny], [3 * tiny, 4 * tiny]]),
+                    "none", rng, dtypes=("float64", "float32", "bfloat16"), flags=("TinyMagnitude",))
+    yield from empty_cases(_row_case, loss, rng, np.zeros((0, 3)), np.zeros((0, 3)), "empty_batch")
+    yield _row_case(loss, "nan_none", "nonfinite", "a NaN makes its pair's loss and both its gradients NaN",
+                    np.array([[np.nan, 1.0], [0.5, -1.0]]), np.array([[1.0, 0.0], [1.0, 2.0]]), "none", rng,
+                    flags=("NaNInput",))
+    for name, comment, x, y, error in [
+        ("target_shape_mismatch", "input (2, 3), target (2, 1)", np.zeros((2, 3)), np.ones((2, 1)),
+         "shape_mismatch"),
+        ("scalar_input", "input of shape (): no vector axis", np.zeros(()), np.zeros(()), "shape_mismatch"),
+    ]:
+        yield _row_case(loss, name, "invalid", comment, x, y, "mean", rng, cotangent=np.float64(1.0),
+                        flags=("InvalidInput",), error=error)
+    yield _row_case(loss, "unknown_reduction", "invalid", "reduction 'avg'", np.ones((2, 3)), np.ones((2, 3)), "avg",
+                    rng, cotangent=np.float64(1.0), flags=("InvalidInput",), error="invalid_reduction")
+
+
+@cases_for("cosine_similarity_loss")
+def cosine_similarity_accuracy_cases(loss: str) -> Iterator[VectorCase]:
+    """Float64 only: non-dyadic vectors, one pair nearly parallel (the loss within 1e-12 of -1)."""
+    for reduction in ("none", "mean"):
+        name = f"nondyadic_{reduction}"
+        rng = case_rng(loss, name)
+        x, y = nondyadic_values(rng, (5, 4)), nondyadic_values(rng, (5, 4))
+        x[0] = [0.1, 1 / 3, -2.7, 0.7]
+        y[0] = x[0] * 3.3 + np.array([1e-6, -1e-6, 0.0, 0.0])
+        yield _row_case(loss, name, "accuracy", "non-dyadic vectors; the first pair nearly parallel", x, y,
+                        reduction, rng, cotangent=float64_cotangent(rng, (5,), reduction), dtypes=FLOAT64_ONLY,
+                        flags=("NonDyadic",))

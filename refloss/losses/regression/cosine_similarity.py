@@ -124,7 +124,8 @@ def _slope(x: np.ndarray, unit_x: np.ndarray, unit_other: np.ndarray, loss: np.n
     norm = _norm(x, axis)  # (the same test of the same rounded norm as _unit)
     with np.errstate(invalid="ignore"):
         free = -(unit_other + loss * unit_x) / np.where(norm > KERAS_EPSILON, norm, 1.0)
-    return np.where(norm > KERAS_EPSILON, free, -unit_other / KERAS_EPSILON)
+    clamped = np.where(np.isnan(norm), np.nan, -unit_other / KERAS_EPSILON)  # (a NaN norm fails the test too)
+    return np.where(norm > KERAS_EPSILON, free, clamped)
 
 
 def _prepare(input: Any, target: Any, axis: Any, reduction: Any) -> tuple[Any, Any, int]:
@@ -155,7 +156,9 @@ def _norm_distance(input: Any, target: Any, **params: Any) -> np.ndarray:
 
 register(LossSpec(
     name="cosine_similarity_loss",
-    family="regression",
+    # (not "regression": that family's conformance cases are elementwise; package D's "embedding" family holds the
+    # other cosine losses)
+    family="embedding",
     forward=cosine_similarity_loss,
     vjp=cosine_similarity_loss_vjp,
     inputs=(Input("input", "predicted vectors (N, D) (Keras's y_pred)", shape=("N", "D")),
