@@ -1,4 +1,4 @@
-"""Package keras_b: poly1_cross_entropy and sparsemax_loss (optax).
+"""Package keras_b: poly1_cross_entropy and sparsemax_loss (optax), cosine_similarity_loss (Keras).
 
 Hand-worked values and gradients (derived in the comments), the framework equivalents compared directly in float64
 and float32, and the bad inputs each function must refuse. Autograd, finite-difference and oracle checks of every
@@ -6,6 +6,7 @@ registered loss are in test_gradients.py and test_oracle.py.
 """
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -191,6 +192,121 @@ def test_sparsemax_matches_optax(dtype, rtol):
      ValueError, ("grad_output", "(2,)", "(3,)")),
 ])
 def test_sparsemax_refuses_bad_input(call, error, words):
+    with pytest.raises(error) as raised:
+        call()
+    for word in words:
+        assert word in str(raised.value)
+
+
+# ---- cosine_similarity_loss ----------------------------------------------------------------------------------------
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "jax":
+        pytest.skip("the comparison uses Keras on the JAX backend")
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    return keras, jax
+
+
+def test_cosine_similarity_hand_worked():
+    # a = (1, 1), b = (0, 1): a_hat = (1, 1) / sqrt 2, b_hat = b, loss = -1 / sqrt 2 (C2);
+    # (C3): d/da = -(b_hat + loss a_hat) / ||a|| = -((0, 1) - (1/2, 1/2)) / sqrt 2 = (1, -1) / (2 sqrt 2);
+    # d/db = -(a_hat + loss b_hat) / ||b|| = -((1, 1) / sqrt 2 - (0, 1) / sqrt 2) = (-1 / sqrt 2, 0).
+    # a = (1, 2), b = (-2, -4): antiparallel, loss 1, both gradients 0.
+    a, b = np.array([[1.0, 1.0], [1.0, 2.0]]), np.array([[0.0, 1.0], [-2.0, -4.0]])
+    np.testing.assert_allclose(refloss.cosine_similarity_loss(a, b, reduction="none"), [-1 / math.sqrt(2), 1.0],
+                               rtol=1e-15)
+    grad_a, grad_b = refloss.cosine_similarity_loss_vjp(np.ones(2), a, b, reduction="none")
+    s = 1 / (2 * math.sqrt(2))
+    np.testing.assert_allclose(grad_a, [[s, -s], [0.0, 0.0]], atol=1e-15)
+    np.testing.assert_allclose(grad_b, [[-1 / math.sqrt(2), 0.0], [0.0, 0.0]], atol=1e-15)
+
+
+def test_cosine_similarity_clamps_short_vectors_as_keras():
+    # b = (3, 4) 1e-8 has norm 5e-8 < 1e-7: b_hat = b / 1e-7 = (0.3, 0.4), so the loss is -(0.3 + 0.4) / sqrt 2
+    # = -0.4949747468305833 (not -cos = -0.9899), and d/db = -a_hat / 1e-7 = -(1, 1) / sqrt 2 1e7 (C3).
+    a, b = np.array([1.0, 1.0]), np.array([3e-8, 4e-8])
+    assert refloss.cosine_similarity_loss(a, b, reduction="none") == pytest.approx(-0.7 / math.sqrt(2), rel=1e-14)
+    _, grad_b = refloss.cosine_similarity_loss_vjp(np.float64(1.0), a, b, reduction="none")
+    np.testing.assert_allclose(grad_b, -np.array([1.0, 1.0]) / math.sqrt(2) * 1e7, rtol=1e-14)
+    # a zero vector: loss 0, its gradient the clamped branch's -b_hat / 1e-7
+    grad_zero, _ = refloss.cosine_similarity_loss_vjp(np.float64(1.0), np.zeros(2), np.array([3.0, 4.0]),
+                                                      reduction="none")
+    np.testing.assert_allclose(grad_zero, [-0.6e7, -0.8e7], rtol=1e-14)
+
+
+def test_cosine_similarity_axis():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(3, 4, 2)), rng.normal(size=(3, 4, 2))
+    along_1 = refloss.cosine_similarity_loss(a, b, axis=1, reduction="none")
+    moved = refloss.cosine_similarity_loss(np.moveaxis(a, 1, -1), np.moveaxis(b, 1, -1), reduction="none")
+    np.testing.assert_allclose(along_1, moved, rtol=1e-15)
+    g = rng.normal(size=(3, 2))
+    grads = refloss.cosine_similarity_loss_vjp(g, a, b, axis=1, reduction="none")
+    moved_grads = refloss.cosine_similarity_loss_vjp(g, np.moveaxis(a, 1, -1), np.moveaxis(b, 1, -1),
+                                                     reduction="none")
+    for grad, moved_grad in zip(grads, moved_grads):
+        np.testing.assert_allclose(grad, np.moveaxis(moved_grad, -1, 1), rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-13), ("float32", 1e-5)])
+def test_cosine_similarity_matches_keras(dtype, rtol):
+    keras, jax = _keras()
+    jnp = jax.numpy
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
+    b[5] = [3e-8, 4e-8, 0.0, 0.0]  # below the clamp
+    y_pred, y_true = jnp.asarray(a, dtype=dtype), jnp.asarray(b, dtype=dtype)
+    expected = keras.losses.cosine_similarity(y_true, y_pred)
+    grad_pred, grad_true = jax.grad(lambda p, t: keras.losses.cosine_similarity(t, p).sum(), argnums=(0, 1))(
+        y_pred, y_true)
+    np.testing.assert_allclose(refloss.cosine_similarity_loss(a, b, reduction="none"),
+                               np.asarray(expected, np.float64), rtol=rtol, atol=rtol)
+    grad_a, grad_b = refloss.cosine_similarity_loss_vjp(np.ones(6), a, b, reduction="none")
+    np.testing.assert_allclose(grad_a, np.asarray(grad_pred, np.float64), rtol=rtol, atol=rtol)
+    # (the short target's gradient is of size 1e7: relative tolerance on its row)
+    np.testing.assert_allclose(grad_b, np.asarray(grad_true, np.float64), rtol=rtol, atol=rtol)
+
+
+def test_cosine_similarity_keras_zero_vector_gradient_is_nan():
+    # The deviation in the Equivalent's note: Keras on JAX differentiates rsqrt at 0 (-inf * 0 = NaN).
+    keras, jax = _keras()
+    jnp = jax.numpy
+    zero, other = jnp.zeros((1, 2)), jnp.array([[3.0, 4.0]])
+    keras_grad = jax.grad(lambda p: keras.losses.cosine_similarity(other, p).sum())(zero)
+    assert np.all(np.isnan(np.asarray(keras_grad)))
+    refloss_grad, _ = refloss.cosine_similarity_loss_vjp(np.ones(1), np.zeros((1, 2)), np.array([[3.0, 4.0]]),
+                                                         reduction="none")
+    np.testing.assert_allclose(refloss_grad, [[-0.6e7, -0.8e7]], rtol=1e-14)
+
+
+def test_cosine_similarity_is_minus_optax():
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    optax_cosine = optax.losses.cosine_similarity(jax.numpy.asarray(a), jax.numpy.asarray(b))
+    np.testing.assert_allclose(refloss.cosine_similarity_loss(a, b, reduction="none"), -np.asarray(optax_cosine),
+                               rtol=1e-14)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: refloss.cosine_similarity_loss(np.zeros((2, 3)), np.zeros((2, 1))), ValueError,
+     ("target", "same shape", "(2, 3)", "(2, 1)")),
+    (lambda: refloss.cosine_similarity_loss(np.zeros(()), np.zeros(())), ValueError, ("input", "(..., D)", "()")),
+    (lambda: refloss.cosine_similarity_loss(np.zeros((2, 3)), np.zeros((2, 3)), axis=2), ValueError,
+     ("axis", "[-2, 2)", "2")),
+    (lambda: refloss.cosine_similarity_loss(np.zeros((2, 3)), np.zeros((2, 3)), axis=1.0), TypeError,
+     ("axis", "integer", "1.0")),
+    (lambda: refloss.cosine_similarity_loss(np.zeros(3), np.zeros(3), reduction="avg"), ValueError,
+     ("reduction", "'avg'")),
+    (lambda: refloss.cosine_similarity_loss_vjp(np.ones(3), np.zeros((2, 3)), np.zeros((2, 3)), reduction="none"),
+     ValueError, ("grad_output", "(2,)", "(3,)")),
+])
+def test_cosine_similarity_refuses_bad_input(call, error, words):
     with pytest.raises(error) as raised:
         call()
     for word in words:

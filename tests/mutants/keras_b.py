@@ -1,4 +1,4 @@
-"""Mutants of the Keras/optax losses of package keras_b: poly1_cross_entropy and sparsemax_loss.
+"""Mutants of the Keras/optax losses of package keras_b: poly1_cross_entropy, sparsemax_loss, cosine_similarity_loss.
 
 Each function is a whole forward or VJP with one bug, marked ``# the bug``; the rest is right. Classes are the last
 axis (the conformance cases are (N, C) or (C,)).
@@ -122,6 +122,50 @@ def _sparse_vjp_sign(grad_output, input, target, *, reduction="mean"):
     return g * (one_hot - p), None  # the bug: onehot - p
 
 
+# ---- cosine_similarity_loss: -sum a_hat b_hat, x_hat = x / max(||x||, 1e-7) ---------------------------------------
+
+_EPS = 1e-7
+
+
+def _cosine_inputs(input, target, reduction):
+    a, b = pair(input, target, reduction)
+    if a.ndim == 0:
+        raise ValueError("input must have shape (..., D), got shape ()")
+    return a, b
+
+
+def _norm(x):
+    return np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
+
+
+def _clamped_unit(x):
+    return x / np.maximum(_norm(x), _EPS)
+
+
+def _cosine_unclamped(input, target, *, axis=-1, reduction="mean"):
+    a, b = _cosine_inputs(input, target, reduction)
+    with np.errstate(invalid="ignore"):
+        return reduce(-np.sum(a / _norm(a) * (b / _norm(b)), axis=-1), reduction)  # the bug: no clamp, 0/0 = NaN
+
+
+def _cosine_epsilon_added(input, target, *, axis=-1, reduction="mean"):
+    a, b = _cosine_inputs(input, target, reduction)
+    unit_a, unit_b = a / (_norm(a) + _EPS), b / (_norm(b) + _EPS)  # the bug: ||x|| + eps instead of max(||x||, eps)
+    return reduce(-np.sum(unit_a * unit_b, axis=-1), reduction)
+
+
+def _cosine_positive(input, target, *, axis=-1, reduction="mean"):
+    a, b = _cosine_inputs(input, target, reduction)
+    return reduce(np.sum(_clamped_unit(a) * _clamped_unit(b), axis=-1), reduction)  # the bug: optax's sign
+
+
+def _cosine_vjp_without_projection(grad_output, input, target, *, axis=-1, reduction="mean"):
+    a, b = _cosine_inputs(input, target, reduction)
+    g = cotangent(grad_output, a.shape[:-1], reduction)[..., None]
+    # the bug: d(a / ||a||) taken as 1 / ||a|| (the norm treated as a constant): -b_hat / n_a, no + loss a_hat
+    return g * -_clamped_unit(b) / np.maximum(_norm(a), _EPS), g * -_clamped_unit(a) / np.maximum(_norm(b), _EPS)
+
+
 MUTANTS = [
     Mutant("poly1_plain_complement", "poly1_cross_entropy", _poly_plain_complement, None,
            "1 - p as a plain difference (optax's form): a confident row's loss of 2.5e-17 becomes 8.5e-18",
@@ -141,4 +185,13 @@ MUTANTS = [
            "the gradient softmax(z) - onehot (the cross-entropy's) instead of sparsemax(z) - onehot", "formula"),
     Mutant("sparsemax_gradient_sign", "sparsemax_loss", None, _sparse_vjp_sign,
            "the gradient onehot - sparsemax(z) instead of sparsemax(z) - onehot", "gradient"),
+    Mutant("cosine_similarity_unclamped", "cosine_similarity_loss", _cosine_unclamped, None,
+           "x / ||x|| without Keras's clamp at 1e-7: a zero vector gives 0/0 = NaN instead of 0", "clamp"),
+    Mutant("cosine_similarity_epsilon_added", "cosine_similarity_loss", _cosine_epsilon_added, None,
+           "x / (||x|| + 1e-7) instead of x / max(||x||, 1e-7): every loss off by about 1e-7 / ||x||", "clamp"),
+    Mutant("cosine_similarity_positive_sign", "cosine_similarity_loss", _cosine_positive, None,
+           "the cosine itself (optax's cosine_similarity) instead of minus the cosine (Keras's loss)", "convention"),
+    Mutant("cosine_similarity_gradient_without_projection", "cosine_similarity_loss", None,
+           _cosine_vjp_without_projection, "the norm treated as a constant: -b_hat / ||a|| without the + loss a_hat "
+           "term that makes the gradient orthogonal to a", "gradient"),
 ]

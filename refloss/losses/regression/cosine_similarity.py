@@ -74,7 +74,8 @@ def cosine_similarity_loss(input: Any, target: Any, *, axis: int = -1, reduction
         The loss in float64.
 
     References:
-        Keras ``keras.losses.cosine_similarity``: https://keras.io/api/losses/regression_losses/#cosine_similarity-function.
+        Keras ``keras.losses.cosine_similarity``:
+        https://keras.io/api/losses/regression_losses/#cosine_similarity-function.
         optax ``optax.losses.cosine_similarity``:
         https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.cosine_similarity
 
