@@ -1,5 +1,6 @@
-"""mpmath oracles of the Keras/optax losses of package keras_b: Poly-1 cross-entropy, the sparsemax loss and the
-cosine similarity loss (all along the last axis: the conformance cases are 2-D or 1-D).
+"""mpmath oracles of the Keras/optax losses of package keras_b: Poly-1 cross-entropy, the sparsemax loss, the
+cosine similarity loss, and the Dice and Tversky losses (all along the last axis: the conformance cases are 2-D or
+1-D).
 
 Each ``losses`` function is the textbook formula at high precision (Leng et al.'s Poly-1 on a softmax computed
 without shifts; Martins & Astudillo's sparsemax loss on the unshifted scores, with the projection found by sorting).
@@ -202,8 +203,66 @@ def _cosine_standard(row: list, target: list, params: dict) -> tuple:
     return loss, slope(unit_a, unit_b, divisor_a, free_a), slope(unit_b, unit_a, divisor_b, free_b), r.exact(1)
 
 
+# ---- Dice and Tversky losses (Keras, per sample) ------------------------------------------------------------------
+
+def _overlap_terms(tversky: bool):
+    """Milletari et al.'s soft Dice 1 - 2 sum(y p) / (sum y + sum p + eps), or Salehi et al.'s Tversky
+    1 - I / (I + alpha sum y (1 - p) + beta sum p (1 - y) + eps), with Keras's eps, per sample (row)."""
+    def terms(x: np.ndarray, target: np.ndarray, params: dict) -> tuple[list, tuple[int, ...], mpf]:
+        alpha, beta = mpf(float(params.get("alpha", 0.5))), mpf(float(params.get("beta", 0.5)))
+        losses = []
+        for index, p in _rows(x):
+            y = list(target[index])
+            if any(mpmath.isnan(v) for v in p + y):
+                losses.append(mpmath.nan)
+                continue
+            overlap = mpmath.fsum(a * b for a, b in zip(y, p))
+            if tversky:
+                missed = mpmath.fsum(a * (1 - b) for a, b in zip(y, p))
+                extra = mpmath.fsum(b * (1 - a) for a, b in zip(y, p))
+                losses.append(1 - overlap / (overlap + alpha * missed + beta * extra + _KERAS_EPSILON))
+            else:
+                losses.append(1 - 2 * overlap / (mpmath.fsum(y) + mpmath.fsum(p) + _KERAS_EPSILON))
+        return losses, x.shape[:-1], mpf(len(losses))
+    return terms
+
+
+def _dice_standard(row: list, target: list, params: dict) -> tuple:
+    """(D1), (D2) with sums in index order; (D3)."""
+    size = len(row)
+    zero = r.exact(0)
+    if any(mpmath.isnan(v) for v in row + target):
+        return zero, [zero] * size, [zero] * size, r.exact(1)
+    overlap = r.total(r.exact(a) * b for a, b in zip(target, row))
+    denominator = r.total(r.exact(v) for v in target) + r.total(r.exact(v) for v in row) + _KERAS_EPSILON
+    dice = 2 * overlap / denominator
+    grad_p = [-(2 * r.exact(target[i]) - dice) / denominator for i in range(size)]
+    grad_y = [-(2 * r.exact(row[i]) - dice) / denominator for i in range(size)]
+    return 1 - dice, grad_p, grad_y, r.exact(1)
+
+
+def _tversky_standard(row: list, target: list, params: dict) -> tuple:
+    """(T1), (T2) with sums in index order; (T3)."""
+    size = len(row)
+    zero = r.exact(0)
+    if any(mpmath.isnan(v) for v in row + target):
+        return zero, [zero] * size, [zero] * size, r.exact(1)
+    alpha, beta = mpf(float(params.get("alpha", 0.5))), mpf(float(params.get("beta", 0.5)))
+    y, p = [r.exact(v) for v in target], [r.exact(v) for v in row]
+    overlap = r.total(a * b for a, b in zip(y, p))
+    missed = r.total(a * (1 - b) for a, b in zip(y, p))
+    extra = r.total(b * (1 - a) for a, b in zip(y, p))
+    denominator = overlap + alpha * missed + beta * extra + _KERAS_EPSILON
+    ratio = overlap / denominator
+    grad_p = [-(y[i] - ratio * ((1 - alpha) * y[i] + beta * (1 - y[i]))) / denominator for i in range(size)]
+    grad_y = [-(p[i] - ratio * ((1 - beta) * p[i] + alpha * (1 - p[i]))) / denominator for i in range(size)]
+    return 1 - ratio, grad_p, grad_y, r.exact(1)
+
+
 ORACLES = {
     "poly1_cross_entropy": SampleOracle(_poly1_terms, _poly1_standard, target_differentiable=True),
     "sparsemax_loss": SampleOracle(_sparsemax_terms, _sparsemax_standard),
     "cosine_similarity_loss": SampleOracle(_cosine_terms, _cosine_standard, target_differentiable=True),
+    "dice_loss": SampleOracle(_overlap_terms(tversky=False), _dice_standard, target_differentiable=True),
+    "tversky_loss": SampleOracle(_overlap_terms(tversky=True), _tversky_standard, target_differentiable=True),
 }
