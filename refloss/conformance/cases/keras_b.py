@@ -1,6 +1,6 @@
-"""Cases for the Keras/optax losses of package keras_b: poly1_cross_entropy, sparsemax_loss and cosine_similarity_loss
-(classes or vector entries on the last
-axis; the cases are 2-D (N, C) or 1-D (C,), where the last axis is also PyTorch's class axis)."""
+"""Cases for the Keras/optax losses of package keras_b: poly1_cross_entropy, sparsemax_loss, cosine_similarity_loss,
+dice_loss and tversky_loss (classes, vector entries or mask entries on the last axis; the cases are 2-D (N, C) or
+1-D (C,), where the last axis is also PyTorch's class axis)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 from refloss.conformance.cases import (FLOAT64_ONLY, VectorCase, case_rng, cases_for, cotangent_for, empty_cases,
                                       float64_cotangent, grid_values, nondyadic_values)
 
-__all__ = ["cosine_similarity_accuracy_cases", "cosine_similarity_cases", "poly1_accuracy_cases", "poly1_cases",
-           "sparsemax_accuracy_cases", "sparsemax_cases"]
+__all__ = ["cosine_similarity_accuracy_cases", "cosine_similarity_cases", "overlap_accuracy_cases", "overlap_cases",
+           "poly1_accuracy_cases", "poly1_cases", "sparsemax_accuracy_cases", "sparsemax_cases"]
 
 
 def _row_case(loss: str, name: str, concern: str, comment: str, x: np.ndarray, target: np.ndarray,
@@ -228,4 +228,76 @@ def cosine_similarity_accuracy_cases(loss: str) -> Iterator[VectorCase]:
         y[0] = x[0] * 3.3 + np.array([1e-6, -1e-6, 0.0, 0.0])
         yield _row_case(loss, name, "accuracy", "non-dyadic vectors; the first pair nearly parallel", x, y,
                         reduction, rng, cotangent=float64_cotangent(rng, (5,), reduction), dtypes=FLOAT64_ONLY,
+                        flags=("NonDyadic",))
+
+
+# ---- dice_loss and tversky_loss ------------------------------------------------------------------------------------
+
+def _masks(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """A mix of hard 0/1 entries and soft ones n/32 in [0, 1] (exact in every dtype)."""
+    soft = rng.integers(0, 33, size=shape) / 32
+    hard = rng.integers(0, 2, size=shape).astype(float)
+    return np.where(rng.random(size=shape) < 0.5, hard, soft)
+
+
+@cases_for("dice_loss", "tversky_loss")
+def overlap_cases(loss: str) -> Iterator[VectorCase]:
+    """(N, M) and (M,) masks under every reduction; alpha/beta for Tversky (Keras's naming); empty masks (the
+    epsilon alone in the denominator); identical masks; empty batch; NaN; the calls that must raise."""
+    for shape_name, shape in {"NxM": (3, 6), "unbatched": (5,)}.items():
+        for reduction in ("none", "sum", "mean"):
+            name = f"{shape_name}_{reduction}"
+            rng = case_rng(loss, name)
+            yield _row_case(loss, name, "basic", f"hard and soft masks, shape {shape}", _masks(rng, shape),
+                            _masks(rng, shape), reduction, rng,
+                            flags=("Basic", "Reduction") + (("Shape",) if shape_name != "NxM" else ()))
+    if loss == "tversky_loss":
+        for alpha, beta in ((0.25, 0.75), (1.0, 0.0), (0.0, 2.0)):
+            name = f"alpha{alpha:g}_beta{beta:g}_none"
+            rng = case_rng(loss, name)
+            yield _row_case(loss, name, "basic", f"alpha {alpha:g} on sum y (1 - p), beta {beta:g} on sum p (1 - y) "
+                            "(Keras's 'fp' and 'fn')", _masks(rng, (4, 5)), _masks(rng, (4, 5)), "none", rng,
+                            params={"alpha": alpha, "beta": beta}, flags=("ParameterGrid", "Convention"))
+    rng = case_rng(loss, "zero_cotangent")
+    yield _row_case(loss, "zero_cotangent_none", "basic", "grad_output = 0 must give zero gradients",
+                    _masks(rng, (3, 4)), _masks(rng, (3, 4)), "none", rng, cotangent=np.zeros(3),
+                    flags=("ZeroCotangent",))
+
+    rng = case_rng(loss, "edge")
+    yield _row_case(loss, "empty_masks_none", "edge", "an empty prediction and target (loss 1: 0 / 1e-7), an empty "
+                    "prediction only, an empty target only", np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0],
+                                                                       [0.5, 1.0, 0.0]]),
+                    np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.5], [0.0, 0.0, 0.0]]), "none", rng,
+                    dtypes=("float64", "float32"), flags=("Empty",))
+    yield _row_case(loss, "identical_masks_none", "edge", "prediction = target: the loss is 1e-7 / (mass + 1e-7), "
+                    "not 0", np.array([[1.0, 0.0, 1.0, 1.0], [0.25, 0.5, 0.0, 1.0]]),
+                    np.array([[1.0, 0.0, 1.0, 1.0], [0.25, 0.5, 0.0, 1.0]]), "none", rng,
+                    dtypes=("float64",), flags=("Cancellation",))
+    yield from empty_cases(_row_case, loss, rng, np.zeros((0, 3)), np.zeros((0, 3)), "empty_batch")
+    yield _row_case(loss, "nan_none", "nonfinite", "a NaN makes its sample's loss and both its gradients NaN",
+                    np.array([[np.nan, 1.0], [0.5, 0.0]]), np.array([[1.0, 0.0], [1.0, 0.5]]), "none", rng,
+                    flags=("NaNInput",))
+    for name, comment, x, y, params, error in [
+        ("target_shape_mismatch", "input (2, 3), target (2, 1)", np.zeros((2, 3)), np.ones((2, 1)), {},
+         "shape_mismatch"),
+        ("scalar_input", "input of shape ()", np.zeros(()), np.zeros(()), {}, "shape_mismatch"),
+    ] + ([("negative_alpha", "alpha = -0.5", np.zeros((2, 3)), np.zeros((2, 3)), {"alpha": -0.5},
+           "invalid_parameter")] if loss == "tversky_loss" else []):
+        yield _row_case(loss, name, "invalid", comment, x, y, "mean", rng, cotangent=np.float64(1.0), params=params,
+                        flags=("InvalidInput",), error=error)
+    yield _row_case(loss, "unknown_reduction", "invalid", "reduction 'avg'", np.ones((2, 3)), np.ones((2, 3)), "avg",
+                    rng, cotangent=np.float64(1.0), flags=("InvalidInput",), error="invalid_reduction")
+
+
+@cases_for("dice_loss", "tversky_loss")
+def overlap_accuracy_cases(loss: str) -> Iterator[VectorCase]:
+    """Float64 only: non-dyadic probabilities (and alpha, beta)."""
+    for reduction in ("none", "mean"):
+        name = f"nondyadic_{reduction}"
+        rng = case_rng(loss, name)
+        params = {"alpha": 1 / 3, "beta": 0.7} if loss == "tversky_loss" else {}
+        yield _row_case(loss, name, "accuracy", "non-dyadic probabilities" + (", alpha 1/3, beta 0.7" if params
+                                                                             else ""),
+                        nondyadic_values(rng, (4, 5), 0.0, 1.0), nondyadic_values(rng, (4, 5), 0.0, 1.0), reduction,
+                        rng, cotangent=float64_cotangent(rng, (4,), reduction), params=params, dtypes=FLOAT64_ONLY,
                         flags=("NonDyadic",))
