@@ -1,4 +1,5 @@
-"""Mutants of the Keras/optax losses of package keras_b: poly1_cross_entropy, sparsemax_loss, cosine_similarity_loss.
+"""Mutants of the Keras/optax losses of package keras_b: poly1_cross_entropy, sparsemax_loss, cosine_similarity_loss,
+dice_loss and tversky_loss.
 
 Each function is a whole forward or VJP with one bug, marked ``# the bug``; the rest is right. Classes are the last
 axis (the conformance cases are (N, C) or (C,)).
@@ -166,6 +167,71 @@ def _cosine_vjp_without_projection(grad_output, input, target, *, axis=-1, reduc
     return g * -_clamped_unit(b) / np.maximum(_norm(a), _EPS), g * -_clamped_unit(a) / np.maximum(_norm(b), _EPS)
 
 
+# ---- dice_loss and tversky_loss: per-sample overlap ratios with Keras's eps -----------------------------------------
+
+
+def _overlap_inputs(input, target, reduction):
+    p, y = pair(input, target, reduction)
+    if p.ndim == 0:
+        raise ValueError("input must have shape (N, ...), got shape ()")
+    return p, y, tuple(range(1, p.ndim)) if p.ndim > 1 else (0,)
+
+
+def _dice_pooled(input, target, *, reduction="mean"):
+    p, y, axes = _overlap_inputs(input, target, reduction)
+    # the bug: Keras's default axis=None, one ratio for the whole batch, repeated for every sample
+    pooled = 1.0 - 2.0 * np.sum(y * p) / (np.sum(y) + np.sum(p) + _EPS)
+    return reduce(np.full(p.shape[:1] if p.ndim > 1 else (), pooled), reduction)
+
+
+def _dice_smoothed(input, target, *, reduction="mean"):
+    p, y, axes = _overlap_inputs(input, target, reduction)
+    smooth = 1.0  # the bug: the common "smooth = 1" on numerator and denominator instead of Keras's eps
+    return reduce(1.0 - (2.0 * np.sum(y * p, axis=axes) + smooth) / (np.sum(y, axis=axes) + np.sum(p, axis=axes)
+                                                                       + smooth), reduction)
+
+
+def _dice_vjp_squared_denominator(grad_output, input, target, *, reduction="mean"):
+    p, y, axes = _overlap_inputs(input, target, reduction)
+    g = cotangent(grad_output, p.shape[:1] if p.ndim > 1 else (), reduction)
+    g = np.reshape(g, np.shape(g) + (1,) * (p.ndim - np.ndim(g)))
+    v = np.sum(y, axis=axes, keepdims=True) + np.sum(p, axis=axes, keepdims=True) + _EPS
+    dice = 2.0 * np.sum(y * p, axis=axes, keepdims=True) / v
+    # the bug: the quotient rule's I / V^2 term dropped: -2 y / V
+    return g * -2.0 * y / v, g * -(2.0 * p - dice) / v
+
+
+def _tversky_terms(input, target, reduction, alpha, beta):
+    p, y, axes = _overlap_inputs(input, target, reduction)
+    if alpha < 0 or beta < 0:
+        raise ValueError(f"alpha must be in [0, inf), got {alpha!r}" if alpha < 0 else
+                         f"beta must be in [0, inf), got {beta!r}")
+    return p, y, axes, np.sum(y * p, axis=axes), np.sum(y * (1 - p), axis=axes), np.sum(p * (1 - y), axis=axes)
+
+
+def _tversky_paper_naming(input, target, *, alpha=0.5, beta=0.5, reduction="mean"):
+    p, y, axes, overlap, missed, extra = _tversky_terms(input, target, reduction, alpha, beta)
+    # the bug: Salehi et al.'s alpha on the false positives sum p (1 - y), not Keras's on sum y (1 - p)
+    return reduce(1.0 - overlap / (overlap + alpha * extra + beta * missed + _EPS), reduction)
+
+
+def _tversky_without_epsilon(input, target, *, alpha=0.5, beta=0.5, reduction="mean"):
+    p, y, axes, overlap, missed, extra = _tversky_terms(input, target, reduction, alpha, beta)
+    with np.errstate(invalid="ignore"):
+        return reduce(1.0 - overlap / (overlap + alpha * missed + beta * extra), reduction)  # the bug: no eps
+
+
+def _tversky_vjp_target_gradient_swapped(grad_output, input, target, *, alpha=0.5, beta=0.5, reduction="mean"):
+    p, y, axes, overlap, missed, extra = _tversky_terms(input, target, reduction, alpha, beta)
+    g = cotangent(grad_output, p.shape[:1] if p.ndim > 1 else (), reduction)
+    expand = (lambda a: np.reshape(a, np.shape(a) + (1,) * (p.ndim - np.ndim(a))))
+    q = expand(overlap + alpha * missed + beta * extra + _EPS)
+    t, g = expand(overlap) / q, expand(g)
+    grad_p = -(y - t * ((1 - alpha) * y + beta * (1 - y))) / q
+    grad_y = -(p - t * ((1 - alpha) * p + beta * (1 - p))) / q  # the bug: alpha and beta as in grad_p
+    return g * grad_p, g * grad_y
+
+
 MUTANTS = [
     Mutant("poly1_plain_complement", "poly1_cross_entropy", _poly_plain_complement, None,
            "1 - p as a plain difference (optax's form): a confident row's loss of 2.5e-17 becomes 8.5e-18",
@@ -194,4 +260,20 @@ MUTANTS = [
     Mutant("cosine_similarity_gradient_without_projection", "cosine_similarity_loss", None,
            _cosine_vjp_without_projection, "the norm treated as a constant: -b_hat / ||a|| without the + loss a_hat "
            "term that makes the gradient orthogonal to a", "gradient"),
+    Mutant("dice_pooled_over_the_batch", "dice_loss", _dice_pooled, None,
+           "Keras's default axis=None: one Dice ratio pooled over the whole batch instead of one per sample",
+           "convention"),
+    Mutant("dice_smooth_one", "dice_loss", _dice_smoothed, None,
+           "the popular smooth = 1 added to numerator and denominator instead of Keras's 1e-7 in the denominator",
+           "clamp"),
+    Mutant("dice_gradient_quotient_rule_term_dropped", "dice_loss", None, _dice_vjp_squared_denominator,
+           "the prediction's gradient -2 y / V without the + D / V term of the quotient rule", "gradient"),
+    Mutant("tversky_paper_naming", "tversky_loss", _tversky_paper_naming, None,
+           "alpha on sum p (1 - y) (Salehi et al.'s false positives) instead of Keras's 'fp' = sum y (1 - p)",
+           "convention"),
+    Mutant("tversky_without_epsilon", "tversky_loss", _tversky_without_epsilon, None,
+           "no eps in the denominator: empty masks give 0/0 = NaN instead of 1", "clamp"),
+    Mutant("tversky_target_gradient_weights_swapped", "tversky_loss", None, _tversky_vjp_target_gradient_swapped,
+           "the target's gradient uses the prediction's weights (1 - alpha, beta) instead of (1 - beta, alpha)",
+           "gradient"),
 ]
