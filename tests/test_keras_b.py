@@ -1,4 +1,5 @@
-"""Package keras_b: poly1_cross_entropy and sparsemax_loss (optax), cosine_similarity_loss (Keras).
+"""Package keras_b: poly1_cross_entropy and sparsemax_loss (optax), cosine_similarity_loss, dice_loss and
+tversky_loss (Keras).
 
 Hand-worked values and gradients (derived in the comments), the framework equivalents compared directly in float64
 and float32, and the bad inputs each function must refuse. Autograd, finite-difference and oracle checks of every
@@ -307,6 +308,100 @@ def test_cosine_similarity_is_minus_optax():
      ValueError, ("grad_output", "(2,)", "(3,)")),
 ])
 def test_cosine_similarity_refuses_bad_input(call, error, words):
+    with pytest.raises(error) as raised:
+        call()
+    for word in words:
+        assert word in str(raised.value)
+
+
+# ---- dice_loss and tversky_loss ------------------------------------------------------------------------------------
+
+def test_dice_hand_worked():
+    # y = (1, 1, 0, 0), p = (0, 1, 0, 1): I = 1, U = 4, V = 4 + 1e-7, D = 2 / V; loss = 1 - 2 / V (D2).
+    # (D3): d/dp = -(2 y - D) / V, d/dy = -(2 p - D) / V.
+    p, y = np.array([[0.0, 1.0, 0.0, 1.0]]), np.array([[1.0, 1.0, 0.0, 0.0]])
+    v = 4 + 1e-7
+    d = 2 / v
+    assert refloss.dice_loss(p, y) == pytest.approx(1 - d, rel=1e-15)
+    grad_p, grad_y = refloss.dice_loss_vjp(np.float64(1.0), p, y)
+    np.testing.assert_allclose(grad_p, -(2 * y - d) / v, rtol=1e-15)
+    np.testing.assert_allclose(grad_y, -(2 * p - d) / v, rtol=1e-15)
+
+
+def test_tversky_weights_follow_keras_naming():
+    # y = (1, 0.5), p = (0.5, 0.5): I = 0.5 + 0.25 = 0.75, A = sum y (1 - p) = 0.5 + 0.25 = 0.75,
+    # B = sum p (1 - y) = 0 + 0.25 = 0.25. alpha weighs A: alpha = 1, beta = 0 gives 1 - 0.75 / (1.5 + 1e-7);
+    # alpha = 0, beta = 1 gives 1 - 0.75 / (1.0 + 1e-7).
+    p, y = np.array([[0.5, 0.5]]), np.array([[1.0, 0.5]])
+    assert refloss.tversky_loss(p, y, alpha=1.0, beta=0.0) == pytest.approx(1 - 0.75 / (1.5 + 1e-7), rel=1e-15)
+    assert refloss.tversky_loss(p, y, alpha=0.0, beta=1.0) == pytest.approx(1 - 0.75 / (1.0 + 1e-7), rel=1e-15)
+
+
+def test_tversky_with_halves_is_dice_with_twice_the_epsilon():
+    # I / (I + A/2 + B/2 + e) = I / (U/2 + e) = 2 I / (U + 2e)
+    rng = np.random.default_rng(9)
+    p, y = rng.random((4, 6)), rng.random((4, 6))
+    u = p.sum(axis=1) + y.sum(axis=1)
+    np.testing.assert_allclose(refloss.tversky_loss(p, y, reduction="none"),
+                               1 - 2 * (p * y).sum(axis=1) / (u + 2e-7), rtol=1e-14)
+
+
+def test_overlap_losses_on_empty_masks_and_one_sample():
+    # empty prediction and target: 1 - 0 / 1e-7 = 1, with zero gradients (y = p = 0, D = 0)
+    assert refloss.dice_loss(np.zeros((1, 3)), np.zeros((1, 3)), reduction="none")[0] == 1.0
+    grad_p, grad_y = refloss.dice_loss_vjp(np.ones(1), np.zeros((1, 3)), np.zeros((1, 3)), reduction="none")
+    assert np.all(grad_p == 0) and np.all(grad_y == 0)
+    # a 1-D input is one sample; (N, H, W) sums over H and W
+    rng = np.random.default_rng(10)
+    p, y = rng.random((2, 3, 4)), rng.random((2, 3, 4))
+    np.testing.assert_allclose(refloss.tversky_loss(p, y, alpha=0.3, beta=0.7, reduction="none"),
+                               [refloss.tversky_loss(p[n].ravel(), y[n].ravel(), alpha=0.3, beta=0.7) for n in
+                                range(2)], rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-13), ("float32", 1e-5)])
+def test_overlap_losses_match_keras_per_sample(dtype, rtol):
+    keras, jax = _keras()
+    jnp = jax.numpy
+    rng = np.random.default_rng(11)
+    p, y = rng.random((4, 3, 5)), (rng.random((4, 3, 5)) < 0.4).astype(float)
+    y_pred, y_true = jnp.asarray(p, dtype=dtype), jnp.asarray(y, dtype=dtype)
+    axis = (1, 2)
+    calls = [(refloss.dice_loss, refloss.dice_loss_vjp, {}, lambda t, q: keras.losses.dice(t, q, axis=axis)),
+             (refloss.tversky_loss, refloss.tversky_loss_vjp, {"alpha": 0.3, "beta": 0.7},
+              lambda t, q: keras.losses.tversky(t, q, alpha=0.3, beta=0.7, axis=axis))]
+    for forward, vjp, params, keras_loss in calls:
+        np.testing.assert_allclose(forward(p, y, reduction="none", **params),
+                                   np.asarray(keras_loss(y_true, y_pred), np.float64), rtol=rtol)
+        grad_pred, grad_true = jax.grad(lambda q, t: keras_loss(t, q).sum(), argnums=(0, 1))(y_pred, y_true)
+        grad_p, grad_y = vjp(np.ones(4), p, y, reduction="none", **params)
+        np.testing.assert_allclose(grad_p, np.asarray(grad_pred, np.float64), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(grad_y, np.asarray(grad_true, np.float64), rtol=rtol, atol=rtol)
+
+
+def test_keras_default_pools_the_batch():
+    # The convention in the docs: Keras's axis=None is one ratio over the batch; refloss's equals it for N = 1 only.
+    keras, jax = _keras()
+    p = np.array([[0.0, 1.0, 0.0, 1.0], [0.4, 0.0, 0.0, 0.9]])
+    y = np.array([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    pooled = float(keras.losses.dice(jax.numpy.asarray(y), jax.numpy.asarray(p)))
+    assert pooled == pytest.approx(1 - 2 * 1.4 / (4 + 3.3 + 1e-7), rel=1e-14)  # I = 1 + 0.4, U = 4 + 3.3
+    assert refloss.dice_loss(p, y) != pytest.approx(pooled, rel=1e-3)
+    assert refloss.dice_loss(p[:1], y[:1]) == pytest.approx(
+        float(keras.losses.dice(jax.numpy.asarray(y[:1]), jax.numpy.asarray(p[:1]))), rel=1e-14)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: refloss.dice_loss(np.zeros((2, 3)), np.zeros((2, 1))), ValueError,
+     ("target", "same shape", "(2, 3)", "(2, 1)")),
+    (lambda: refloss.dice_loss(np.zeros(()), np.zeros(())), ValueError, ("input", "(N, ...)", "()")),
+    (lambda: refloss.tversky_loss(np.zeros(3), np.zeros(3), alpha=-0.5), ValueError, ("alpha", "[0, inf)", "-0.5")),
+    (lambda: refloss.tversky_loss(np.zeros(3), np.zeros(3), beta=None), TypeError, ("beta", "None")),
+    (lambda: refloss.tversky_loss(np.zeros(3), np.zeros(3), reduction="avg"), ValueError, ("reduction", "'avg'")),
+    (lambda: refloss.dice_loss_vjp(np.ones(3), np.zeros((2, 3)), np.zeros((2, 3)), reduction="none"),
+     ValueError, ("grad_output", "(2,)", "(3,)")),
+])
+def test_overlap_losses_refuse_bad_input(call, error, words):
     with pytest.raises(error) as raised:
         call()
     for word in words:
