@@ -119,14 +119,16 @@ def tversky_loss(input: Any, target: Any, *, alpha: float = 0.5, beta: float = 0
         With :math:`T = I / Q`, :math:`Q = I + \alpha A + \beta B + \varepsilon`,
 
         .. math::
-            \frac{\partial \ell}{\partial p_i} = -\frac{y_i - T\,((1 - \alpha) y_i + \beta (1 - y_i))}{Q},
-            \qquad \frac{\partial \ell}{\partial y_i} = -\frac{p_i - T\,((1 - \beta) p_i + \alpha (1 - p_i))}{Q}
+            \frac{\partial \ell}{\partial p_i} = -\frac{y_i - T\,((1 - \alpha) y_i + \beta (1 - y_i))}{Q}
             \qquad \text{(T3)}
+
+        .. math::
+            \frac{\partial \ell}{\partial y_i} = -\frac{p_i - T\,((1 - \beta) p_i + \alpha (1 - p_i))}{Q}
 
         Derivation: ``docs/derivations/dice_loss.md``.
 
     Conventions:
-        ``keras.losses.tversky(y_true=target, y_pred=input, alpha, beta, axis=(1, ..., ndim - 1))`` (Keras
+        ``keras.losses.tversky(target, input, alpha, beta, axis)`` with ``axis = (1, ..., ndim - 1)`` (Keras
         3.15.1), including its naming: Keras calls :math:`A` "fp" and :math:`B` "fn", so its ``alpha`` weighs
         the missed target mass (false negatives in Salehi et al.'s terms, where :math:`\alpha` weighs false
         positives). Measured: target (1, 0.5), prediction (0.5, 0), alpha 1, beta 0 give 2/3 in Keras and
