@@ -22,6 +22,7 @@ from . import boxes
 from . import coders
 from . import detectors
 from . import geometry
+from . import keras_b
 from . import multiclass
 from . import regression
 from . import selection
@@ -40,6 +41,7 @@ _FAMILIES = (
     selection,
     detectors,
     anchors,
+    keras_b,
 )
 
 

@@ -80,6 +80,7 @@ _CASE_MODULES = (
     "coders",
     "detectors",
     "geometry",
+    "keras_b",
     "regression",
     "selection",
 )

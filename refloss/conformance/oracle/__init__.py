@@ -15,6 +15,7 @@ from refloss.conformance.oracle import geometry
 from refloss.conformance.oracle import regression
 from refloss.conformance.oracle import selection
 from refloss.conformance.oracle import tensor
+from refloss.conformance.oracle import keras_b
 
 # one module per line
 _MODULES = (
@@ -27,6 +28,7 @@ _MODULES = (
     selection,
     detectors,
     anchors,
+    keras_b,
 )
 ORACLES = {name: oracle for module in _MODULES for name, oracle in module.ORACLES.items()}
 

@@ -20,6 +20,10 @@ from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss
 from refloss.losses.classification.softmax_focal import softmax_focal_loss
 from refloss.losses.classification.softmax_focal import softmax_focal_loss_vjp
 from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss_vjp
+from refloss.losses.classification.poly import poly1_cross_entropy
+from refloss.losses.classification.poly import poly1_cross_entropy_vjp
+from refloss.losses.classification.sparse import sparsemax_loss
+from refloss.losses.classification.sparse import sparsemax_loss_vjp
 
 __all__ = [
     "binary_cross_entropy",
@@ -42,4 +46,8 @@ __all__ = [
     "softmax_focal_loss_vjp",
     "squared_hinge_loss",
     "squared_hinge_loss_vjp",
+    "poly1_cross_entropy",
+    "poly1_cross_entropy_vjp",
+    "sparsemax_loss",
+    "sparsemax_loss_vjp",
 ]

@@ -6,6 +6,8 @@ from refloss.losses.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_v
 from refloss.losses.regression.huber import huber_loss, huber_loss_vjp
 from refloss.losses.regression.log_cosh import log_cosh_loss, log_cosh_loss_vjp
 from refloss.losses.regression.balanced_l1 import balanced_l1_loss, balanced_l1_loss_vjp
+from refloss.losses.regression.cosine_similarity import cosine_similarity_loss
+from refloss.losses.regression.cosine_similarity import cosine_similarity_loss_vjp
 
 __all__ = [
     "balanced_l1_loss",
@@ -20,4 +22,6 @@ __all__ = [
     "mse_loss_vjp",
     "smooth_l1_loss",
     "smooth_l1_loss_vjp",
+    "cosine_similarity_loss",
+    "cosine_similarity_loss_vjp",
 ]
