@@ -58,6 +58,10 @@ from refloss.losses.boxes import siou_loss_vjp
 from refloss.losses.classification import binary_cross_entropy
 from refloss.losses.classification import binary_cross_entropy_keras
 from refloss.losses.classification import binary_cross_entropy_keras_vjp
+from refloss.losses.classification import binary_cross_entropy_keras_fp32
+from refloss.losses.classification import binary_cross_entropy_keras_fp32_vjp
+from refloss.losses.classification import binary_cross_entropy_tf_keras
+from refloss.losses.classification import binary_cross_entropy_tf_keras_vjp
 from refloss.losses.classification import binary_cross_entropy_vjp
 from refloss.losses.classification import binary_cross_entropy_with_logits
 from refloss.losses.classification import binary_cross_entropy_with_logits_vjp
@@ -67,6 +71,12 @@ from refloss.losses.classification import hinge_loss
 from refloss.losses.classification import hinge_loss_vjp
 from refloss.losses.classification import multi_margin_loss
 from refloss.losses.classification import multi_margin_loss_vjp
+from refloss.losses.classification import multilabel_margin_loss
+from refloss.losses.classification import multilabel_margin_loss_vjp
+from refloss.losses.classification import multilabel_soft_margin_loss
+from refloss.losses.classification import multilabel_soft_margin_loss_vjp
+from refloss.losses.classification import kl_div
+from refloss.losses.classification import kl_div_vjp
 from refloss.losses.classification import nll_loss
 from refloss.losses.classification import nll_loss_vjp
 from refloss.losses.classification import sigmoid_focal_loss
@@ -85,6 +95,12 @@ from refloss.losses.segmentation import dice_loss
 from refloss.losses.segmentation import dice_loss_vjp
 from refloss.losses.segmentation import tversky_loss
 from refloss.losses.segmentation import tversky_loss_vjp
+from refloss.losses.classification import hinge_embedding_loss
+from refloss.losses.classification import hinge_embedding_loss_vjp
+from refloss.losses.classification import margin_ranking_loss
+from refloss.losses.classification import margin_ranking_loss_vjp
+from refloss.losses.classification import soft_margin_loss
+from refloss.losses.classification import soft_margin_loss_vjp
 from refloss.losses.detectors import ssd_loss
 from refloss.losses.detectors import ssd_loss_vjp
 from refloss.losses.detectors import ssd_targets
@@ -121,9 +137,35 @@ from refloss.losses.regression import mse_loss
 from refloss.losses.regression import mse_loss_vjp
 from refloss.losses.regression import smooth_l1_loss
 from refloss.losses.regression import smooth_l1_loss_vjp
+from refloss.losses.regression import poisson_nll_loss
+from refloss.losses.regression import poisson_nll_loss_vjp
+from refloss.losses.regression import gaussian_nll_loss
+from refloss.losses.regression import gaussian_nll_loss_vjp
+from refloss.losses.regression import mean_absolute_percentage_error
+from refloss.losses.regression import mean_absolute_percentage_error_vjp
+from refloss.losses.regression import mean_squared_logarithmic_error
+from refloss.losses.regression import mean_squared_logarithmic_error_vjp
+from refloss.losses.regression import poisson_loss
+from refloss.losses.regression import poisson_loss_vjp
+from refloss.losses.classification import categorical_hinge_loss
+from refloss.losses.classification import categorical_hinge_loss_vjp
+from refloss.losses.classification import multiclass_hinge_loss
+from refloss.losses.classification import multiclass_hinge_loss_vjp
+from refloss.losses.embedding import cosine_embedding_loss
+from refloss.losses.embedding import cosine_embedding_loss_vjp
+from refloss.losses.embedding import cosine_similarity
+from refloss.losses.embedding import cosine_similarity_vjp
+from refloss.losses.embedding import pairwise_distance
+from refloss.losses.embedding import pairwise_distance_vjp
+from refloss.losses.embedding import triplet_margin_loss
+from refloss.losses.embedding import triplet_margin_loss_vjp
+from refloss.losses.embedding import triplet_margin_with_distance_loss
+from refloss.losses.embedding import triplet_margin_with_distance_loss_vjp
+from refloss.losses.sequence import ctc_loss
+from refloss.losses.sequence import ctc_loss_vjp
 from refloss.fused import value_and_vjp
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 __all__ = [
     "balanced_l1_loss",
@@ -133,6 +175,10 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_keras",
     "binary_cross_entropy_keras_vjp",
+    "binary_cross_entropy_keras_fp32",
+    "binary_cross_entropy_keras_fp32_vjp",
+    "binary_cross_entropy_tf_keras",
+    "binary_cross_entropy_tf_keras_vjp",
     "binary_cross_entropy_vjp",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_vjp",
@@ -144,8 +190,14 @@ __all__ = [
     "ciou_loss",
     "ciou_loss_vjp",
     "complete_box_iou",
+    "cosine_embedding_loss",
+    "cosine_embedding_loss_vjp",
+    "cosine_similarity",
+    "cosine_similarity_vjp",
     "cross_entropy",
     "cross_entropy_vjp",
+    "ctc_loss",
+    "ctc_loss_vjp",
     "decode_boxes",
     "decode_boxes_vjp",
     "decode_ssd_boxes",
@@ -194,10 +246,18 @@ __all__ = [
     "mse_loss_vjp",
     "multi_margin_loss",
     "multi_margin_loss_vjp",
+    "multilabel_margin_loss",
+    "multilabel_margin_loss_vjp",
+    "multilabel_soft_margin_loss",
+    "multilabel_soft_margin_loss_vjp",
+    "kl_div",
+    "kl_div_vjp",
     "nll_loss",
     "nll_loss_vjp",
     "nms",
     "one_hot",
+    "pairwise_distance",
+    "pairwise_distance_vjp",
     "registry",
     "retinanet_loss",
     "retinanet_loss_vjp",
@@ -220,9 +280,19 @@ __all__ = [
     "softmax_vjp",
     "squared_hinge_loss",
     "squared_hinge_loss_vjp",
+    "hinge_embedding_loss",
+    "hinge_embedding_loss_vjp",
+    "margin_ranking_loss",
+    "margin_ranking_loss_vjp",
+    "soft_margin_loss",
+    "soft_margin_loss_vjp",
     "ssd_loss",
     "ssd_loss_vjp",
     "ssd_targets",
+    "triplet_margin_loss",
+    "triplet_margin_loss_vjp",
+    "triplet_margin_with_distance_loss",
+    "triplet_margin_with_distance_loss_vjp",
     "yolov1_loss",
     "yolov1_loss_vjp",
     "yolov1_targets",
@@ -244,4 +314,18 @@ __all__ = [
     "dice_loss_vjp",
     "tversky_loss",
     "tversky_loss_vjp",
+    "poisson_nll_loss",
+    "poisson_nll_loss_vjp",
+    "gaussian_nll_loss",
+    "gaussian_nll_loss_vjp",
+    "mean_absolute_percentage_error",
+    "mean_absolute_percentage_error_vjp",
+    "mean_squared_logarithmic_error",
+    "mean_squared_logarithmic_error_vjp",
+    "poisson_loss",
+    "poisson_loss_vjp",
+    "categorical_hinge_loss",
+    "categorical_hinge_loss_vjp",
+    "multiclass_hinge_loss",
+    "multiclass_hinge_loss_vjp",
 ]

@@ -19,7 +19,7 @@ import numpy as np
 
 from refloss._checks import check_grad_output
 
-__all__ = ["output_shape", "reduce", "reduce_vjp"]
+__all__ = ["batch_size", "output_shape", "reduce", "reduce_batchmean", "reduce_batchmean_vjp", "reduce_vjp"]
 
 
 def output_shape(elementwise_shape: tuple[int, ...], reduction: str) -> tuple[int, ...]:
@@ -73,3 +73,23 @@ def reduce_vjp(grad_output: Any, elementwise_shape: tuple[int, ...], reduction: 
         with np.errstate(invalid="ignore"):
             per_element = per_element * scale
     return np.array(per_element, dtype=np.float64)
+
+
+def batch_size(shape: tuple[int, ...]) -> int:
+    """The denominator of ``batchmean`` (kl_div only): the size of dim 0, or 1 for a 0-d loss (as PyTorch, which
+    divides by ``input.size(0)`` only when the input has a dimension)."""
+    return shape[0] if shape else 1
+
+
+def reduce_batchmean(loss: Any) -> Any:
+    """``batchmean``: the sum divided by the size of dim 0. An empty batch (dim 0 of size 0) gives 0/0 = NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return anp.sum(loss) / np.float64(batch_size(np.shape(loss)))
+
+
+def reduce_batchmean_vjp(grad_output: Any, elementwise_shape: tuple[int, ...]) -> np.ndarray:
+    """The cotangent of each element under ``batchmean``: ``grad_output`` / (size of dim 0), broadcast."""
+    grad_output = check_grad_output(grad_output, ())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = grad_output / np.float64(batch_size(elementwise_shape))
+    return np.array(np.broadcast_to(share, elementwise_shape), dtype=np.float64)

@@ -101,7 +101,8 @@ class Param:
     ``"elementwise"`` for an optional array with the shape of the first input (PyTorch's ``weight=`` of l1_loss),
     ``"broadcast"`` for an optional array that broadcasts to the first input (``pos_weight``, sampled with the
     shape of the input's last dimension), or ``"per_class"`` for an optional array of one entry per class (the
-    ``weight`` of cross_entropy; the class axis is dim 1, or dim 0 of a 1-D input), ``"choice"`` for one of the
+    ``weight`` of cross_entropy; the class axis is dim 1, or dim 0 of a 1-D input), ``"boolean"`` for a
+    flag (``log_input``, ``swap``: True or False, nothing else), ``"choice"`` for one of the
     strings in ``choices`` (a box format), or ``"tuple"`` for a fixed-length tuple of numbers checked by its
     function (a coder's weights). ``grid`` lists the values the
     gradient checker and the conformance cases use;
@@ -129,6 +130,10 @@ class Param:
         """
         if value is None and self.optional:
             return None
+        if self.kind == "boolean":
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+            raise TypeError(f"{self.name} must be True or False, got {value!r} of type {type(value).__name__}")
         if self.kind == "choice":
             if isinstance(value, str) and value in self.choices:
                 return value
@@ -232,6 +237,13 @@ class LossSpec:
     # they share their intermediates; None where the loss has no fused evaluation (refloss.value_and_vjp then calls
     # the forward and the VJP one after the other).
     value_and_vjp: Callable[..., tuple] | None = None
+    # The unreduced output's shape for a first input of a given shape, where it is neither that shape nor that shape
+    # without its class axis (ctc_loss: (N,) for log_probs (T, N, C)); None: the rules of output_shape.
+    unreduced_shape: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None
+    # draw_inputs(rng, leading_shape) -> valid positional inputs, for a loss whose inputs constrain each other
+    # beyond what the Input declarations say (ctc_loss: lengths that fit the sequences, targets without the blank);
+    # the random samplers then call it instead of drawing each input from its declaration.
+    draw_inputs: Callable[..., tuple] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -257,6 +269,8 @@ class LossSpec:
             return (len(self.terms) + 1,)
         if reduction != "none":
             return ()
+        if self.unreduced_shape is not None:
+            return tuple(self.unreduced_shape(tuple(input_shape)))
         if self.inputs[0].kind == "box":  # one loss per pair of boxes
             return input_shape[:-1]
         if self.per_sample:

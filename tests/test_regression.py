@@ -13,6 +13,7 @@ import refloss
 from refloss.testing.strategies import cases
 
 REGRESSION = [n for n in refloss.registry.names() if refloss.registry.get(n).family == "regression"]
+REGRESSION = [n for n in REGRESSION if n not in ("poisson_nll_loss", "gaussian_nll_loss")]  # (test_poisson.py)
 
 
 class TestL1:

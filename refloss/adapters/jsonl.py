@@ -40,6 +40,16 @@ _STDERR_LINES = 15  # how much of the engine's stderr a failure shows
 _SHOWN = 200  # characters of an offending line to show
 
 
+
+def _encode_param(value: Any, dtype: str) -> Any:
+    """A parameter as the protocol sends it: a string as {"choice": ...}, a flag as {"boolean": ...}, else a tensor
+    in the request dtype."""
+    if isinstance(value, str):
+        return {"choice": value}
+    if isinstance(value, (bool, np.bool_)):
+        return {"boolean": bool(value)}
+    return encode_tensor(np.asarray(value), dtype)
+
 class ProtocolError(ValueError):
     """An answer that breaks the protocol for one request (a malformed tensor, a missing value): that test fails."""
 
@@ -220,8 +230,7 @@ class JsonLinesAdapter(Adapter):
         request: dict[str, Any] = {"id": self.next_id, "function": loss, "dtype": dtype}
         if reduction is not None:  # absent: the engine's default reduction
             request["reduction"] = reduction
-        request["params"] = {k: {"choice": v} if isinstance(v, str) else encode_tensor(np.asarray(v), dtype)
-                             for k, v in params.items()}
+        request["params"] = {k: _encode_param(v, dtype) for k, v in params.items()}
         request["inputs"] = {k: encode_tensor(v, dtype) for k, v in inputs.items()}
         if wanted:
             request["cotangent"] = encode_tensor(cotangent, dtype)

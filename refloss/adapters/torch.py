@@ -20,6 +20,8 @@ import numpy as np
 from refloss._registry import REGISTRY, get
 from refloss.adapters.base import Adapter, Rejected, Result, Unsupported, wanted_gradients
 from refloss.adapters.detection import NotInTorchvision
+from refloss.adapters.torch_callables import torch_keywords
+from refloss.adapters.torch_callables import with_signature
 
 __all__ = ["TorchAdapter", "available"]
 
@@ -88,6 +90,7 @@ class TorchAdapter(Adapter):
                    else torch.tensor(inputs[i.name], dtype=torch_dtype, requires_grad=i.name in wanted)
                    for i in spec.inputs}
         function = torch_function(loss)
+        function = with_signature(loss, function)  # (a C builtin has none Python can read)
         missing = [name for name in params if name not in inspect.signature(function).parameters]
         if missing:  # a refloss variant (ciou_loss's alpha_gate) the equivalent does not have
             raise Unsupported(f"{_equivalent(loss).call} has no parameter {', '.join(missing)}")
@@ -95,11 +98,14 @@ class TorchAdapter(Adapter):
                   for name, setting in params.items()}
         if reduction is not None:  # None: PyTorch's default reduction applies
             kwargs["reduction"] = reduction
+        kwargs = torch_keywords(loss, kwargs)  # (a function named in refloss, a callable in PyTorch)
         wrt = [name for name, t in tensors.items() if t.requires_grad]
         try:
             with warnings.catch_warnings():
                 # PyTorch warns, then broadcasts, on mismatched shapes: the broadcast is what a vector checks.
                 warnings.filterwarnings("ignore", "Using a target size", UserWarning)
+                # kl_div warns on reduction='mean' that a later release may change it: the vectors check 2.14.1's
+                warnings.filterwarnings("ignore", "reduction: 'mean' divides the total loss", UserWarning)
                 loss_value = function(*tensors.values(), **kwargs)
             if spec.kind == "detector":  # (total, terms): the vector (total, *terms), as the vectors hold it
                 total, terms = loss_value

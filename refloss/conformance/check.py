@@ -104,6 +104,9 @@ class VectorTest:
             if "choice" in value:  # a string setting (a box format)
                 params[name] = value["choice"]
                 continue
+            if "boolean" in value:  # a flag (log_input, swap)
+                params[name] = value["boolean"]
+                continue
             array = decode(value)
             if array.shape == ():
                 params[name] = int(array) if array.dtype.kind == "i" else float(array)

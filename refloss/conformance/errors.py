@@ -80,6 +80,8 @@ def classify(error: BaseException) -> str | None:
     if message.startswith(("target must be probabilities", "targets must be labels", "probability target must lie",
                            "input must be probabilities", "target must hold labels")):
         return "invalid_target"
+    if message.startswith(("target must be non-negative", "input must be non-negative", "var must be non-negative")):
+        return "invalid_target"  # (Poisson counts and rates, Gaussian variances: values outside their domain)
     if message.startswith("target class indices must be in"):
         return "label_out_of_range"
     if "must have shape" in message or "must have the shape" in message:

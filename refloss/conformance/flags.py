@@ -76,6 +76,9 @@ FLAGS = {
                      "-100, so the loss is finite and a clamped term is constant.", "inf, NaN, or a gradient of 1e12"),
     "ZeroOneLabels": Flag("CONVENTION", "Hinge labels given as 0/1 instead of -1/+1: 0 means -1 (Keras's rule).",
                           "a zero label treated as 0, so its loss is always 1"),
+    "SoftLabels": Flag("BASIC", "Labels strictly between 0 and 1 (smoothed or distilled targets), which get a "
+                       "gradient of their own.", "no gradient for the targets, or one taken as -x (the focal factor's "
+                       "dependence on the label forgotten)"),
     "HardTargets": Flag("BASIC", "Targets exactly 0 and 1, with confident logits of both signs: one of the two "
                         "log terms must vanish exactly.", "0 * log(0) = NaN"),
     "IdenticalBoxes": Flag("NONDIFFERENTIABLE_POINT", "The two boxes of a pair are identical: every max and min of "

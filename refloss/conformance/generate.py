@@ -42,12 +42,12 @@ from refloss.testing._gradients import Case, finite_difference_vjp, kink_distanc
 
 __all__ = ["GenerationError", "SUITE_VERSION", "generate", "write"]
 
-SUITE_VERSION = "0.5.0"
+SUITE_VERSION = "0.6.0"
 FORMAT_VERSION = 1
-FORMAT_MINOR_VERSION = 3  # 1.1: per-entry scales (policy_v2), gradients per test, error categories in the schema;
+FORMAT_MINOR_VERSION = 4  # 1.1: per-entry scales (policy_v2), gradients per test, error categories in the schema;
 # 1.2: functions other than losses (the function's kind; no reduction, no cotangent without a VJP, string
 # parameters as {"choice": ...}, integer answers of selections as "indices"); 1.3: detector losses (function.terms:
-# the value is the vector (total, *terms), the cotangent one entry per output)
+# the value is the vector (total, *terms), the cotangent one entry per output); 1.4: flags as {"boolean": true}
 CONCERNS = ("basic", "edge", "accuracy", "nonfinite", "invalid")
 _FD_TOLERANCE = 1e-6  # same bound as refloss.testing's finite-difference check
 _FD_KINK_MARGIN = 1e-3  # finite differences only where every element is this far from a kink
@@ -114,8 +114,17 @@ def _attributes(case: VectorCase) -> dict[str, Any]:
     """The call's settings: the reduction (losses only) and each parameter the case sets."""
     attributes: dict[str, Any] = {} if case.reduction is None else {"reduction": case.reduction}
     for name, value in case.params.items():
-        attributes[name] = {"choice": value} if isinstance(value, str) else _tensor(np.asarray(value))
+        attributes[name] = _attribute(value)
     return attributes
+
+
+def _attribute(value: Any) -> dict[str, Any]:
+    """One parameter as a vector attribute: a string as {"choice": ...}, a flag as {"boolean": ...}, else a tensor."""
+    if isinstance(value, str):
+        return {"choice": value}
+    if isinstance(value, (bool, np.bool_)):
+        return {"boolean": bool(value)}
+    return _tensor(np.asarray(value))
 
 
 def _keywords(case: VectorCase) -> dict[str, Any]:
@@ -229,7 +238,7 @@ def _test_entry(loss: str, tc_id: int, case: VectorCase, stats: dict[str, float]
     # The oracle gets every parameter; the vector records only the case's own, so that consumers exercise the
     # defaults (listed in the file's "function.parameters").
     params = {p.name: p.default for p in get(loss).params
-              if p.kind in ("scalar", "integer", "tuple", "choice") and not p.required} | case.params
+              if p.kind in ("scalar", "integer", "tuple", "choice", "boolean") and not p.required} | case.params
     differentiable = get(loss).differentiable_names(case.inputs) if case.cotangent is not None else ()
     try:
         base = evaluate(oracle, case.inputs, params, case.reduction, case.cotangent, (), differentiable)

@@ -31,7 +31,7 @@ SCHEMA = {
                                               "per entry, gradients listed per test, error categories enumerated; 2: "
                                               "functions other than losses (function.kind; no reduction; no "
                                               "cotangent without a VJP; choice parameters; integer indices); 3: "
-                                              "detector losses (function.terms)"},
+                                              "detector losses (function.terms); 4: flags as {\"boolean\": ...}"},
         "suiteVersion": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"},
         "function": {
             "type": "object", "additionalProperties": False,
@@ -100,7 +100,9 @@ SCHEMA = {
                                "additionalProperties": {"oneOf": [
                                    {"$ref": "#/$defs/tensor"},
                                    {"type": "object", "additionalProperties": False, "required": ["choice"],
-                                    "properties": {"choice": {"type": "string"}}}]}},
+                                    "properties": {"choice": {"type": "string"}}},
+                                   {"type": "object", "additionalProperties": False, "required": ["boolean"],
+                                    "properties": {"boolean": {"type": "boolean"}}}]}},
                 "inputs": {"type": "object", "additionalProperties": {"$ref": "#/$defs/tensor"}},
                 "cotangent": {"$ref": "#/$defs/tensor"},
                 "expected": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/expectation"}},

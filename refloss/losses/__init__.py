@@ -5,3 +5,5 @@ from refloss.losses import classification  # noqa: F401
 from refloss.losses import boxes  # noqa: F401
 from refloss.losses import detectors  # noqa: F401
 from refloss.losses import segmentation  # noqa: F401
+from refloss.losses import embedding  # noqa: F401
+from refloss.losses import sequence  # noqa: F401

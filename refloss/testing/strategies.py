@@ -39,6 +39,10 @@ def param_values(param: Param, shape: tuple[int, ...]) -> st.SearchStrategy:
     domain = param.sample or param.domain
     if param.kind == "integer":
         return st.just(param.default)
+    if param.kind == "boolean":
+        return st.booleans()
+    if param.kind == "choice":
+        return st.sampled_from(param.choices)
     if param.kind in TENSOR_PARAM_KINDS:
         weights = hnp.arrays(np.float64, tensor_param_shape(param, shape),
                              elements=st.floats(max(domain.low, 0.0), 10.0, allow_subnormal=False))
@@ -67,6 +71,9 @@ def _cases(draw: Any, spec: LossSpec, reductions: tuple[str, ...], avoid_kinks: 
     )
     # boxes: any four values per box, each axis's pair sorted into x1 <= x2, y1 <= y2
     inputs = tuple(boxes_from(values) if inp.kind == "box" else values for inp, values in zip(spec.inputs, inputs))
+    if spec.draw_inputs is not None:  # inputs that constrain each other (ctc_loss's lengths): the loss draws them
+        seed = draw(st.integers(0, 2 ** 32 - 1))
+        inputs = tuple(spec.draw_inputs(np.random.default_rng(seed), sizes["..."]))
     first_shape = inputs[0].shape
     params = {p.name: draw(param_values(p, first_shape)) for p in spec.params}
     params = {name: value for name, value in params.items() if value is not None}

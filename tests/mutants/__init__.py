@@ -20,12 +20,18 @@ from . import anchors
 from . import binary
 from . import boxes
 from . import coders
+from . import ctc
 from . import detectors
+from . import embedding
 from . import geometry
 from . import keras_b
+from . import margins
 from . import multiclass
+from . import poisson
+from . import multilabel
 from . import regression
 from . import selection
+from . import keras_a
 
 __all__ = ["CATEGORIES", "MUTANTS", "Mutant", "harness_module"]
 
@@ -42,6 +48,12 @@ _FAMILIES = (
     detectors,
     anchors,
     keras_b,
+    poisson,
+    margins,
+    multilabel,
+    keras_a,
+    embedding,
+    ctc,
 )
 
 

@@ -119,6 +119,72 @@ def _keras_vjp_any_epsilon(grad_output, input, target, *, reduction="mean", epsi
     return g * slope, -g * (np.log(c) - np.log1p(-c))
 
 
+# ---- binary_cross_entropy_keras_fp32 and _tf_keras (the Keras clips with float32 constants) -----------------
+
+def _float32_bounds(epsilon):
+    epsilon = _keras_epsilon(epsilon)
+    return float(np.float32(epsilon)), float(np.float32(1.0 - epsilon))
+
+
+def _keras32_float64_bounds(input, target, *, reduction="mean", epsilon=1e-7):
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.clip(p, _keras_epsilon(epsilon), 1 - epsilon)  # the bug: the float64 bounds (Keras on float64 tensors)
+    return reduce(-(y * np.log(c) + (1 - y) * np.log1p(-c)), reduction)
+
+
+def _keras32_lower_clip_only(input, target, *, reduction="mean", epsilon=1e-7):
+    low, _ = _float32_bounds(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.maximum(p, low)  # the bug: only the lower bound (log(1 - c) is -inf at p = 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return reduce(-(y * np.log(c) + (1 - y) * np.log1p(-c)), reduction)
+
+
+def _keras32_vjp_through_the_clip(grad_output, input, target, *, reduction="mean", epsilon=1e-7):
+    low, high = _float32_bounds(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.clip(p, low, high)
+    g = cotangent(grad_output, p.shape, reduction)
+    # the bug: the slope at the clipped p everywhere (a straight-through clip); beyond the clip it is 0
+    return g * (c - y) / (c * (1 - c)), -g * (np.log(c) - np.log1p(-c))
+
+
+def _tf_keras_bounds(epsilon):
+    low = np.float32(_keras_epsilon(epsilon))
+    return float(low), float(np.float32(1.0) - low)
+
+
+def _tf_keras_without_the_shift(input, target, *, reduction="mean", epsilon=1e-7):
+    low, high = _tf_keras_bounds(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.clip(p, low, high)
+    return reduce(-(y * np.log(c) + (1 - y) * np.log1p(-c)), reduction)  # the bug: no + epsilon in the logs
+
+
+def _tf_keras_shift_without_the_clip(input, target, *, reduction="mean", epsilon=1e-7):
+    s, _ = _tf_keras_bounds(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    # the bug: log(p + eps) and log(1 - p + eps) without clipping p first (tf-keras clips, then shifts)
+    return reduce(-(y * np.log(p + s) + (1 - y) * np.log1p(s - p)), reduction)
+
+
+def _tf_keras_vjp_unshifted_slope(grad_output, input, target, *, reduction="mean", epsilon=1e-7):
+    low, high = _tf_keras_bounds(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.clip(p, low, high)
+    g = cotangent(grad_output, p.shape, reduction)
+    inside = (p >= low) & (p <= high)
+    slope = np.where(np.isnan(p), np.nan, np.where(inside, (c - y) / (c * (1 - c)), 0.0))  # the bug: no + eps
+    return g * slope, -g * (np.log(c + low) - np.log1p(low - c))
+
+
+def _tf_keras_float64_constants(input, target, *, reduction="mean", epsilon=1e-7):
+    epsilon = _keras_epsilon(epsilon)
+    p, y, _ = _probabilities(input, target, reduction)
+    c = np.clip(p, epsilon, 1 - epsilon)  # the bug: tf-keras's float64 constants (a float64 model) for float32's
+    return reduce(-(y * np.log(c + epsilon) + (1 - y) * np.log1p(epsilon - c)), reduction)
+
+
 # ---- binary_cross_entropy_with_logits (a weighted mean divides by N) --------------------------------------------
 
 def _logits(input, target, reduction, weight, pos_weight):
@@ -207,6 +273,26 @@ def _focal_slope(x, y, alpha_t, gamma):
     return alpha_t * q ** gamma * (p * (1 - y) - one_minus_p * y - gamma * (2 * y - 1) * ratio * ce)
 
 
+def _focal_target_slope(x, y, alpha, gamma, focal_factor_constant=False, alpha_constant=False):
+    """d loss / dy (refloss's (F5)); the keywords switch on one bug each."""
+    weighted = alpha is not None and alpha >= 0
+    alpha_t = alpha * y + (1 - alpha) * (1 - y) if weighted else 1.0
+    ce = y * softplus(-x) + (1 - y) * softplus(x)
+    p, one_minus_p = sigmoid_pair(x)
+    q = p * (1 - y) + one_minus_p * y
+    ce_over_q = np.where(q > 0, ce / np.where(q > 0, q, 1.0), 0.0)
+    alpha_slope = 0.0 if alpha_constant or not weighted else 2 * alpha - 1
+    focal_slope = 0.0 if focal_factor_constant else gamma * (one_minus_p - p) * ce_over_q
+    return q ** gamma * (alpha_slope * ce + alpha_t * (focal_slope - x))
+
+
+def _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction, slope=None, target_slope=None):
+    """(g * d/dx, g * d/dy): refloss's slopes unless a mutant passes its own."""
+    g = cotangent(grad_output, x.shape, reduction)
+    slope = _focal_slope(x, y, alpha_t, gamma) if slope is None else slope
+    return g * slope, g * (_focal_target_slope(x, y, alpha, gamma) if target_slope is None else target_slope)
+
+
 def _focal_naive_chain_rule(grad_output, inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
     x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
     p = 1 / (1 + np.exp(-x))
@@ -214,7 +300,7 @@ def _focal_naive_chain_rule(grad_output, inputs, targets, *, reduction="none", a
     q = 1 - (p * y + (1 - p) * (1 - y))
     # the bug: gamma q^(gamma - 1) dq/dx as written: inf * 0 = NaN where q rounds to 0, and log(0) for ce
     grad = alpha_t * (gamma * q ** (gamma - 1) * -(2 * y - 1) * p * (1 - p) * ce + q ** gamma * (p - y))
-    return cotangent(grad_output, x.shape, reduction) * grad, None
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction, slope=grad)
 
 
 def _focal_torchvision_one_minus_p_t(inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
@@ -232,7 +318,7 @@ def _focal_alpha_half(inputs, targets, *, reduction="none", alpha=0.5, gamma=2.0
 
 def _focal_vjp_alpha_half(grad_output, inputs, targets, *, reduction="none", alpha=0.5, gamma=2.0):  # the bug
     x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
-    return cotangent(grad_output, x.shape, reduction) * _focal_slope(x, y, alpha_t, gamma), None
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction)
 
 
 def _focal_mean_default(inputs, targets, *, reduction="mean", alpha=0.25, gamma=2.0):  # the bug: mmdet's default
@@ -242,7 +328,7 @@ def _focal_mean_default(inputs, targets, *, reduction="mean", alpha=0.25, gamma=
 
 def _focal_vjp_mean_default(grad_output, inputs, targets, *, reduction="mean", alpha=0.25, gamma=2.0):  # the bug
     x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
-    return cotangent(grad_output, x.shape, reduction) * _focal_slope(x, y, alpha_t, gamma), None
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction)
 
 
 def _focal_negative_alpha_kept(inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
@@ -253,7 +339,25 @@ def _focal_negative_alpha_kept(inputs, targets, *, reduction="none", alpha=0.25,
 
 def _focal_vjp_without_target_check(grad_output, inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
     x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma, check_targets=False)  # the bug
-    return cotangent(grad_output, x.shape, reduction) * _focal_slope(x, y, alpha_t, gamma), None
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction)
+
+
+def _focal_vjp_targets_as_labels(grad_output, inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
+    x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction)[0], None  # the bug: no target gradient
+
+
+def _focal_vjp_target_focal_factor_constant(grad_output, inputs, targets, *, reduction="none", alpha=0.25,
+                                            gamma=2.0):
+    x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction,  # the bug: (1 - p_t)^gamma detached
+                        target_slope=_focal_target_slope(x, y, alpha, gamma, focal_factor_constant=True))
+
+
+def _focal_vjp_target_alpha_constant(grad_output, inputs, targets, *, reduction="none", alpha=0.25, gamma=2.0):
+    x, y, alpha_t, gamma = _focal_inputs(inputs, targets, reduction, alpha, gamma)
+    return _focal_grads(grad_output, x, y, alpha, alpha_t, gamma, reduction,  # the bug: alpha_t's slope in y left out
+                        target_slope=_focal_target_slope(x, y, alpha, gamma, alpha_constant=True))
 
 
 # ---- hinge_loss and squared_hinge_loss (labels in {-1, 1} or {0, 1}) -------------------------------------------
@@ -376,6 +480,22 @@ MUTANTS = [
     Mutant("bce_keras_vjp_accepts_any_epsilon", "binary_cross_entropy_keras", None, _keras_vjp_any_epsilon,
            "the backward accepts epsilon outside (0, 0.5) (only the forward validates it)", "validation"),
     # binary_cross_entropy_with_logits
+    # binary_cross_entropy_keras_fp32 and binary_cross_entropy_tf_keras
+    Mutant("bce_keras32_float64_bounds", "binary_cross_entropy_keras_fp32", _keras32_float64_bounds, None,
+           "Keras's clip bounds in float64 (1 - 1e-7) where float32 Keras clips at 1 - 2^-23", "convention"),
+    Mutant("bce_keras32_lower_clip_only", "binary_cross_entropy_keras_fp32", _keras32_lower_clip_only, None,
+           "p clipped from below only: p = 1 gives an infinite loss", "clamp"),
+    Mutant("bce_keras32_gradient_through_the_clip", "binary_cross_entropy_keras_fp32", None,
+           _keras32_vjp_through_the_clip, "a straight-through clip: the slope of the clipped p beyond the bounds",
+           "clamp"),
+    Mutant("bce_tf_keras_without_the_shift", "binary_cross_entropy_tf_keras", _tf_keras_without_the_shift, None,
+           "Keras 3's logs of the clipped p taken for tf-keras's log(p + eps) and log(1 - p + eps)", "convention"),
+    Mutant("bce_tf_keras_shift_without_the_clip", "binary_cross_entropy_tf_keras", _tf_keras_shift_without_the_clip,
+           None, "log(p + eps) without the clip of p first", "clamp"),
+    Mutant("bce_tf_keras_vjp_unshifted_slope", "binary_cross_entropy_tf_keras", None, _tf_keras_vjp_unshifted_slope,
+           "the slope (c - y) / (c (1 - c)) of the unshifted logs in the VJP", "gradient"),
+    Mutant("bce_tf_keras_float64_constants", "binary_cross_entropy_tf_keras", _tf_keras_float64_constants, None,
+           "tf-keras's float64 constants (a float64 model) taken for its default float32 ones", "convention"),
     Mutant("bce_naive_log_sigmoid", "binary_cross_entropy_with_logits", _bce_naive_log_sigmoid, None,
            "log(sigmoid(x)) and log(1 - sigmoid(x)) instead of softplus: NaN or inf for |x| above ~37",
            "overflow"),
@@ -408,6 +528,14 @@ MUTANTS = [
            "convention"),
     Mutant("sigmoid_focal_vjp_skips_target_check", "sigmoid_focal_loss", None, _focal_vjp_without_target_check,
            "the backward accepts targets outside [0, 1] (only the forward validates them)", "validation"),
+    Mutant("sigmoid_focal_targets_as_labels", "sigmoid_focal_loss", None, _focal_vjp_targets_as_labels,
+           "no gradient for the targets (soft labels treated as constants)", "gradient"),
+    Mutant("sigmoid_focal_target_gradient_without_focal_factor_slope", "sigmoid_focal_loss", None,
+           _focal_vjp_target_focal_factor_constant, "the targets' gradient alpha_t q^gamma (-x): the focal "
+           "factor's dependence on the label detached", "gradient"),
+    Mutant("sigmoid_focal_target_gradient_alpha_constant", "sigmoid_focal_loss", None,
+           _focal_vjp_target_alpha_constant, "the targets' gradient without (2 alpha - 1) q^gamma c: alpha_t "
+           "treated as a constant", "gradient"),
     # hinge_loss
     Mutant("hinge_zero_one_labels_not_mapped", "hinge_loss", _hinge_labels_not_mapped, None,
            "labels in {0, 1} used as they are (loss 1 for every 0 label) instead of mapped to {-1, 1}",

@@ -255,6 +255,54 @@ def _softmax_focal_mean_over_alpha(input, target, *, reduction="mean", alpha=Non
     return np.sum(per_sample) / np.sum(alpha_y)  # the bug: divides by sum(alpha[y_n]), not by the sample count
 
 
+# label smoothing (Keras 3's categorical focal cross-entropy): -sum_k alpha_k t_k (1 - p_k)^gamma log p_k,
+# t_k = (1 - eps) [k = y] + eps / C
+
+def _smoothed_focal(input, target, reduction, alpha, gamma, label_smoothing, *, other_mass=None,
+                    target_factor_only=False, focal_on_smoothing=True):
+    """The smoothed focal loss; the keywords switch on one bug each."""
+    x, axis, hot, log_p_y, alpha_y, gamma = _focal_inputs(input, target, reduction, alpha, gamma)
+    classes = x.shape[axis]
+    eps = positive(label_smoothing, "label_smoothing", allow_zero=True)
+    if eps > 1:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {eps}")
+    alpha = np.ones(classes) if alpha is None else np.asarray(alpha, float)
+    alpha = alpha.reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    log_p = refloss.log_softmax(x, axis)
+    uniform = eps / classes if other_mass is None else other_mass(eps, classes)
+    mass = np.where(hot == 1, 1 - eps + (uniform if other_mass is None else 0.0), uniform)
+    q = -np.expm1(np.expand_dims(log_p_y, axis) if target_factor_only else log_p)
+    focal = q ** gamma if focal_on_smoothing else np.where(hot == 1, q ** gamma, 1.0)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(mass != 0, alpha * mass * focal * log_p, 0.0)
+    return reduce(0.0 - np.sum(terms, axis=axis), reduction)
+
+
+def _softmax_focal_smoothing_without_focal_factor(input, target, *, reduction="mean", alpha=None, gamma=2.0,
+                                                  label_smoothing=0.0):
+    # the bug: cross_entropy's smoothing bolted on, the smoothed classes' terms without (1 - p_k)^gamma
+    return _smoothed_focal(input, target, reduction, alpha, gamma, label_smoothing, focal_on_smoothing=False)
+
+
+def _softmax_focal_smoothing_over_other_classes(input, target, *, reduction="mean", alpha=None, gamma=2.0,
+                                                label_smoothing=0.0):
+    # the bug: eps spread over the C - 1 other classes (t_y = 1 - eps), the other common definition
+    return _smoothed_focal(input, target, reduction, alpha, gamma, label_smoothing,
+                           other_mass=lambda eps, classes: eps / max(classes - 1, 1))
+
+
+def _softmax_focal_smoothing_target_factor(input, target, *, reduction="mean", alpha=None, gamma=2.0,
+                                           label_smoothing=0.0):
+    # the bug: every class's term scaled by the target's focal factor (1 - p_y)^gamma instead of its own
+    return _smoothed_focal(input, target, reduction, alpha, gamma, label_smoothing, target_factor_only=True)
+
+
+def _softmax_focal_vjp_ignores_smoothing(grad_output, input, target, *, reduction="mean", alpha=None, gamma=2.0,
+                                         label_smoothing=0.0):
+    # the bug: the backward of the unsmoothed loss (the smoothing forgotten in a hand-written backward)
+    return refloss.softmax_focal_loss_vjp(grad_output, input, target, reduction=reduction, alpha=alpha, gamma=gamma)
+
+
 def _softmax_focal_vjp_without_label_check(grad_output, input, target, *, reduction="mean", alpha=None, gamma=2.0):
     x, axis, hot, log_p, alpha_y, gamma = _focal_inputs(input, target, reduction, alpha, gamma,
                                                         check_labels=False)  # the bug
@@ -379,6 +427,16 @@ MUTANTS = [
            "denominator"),
     Mutant("softmax_focal_vjp_skips_label_check", "softmax_focal_loss", None, _softmax_focal_vjp_without_label_check,
            "the backward accepts labels outside [0, C) (only the forward validates them)", "validation"),
+    Mutant("softmax_focal_smoothing_without_focal_factor", "softmax_focal_loss",
+           _softmax_focal_smoothing_without_focal_factor, None, "label smoothing as cross_entropy's: the smoothed "
+           "classes' terms without their focal factor", "convention"),
+    Mutant("softmax_focal_smoothing_over_other_classes", "softmax_focal_loss",
+           _softmax_focal_smoothing_over_other_classes, None, "label smoothing eps spread over the C - 1 other "
+           "classes instead of eps / C over all", "convention"),
+    Mutant("softmax_focal_smoothing_target_factor", "softmax_focal_loss", _softmax_focal_smoothing_target_factor,
+           None, "every class's smoothed term scaled by the target's (1 - p_y)^gamma", "formula"),
+    Mutant("softmax_focal_vjp_ignores_smoothing", "softmax_focal_loss", None, _softmax_focal_vjp_ignores_smoothing,
+           "the backward ignores label_smoothing", "gradient"),
     # multi_margin_loss
     Mutant("multi_margin_sum_over_classes", "multi_margin_loss", _margin_sum_over_classes, None,
            "each sample's terms summed instead of averaged over the C classes", "denominator"),

@@ -78,11 +78,17 @@ _CASE_MODULES = (
     "boxes",
     "classification",
     "coders",
+    "multilabel",
+    "ctc",
     "detectors",
+    "embedding",
     "geometry",
     "keras_b",
+    "poisson",
+    "margins",
     "regression",
     "selection",
+    "keras_a",
 )
 
 

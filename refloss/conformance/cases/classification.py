@@ -14,6 +14,7 @@ __all__ = ["bce_above_clamp_cases", "bce_clamp_kink_cases", "bce_near_half_cases
            "bce_probability_cases", "bce_with_logits_accuracy_cases", "bce_with_logits_cases",
            "bce_with_logits_tiny_logit_cases", "class_index_accuracy_cases", "class_index_cases",
            "hinge_accuracy_cases", "hinge_cases", "hinge_kink_cases", "keras_clip_kink_cases",
+           "keras_float32_bce_cases",
            "multi_margin_accuracy_cases", "multi_margin_cases", "multi_margin_kink_cases",
            "multi_margin_p1_kink_cases", "nll_mixed_magnitude_cases", "sigmoid_focal_accuracy_cases",
            "sigmoid_focal_cases", "softmax_focal_accuracy_cases", "softmax_focal_cases"]
@@ -116,6 +117,19 @@ def sigmoid_focal_cases(loss: str) -> Iterator[VectorCase]:
     yield two_input_case(loss, "zero_cotangent_none", "basic", "grad_output = 0 must give zero gradients",
                          grid_values(rng, (4,)), _targets(rng, (4,)), "none", rng, cotangent=np.zeros(4),
                          flags=("ZeroCotangent",))
+    for params in ({}, {"alpha": -1.0, "gamma": 0.5}):
+        for reduction in ("none", "mean"):
+            name = "soft_labels" + "".join(f"_{k}{v:g}" for k, v in params.items()) + f"_{reduction}"
+            rng = case_rng(loss, name)
+            yield two_input_case(loss, name, "basic", f"soft labels n/32 {params or 'with the defaults'}: the "
+                                 "targets' gradient (2 alpha - 1) q^gamma c + alpha_t q^gamma (gamma (1 - 2p) c / q "
+                                 "- x) too", grid_values(rng, (8,)), rng.integers(1, 32, size=8) / 32, reduction,
+                                 rng, params=params, flags=("SoftLabels", "ParameterGrid"))
+    rng = case_rng(loss, "soft_labels_saturated")
+    yield two_input_case(loss, "soft_labels_saturated_none", "edge", "soft label 1/2 with logits +-40 and +-1e4: "
+                         "1 - p_t stays near 1/2, and the targets' gradient is about -alpha_t x / 2^gamma",
+                         np.array([40.0, -40.0, 1e4, -1e4]), np.full(4, 0.5), "none", rng, params={"gamma": 0.5},
+                         dtypes=("float64", "float32"), flags=("SoftLabels", "HugeMagnitude"))
 
     rng = case_rng(loss, "edge")
     for gamma in (0.5, 2.0):
@@ -405,6 +419,23 @@ def softmax_focal_cases(loss: str) -> Iterator[VectorCase]:
         rng = case_rng(loss, name)
         yield _class_case(loss, f"{name}_none", "basic", f"{params}", grid_values(rng, (5, 3)),
                           rng.integers(0, 3, size=5), "none", rng, params=params, flags=("ParameterGrid",))
+    for params in ({"label_smoothing": 0.25}, {"label_smoothing": 0.25, "gamma": 0.5},
+                   {"label_smoothing": 0.125, "alpha": np.array([0.25, 1.0, 0.5])}):
+        name = "smoothing_" + "_".join(f"{k}" for k in params if k != "label_smoothing")
+        rng = case_rng(loss, name)
+        for reduction in ("none", "mean"):
+            yield _class_case(loss, f"{name}_{reduction}".replace("__", "_"), "basic", f"{params}: every class's "
+                              "term weighted by its smoothed target and its own focal factor (Keras 3)",
+                              grid_values(rng, (5, 3)), rng.integers(0, 3, size=5), reduction, rng, params=params,
+                              flags=("ParameterGrid",))
+    rng = case_rng(loss, "smoothing_spatial")
+    yield _class_case(loss, "smoothing_spatial_sum", "basic", "label smoothing 0.25 on input (2, 3, 2): the class axis "
+                      "is dim 1", grid_values(rng, (2, 3, 2)), rng.integers(0, 3, size=(2, 2)), "sum", rng,
+                      params={"label_smoothing": 0.25}, flags=("ParameterGrid", "Shape"))
+    rng = case_rng(loss, "smoothing_one")
+    yield _class_case(loss, "smoothing_one_none", "edge", "label_smoothing = 1: the uniform target, the label plays no "
+                      "part", grid_values(rng, (3, 4)), np.array([0, 1, 3]), "none", rng,
+                      params={"label_smoothing": 1.0}, flags=("ParameterGrid",))
     rng = case_rng(loss, "edge")
     for gamma in (0.5, 2.0):
         yield _class_case(loss, f"saturated_gamma{gamma:g}_none", "edge", "the target's logit 1e4 above the others: "
@@ -421,6 +452,8 @@ def softmax_focal_cases(loss: str) -> Iterator[VectorCase]:
         ("gamma_negative", "gamma = -1", np.zeros((2, 3)), np.array([0, 1]), {"gamma": -1.0}, "invalid_parameter"),
         ("alpha_wrong_shape", "2 alphas for C = 3", np.zeros((2, 3)), np.array([0, 1]),
          {"alpha": np.array([1.0, 1.0])}, "invalid_weight"),
+        ("label_smoothing_above_one", "label_smoothing = 1.5", np.zeros((2, 3)), np.array([0, 1]),
+         {"label_smoothing": 1.5}, "invalid_parameter"),
     ]:
         yield _class_case(loss, name, "invalid", comment, x, target, "mean", rng, cotangent=np.float64(1.0),
                           params=params, flags=("InvalidInput",), error=error)
@@ -656,6 +689,72 @@ def keras_clip_kink_cases(loss: str) -> Iterator[VectorCase]:
                          params={"epsilon": 0.125}, flags=("AtKink",))
 
 
+def _float32_clip_bounds(loss: str, epsilon: float = 1e-7) -> tuple[float, float]:
+    """The clip bounds in float32: Keras 3 rounds 1 - epsilon formed in float64, tf-keras subtracts in float32."""
+    low = np.float32(epsilon)
+    high = np.float32(1.0 - epsilon) if loss == "binary_cross_entropy_keras_fp32" else np.float32(1.0) - low
+    return float(low), float(high)
+
+
+@cases_for("binary_cross_entropy_keras_fp32", "binary_cross_entropy_tf_keras")
+def keras_float32_bce_cases(loss: str) -> Iterator[VectorCase]:
+    """The Keras clips with float32 constants: the grid, the frameworks' published test, p = 0 and 1, the float32
+    bounds and their float32 neighbours, epsilon = 1e-3 and 1/8, non-dyadic values, empty, NaN, must-raise."""
+    tf_keras = loss == "binary_cross_entropy_tf_keras"
+    for shape in [(), (6,), (2, 3)]:
+        for reduction in ("none", "sum", "mean"):
+            name = f"shape{'x'.join(map(str, shape)) or 'scalar'}_{reduction}"
+            rng = case_rng(loss, name)
+            yield two_input_case(loss, name, "basic", f"probabilities and targets on the grid, shape {shape}",
+                                 rng.integers(1, 32, size=shape) / 32, _targets(rng, shape), reduction, rng,
+                                 flags=("Basic", "Reduction") + (("Shape",) if len(shape) != 1 else ()))
+    rng = case_rng(loss, "published")
+    # keras/src/losses/losses_test.py BinaryCrossentropyTest.test_unweighted (Keras 3: 3.98559) and
+    # tf_keras/losses_test.py BinaryCrossentropyTest.test_unweighted (tf-keras: 3.833), both in float32
+    yield two_input_case(loss, "published_unweighted_mean", "basic", "the frameworks' own test: p = [[1, 1], [1, 0]] "
+                         f"against y = [[1, 0], [1, 0]], mean {'15.333 / 4 = 3.833' if tf_keras else '15.942 / 4'}",
+                         np.array([[1.0, 1.0], [1.0, 0.0]]), np.array([[1.0, 0.0], [1.0, 0.0]]), "mean", rng,
+                         dtypes=("float64", "float32"), flags=("Basic", "Convention"))
+    rng = case_rng(loss, "edge")
+    yield two_input_case(loss, "probabilities_0_and_1_none", "edge", "p exactly 0 or 1 is clipped to the float32 "
+                         "bounds: p = 1, y = 0 gives " + ("-log(2^-23 + eps) = 15.333" if tf_keras else
+                                                          "-log(2^-23) = 15.942") + "; no gradient in p",
+                         np.array([0.0, 0.0, 1.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0, 1.0, 0.25]), "none", rng,
+                         dtypes=("float64", "float32"), flags=("Convention",))
+    low, high = _float32_clip_bounds(loss)
+    points = [low, high] + [float(np.nextafter(np.float32(b), np.float32(t))) for b in (low, high) for t in (0, 1)]
+    yield two_input_case(loss, "at_float32_clip_none", "edge", "p exactly at the float32 clip bounds "
+                         f"{low!r} and {high!r} (1 - 2^-23) and one float32 ulp either side (1.0 above the upper "
+                         "bound): at a bound the gradient passes, beyond it it is 0; any value between the one-sided "
+                         "derivatives is accepted at the bound", np.array(points),
+                         np.array([1.0, 0.0, 0.25, 0.25, 0.75, 0.75]), "none", rng, dtypes=("float64", "float32"),
+                         flags=("AtKink", "NearKink"))
+    yield two_input_case(loss, "at_clip_epsilon0.125_none", "edge", "epsilon = 0.125: p exactly at the bounds "
+                         "0.125 and 0.875 and beyond them (0.0625, 0.9375), in every dtype",
+                         np.array([0.125, 0.875, 0.0625, 0.9375]), np.array([1.0, 0.0, 0.25, 0.75]), "none", rng,
+                         params={"epsilon": 0.125}, flags=("AtKink",))
+    yield two_input_case(loss, "epsilon_1e-3_none", "basic", "a wider clip, epsilon = 1e-3 rounded to float32",
+                         np.array([0.0, 2.0 ** -12, 0.5, 1.0]), np.array([1.0, 1.0, 0.0, 0.0]), "none", rng,
+                         params={"epsilon": 1e-3}, dtypes=FLOAT64_ONLY, flags=("ParameterGrid",))
+    rng = case_rng(loss, "nondyadic")
+    yield two_input_case(loss, "nondyadic_none", "accuracy", "non-dyadic probabilities (0.1, 0.7, 1/3, 1e-6, "
+                         "1 - 1e-6) and soft targets", np.array([0.1, 0.7, 1 / 3, 1e-6, 1.0 - 1e-6]),
+                         np.array([1 / 3, 0.1, 0.0, 0.3, 1.0]), "none", rng,
+                         cotangent=float64_cotangent(rng, (5,), "none"), dtypes=FLOAT64_ONLY, flags=("NonDyadic",))
+    yield from empty_cases(two_input_case, loss, rng, np.zeros(0), np.zeros(0))
+    yield two_input_case(loss, "nan_none", "nonfinite", "a NaN probability gives a NaN loss and gradients",
+                         np.array([np.nan, 0.5]), np.array([1.0, 0.0]), "none", rng, flags=("NaNInput",))
+    for name, comment, p, y, params, error in [
+        ("input_above_one", "a probability of 1.5", np.array([0.5, 1.5]), np.zeros(2), {}, "invalid_target"),
+        ("target_below_zero", "a target of -0.5", np.array([0.5, 0.5]), np.array([0.0, -0.5]), {},
+         "invalid_target"),
+        ("epsilon_too_large", "epsilon = 0.75 leaves no interval", np.array([0.5, 0.5]), np.zeros(2),
+         {"epsilon": 0.75}, "invalid_parameter"),
+    ]:
+        yield two_input_case(loss, name, "invalid", comment, p, y, "mean", rng, cotangent=np.float64(1.0),
+                             params=params, flags=("InvalidInput",), error=error)
+
+
 @cases_for("cross_entropy", "nll_loss")
 def class_index_accuracy_cases(loss: str) -> Iterator[VectorCase]:
     """Float64 only: non-dyadic logits (log-probabilities for nll_loss) and class weights; rows with logits 40
@@ -757,6 +856,13 @@ def softmax_focal_accuracy_cases(loss: str) -> Iterator[VectorCase]:
                           "of about (4.2e-18)^(1 + gamma)); -expm1(log p_y) keeps it", rows, np.array([0, 2, 1, 2]),
                           "none", rng, cotangent=float64_cotangent(rng, (4,), "none"), params={"gamma": gamma},
                           dtypes=FLOAT64_ONLY, flags=("NonDyadic", "Cancellation", "MixedMagnitude"))
+    rng = case_rng(loss, "smoothing_nondyadic")
+    yield _class_case(loss, "smoothing_nondyadic_none", "accuracy", "label smoothing 0.1, gamma 1.5, non-dyadic "
+                      "logits and alpha, rows 40 apart among them: each class's 1 - p_k must keep its relative "
+                      "accuracy", np.array([[0.1, 1 / 3, -2.7], [40.0, 0.0, -40.0], [-3.1, 37.3, 0.2]]),
+                      np.array([1, 0, 1]), "none", rng, cotangent=float64_cotangent(rng, (3,), "none"),
+                      params={"gamma": 1.5, "label_smoothing": 0.1, "alpha": np.array([0.1, 1 / 3, 2.5])},
+                      dtypes=FLOAT64_ONLY, flags=("NonDyadic", "ParameterGrid"))
     rng = case_rng(loss, "confident_rows")
     yield _class_case(loss, "confident_rows_gamma0.5_none", "accuracy", "only rows whose target leads by 37 or more, "
                       "gamma 0.5: every entry is below 1e-16, and 1 - p_y formed as 1 - exp(log p_y) makes all of "

@@ -9,13 +9,19 @@ from refloss.conformance.oracle import anchors
 from refloss.conformance.oracle import boxes
 from refloss.conformance.oracle import classification
 from refloss.conformance.oracle import coders
+from refloss.conformance.oracle import ctc
 from refloss.conformance.oracle import detectors
+from refloss.conformance.oracle import embedding
 from refloss.conformance.oracle import functions
 from refloss.conformance.oracle import geometry
+from refloss.conformance.oracle import margins
 from refloss.conformance.oracle import regression
+from refloss.conformance.oracle import poisson
 from refloss.conformance.oracle import selection
 from refloss.conformance.oracle import tensor
 from refloss.conformance.oracle import keras_b
+from refloss.conformance.oracle import multilabel
+from refloss.conformance.oracle import keras_a
 
 # one module per line
 _MODULES = (
@@ -29,6 +35,12 @@ _MODULES = (
     detectors,
     anchors,
     keras_b,
+    poisson,
+    margins,
+    multilabel,
+    keras_a,
+    embedding,
+    ctc,
 )
 ORACLES = {name: oracle for module in _MODULES for name, oracle in module.ORACLES.items()}
 
@@ -39,6 +51,11 @@ def evaluate_oracle(oracle, *args, **kwargs):
     """Evaluate any oracle: elementwise ones with the elementwise evaluator, per-sample ones with their own."""
     from refloss.conformance.oracle.evaluate import evaluate
 
+    if isinstance(oracle, poisson.PointwiseOracle):  # losses of more than two inputs evaluate themselves
+    if hasattr(oracle, "evaluate"):  # an oracle with its own evaluator (margins.LabelledPairOracle)
+    if hasattr(oracle, "evaluate"):  # an oracle that brings its own evaluation (the embedding losses)
+    if hasattr(oracle, "evaluate"):  # an oracle that evaluates itself (ctc_loss: four inputs, one differentiable)
+        return oracle.evaluate(*args, **kwargs)
     if isinstance(oracle, tensor.SampleOracle):
         return tensor.evaluate_samples(oracle, *args, **kwargs)
     if isinstance(oracle, boxes.BoxOracle):

@@ -106,6 +106,13 @@ def _bce_with_logits_bounds(x: mpf, y: mpf, p: dict) -> tuple:
     return r.total(terms), dx, dy
 
 
+def _focal_label_scale(x: mpf, y: mpf, p: dict) -> mpf:
+    """1 - p_t at a hard label is sigma(-|x|) or larger, about e^-|x|: the label moves (1 - p_t)^gamma on that
+    scale, which is tiny for a saturated logit."""
+    with _logit_precision(x):
+        return min(mpf(1), 1 / (1 + mpmath.exp(abs(x))))
+
+
 def _sigmoid_focal_standard(x: mpf, y: mpf, p: dict) -> tuple:
     with _logit_precision(x):
         return _sigmoid_focal_bounds(x, y, p)
@@ -125,7 +132,14 @@ def _sigmoid_focal_bounds(x: mpf, y: mpf, p: dict) -> tuple:
     slope = ce_slope * focal
     if gamma != 0:
         slope = slope + gamma * r.power(q, gamma - 1) * ((1 - 2 * y) * s * s_minus) * ce
-    return alpha_t * focal * ce, alpha_t * slope, None
+    # d/dy (soft labels): q^gamma [(2 alpha - 1) c + alpha_t (gamma (1 - 2p) c / q - x)], the plain product rule
+    # with q^(gamma - 1) c written as q^gamma c / q (both 0 where q = 0)
+    alpha_slope = r.exact(0) if alpha < 0 else r.exact(2 * alpha - 1)
+    inner = r.exact(-x)
+    if gamma != 0 and q.value != 0:
+        inner = gamma * (s_minus - s) * (ce / q) + inner
+    target_slope = focal * (alpha_slope * ce + alpha_t * inner)
+    return alpha_t * focal * ce, alpha_t * slope, target_slope
 
 
 def _clamped(log_value: r.Bound, floor: mpf) -> r.Bound:
@@ -166,6 +180,74 @@ def _bce_keras_standard(p: mpf, y: mpf, params: dict) -> tuple:
     return value, dp, log_q - log_c
 
 
+def _float32(value: mpf) -> mpf:
+    """``value`` rounded to nearest at float32's 24-bit significand (the constants here are normal float32s)."""
+    with mpmath.workprec(24):
+        return +value
+
+
+def _keras_float32_bounds(params: dict) -> tuple:
+    # Keras 3 on float32 tensors: jnp.clip(output, eps, 1.0 - eps) forms 1 - eps in Python float64, then both
+    # bounds become float32 constants
+    eps = params.get("epsilon", mpf(1e-7))
+    return _float32(eps), _float32(mpf(1.0 - float(eps)))
+
+
+def _tf_keras_float32_bounds(params: dict) -> tuple:
+    # tf-keras on float32 tensors: epsilon_ = float32(eps); clip_by_value(output, epsilon_, 1. - epsilon_), the
+    # subtraction in float32
+    low = _float32(params.get("epsilon", mpf(1e-7)))
+    return low, _float32(1 - low)
+
+
+def _shifted_clip_value(p: mpf, y: mpf, low: mpf, high: mpf, shift: mpf) -> mpf:
+    clipped = min(max(p, low), high)
+    return -(y * mpmath.log(clipped + shift) + (1 - y) * mpmath.log(1 - clipped + shift))
+
+
+def _bce_keras_float32(p: mpf, y: mpf, params: dict) -> mpf:
+    return _shifted_clip_value(p, y, *_keras_float32_bounds(params), mpf(0))
+
+
+def _bce_tf_keras(p: mpf, y: mpf, params: dict) -> mpf:
+    # tf-keras: clip, then log(c + eps) and log(1 - c + eps), eps the float32 constant as well
+    low, high = _tf_keras_float32_bounds(params)
+    return _shifted_clip_value(p, y, low, high, low)
+
+
+def _keras_float32_clip_distance(p: mpf, y: mpf, params: dict) -> mpf:
+    return min(abs(p - bound) for bound in _keras_float32_bounds(params))
+
+
+def _tf_keras_clip_distance(p: mpf, y: mpf, params: dict) -> mpf:
+    return min(abs(p - bound) for bound in _tf_keras_float32_bounds(params))
+
+
+def _shifted_clip_standard(p: mpf, y: mpf, low: mpf, high: mpf, shift: mpf) -> tuple:
+    # log(c + s) (c + s rounds once unless s = 0) and log1p(s - c) (s - c rounds once, then a well-conditioned
+    # log1p: 1 - c + s is at least 2^-23); d/dp = (c + s - y (1 + 2 s)) / ((c + s)(1 - c + s)) inside the clip
+    # (bounds included), 0 outside; d/dy = log1p(s - c) - log(c + s).
+    c = min(max(p, low), high)
+    if shift:
+        up, down, scale = r.exact(c) + shift, r.exact(shift) - c, 1 + 2 * r.exact(shift)
+    else:  # Keras 3: c and -c are exact
+        up, down, scale = r.exact(c), r.exact(-c), r.exact(1)
+    log_up, log_down = r.log(up), r.log1p(down)
+    value = -r.total(([y * log_up] if y != 0 else []) + ([(1 - y) * log_down] if y != 1 else []))
+    inside = low <= p <= high
+    dp = (up - y * scale) / (up * (1 + down)) if inside else r.exact(0)
+    return value, dp, log_down - log_up
+
+
+def _bce_keras_float32_standard(p: mpf, y: mpf, params: dict) -> tuple:
+    return _shifted_clip_standard(p, y, *_keras_float32_bounds(params), mpf(0))
+
+
+def _bce_tf_keras_standard(p: mpf, y: mpf, params: dict) -> tuple:
+    low, high = _tf_keras_float32_bounds(params)
+    return _shifted_clip_standard(p, y, low, high, low)
+
+
 def _hinge_standard(x: mpf, y: mpf, params: dict) -> tuple:
     margin = 1 - r.exact(_hinge_label(y) * x)  # y x is exact for y = +-1
     hinge = margin if margin.value > 0 else r.Bound(0, margin.err if margin.value == 0 else 0)
@@ -181,11 +263,16 @@ def _squared_hinge_standard(x: mpf, y: mpf, params: dict) -> tuple:
 ORACLES = {
     "binary_cross_entropy_with_logits": ElementwiseOracle(_bce_with_logits, _bce_with_logits_standard,
                                                           mean_over_weights=False),
-    "sigmoid_focal_loss": ElementwiseOracle(_sigmoid_focal, _sigmoid_focal_standard),
+    "sigmoid_focal_loss": ElementwiseOracle(_sigmoid_focal, _sigmoid_focal_standard, label_domain=(mpf(0), mpf(1)),
+                                            label_scale=_focal_label_scale),
     "binary_cross_entropy": ElementwiseOracle(_bce_probabilities, _bce_probabilities_standard,
                                               kink_distance=_bce_kink_distance, mean_over_weights=False),
     "binary_cross_entropy_keras": ElementwiseOracle(_bce_keras, _bce_keras_standard,
                                                     kink_distance=_keras_clip_distance),
+    "binary_cross_entropy_keras_fp32": ElementwiseOracle(_bce_keras_float32, _bce_keras_float32_standard,
+                                                            kink_distance=_keras_float32_clip_distance),
+    "binary_cross_entropy_tf_keras": ElementwiseOracle(_bce_tf_keras, _bce_tf_keras_standard,
+                                                       kink_distance=_tf_keras_clip_distance),
     "hinge_loss": ElementwiseOracle(_hinge, _hinge_standard, kink_distance=_margin_distance),
     "squared_hinge_loss": ElementwiseOracle(_squared_hinge, _squared_hinge_standard,
                                             kink_distance=_margin_distance),

@@ -30,6 +30,10 @@ class ElementwiseOracle:
     max(|input|, 1)). ``limits(x, y, p)``
     returns (value, d/dx, d/dy) where an input is infinite, for losses whose cases include infinities.
     ``mean_over_weights``: a weighted ``mean`` divides by the weight sum (True) or by the element count.
+    ``label_domain``: the closed interval of the second input where the loss is defined only there (soft labels
+    in [0, 1]); at its ends the derivative w.r.t. that input is one-sided, from inside, with steps far below
+    ``label_scale(x, y, p)``, the distance over which the loss's dependence on the label changes (for the
+    focal factor of a saturated logit x, about e^-|x|).
     ``standard(x, y, p)`` evaluates the loss's standard algorithm on :class:`~refloss.conformance.oracle.rounding.
     Bound` numbers: (value, d/dx, d/dy), each with the running error bound that sets its tolerance (policy_v2).
     """
@@ -40,6 +44,8 @@ class ElementwiseOracle:
     natural_scale: Callable[[mpf, mpf, dict], mpf] | None = None
     limits: Callable[[mpf, mpf, dict], tuple] | None = None
     mean_over_weights: bool = True
+    label_domain: tuple[mpf, mpf] | None = None
+    label_scale: Callable[[mpf, mpf, dict], mpf] = lambda x, y, p: mpf(1)
 
 
 def residual_oracle(f: Callable[[mpf, dict], mpf], kinks: Callable[[dict], list],

@@ -3,7 +3,8 @@
 Derivatives with respect to each input element come from ``mpmath.diff`` on the textbook formula (central
 differences at 120 digits, with a step far below the distance to any kink and below the scale of the quantity
 involved), one-sided exactly at a kink; where the one-sided derivatives differ, the expectation is their midpoint
-and the interval between them is accepted. Reductions are applied exactly.
+and the interval between them is accepted. Reductions are applied exactly (``batchmean``, kl_div's sum over the
+size of dim 0, included).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class Expectation:
 def _snap(derivative: mpf) -> mpf:
     """A numerical derivative kept to 50 significant digits: its error (~1e-90 relative) is far below that, and
     snapping makes a derivative that is exactly a rounding tie (15.74609375 in float16) land on the tie."""
+    if abs(derivative) < _NEGLIGIBLE:  # (nstr of e^-10000 would need a 4,343-digit integer)
+        return derivative
     return mpmath.mpf(mpmath.nstr(derivative, _SNAP_DIGITS))
 
 
@@ -73,6 +76,14 @@ def _partials(oracle: ElementwiseOracle, x: mpf, y: mpf, p: dict, nan_slope: mpf
             if distance == 0:
                 result[name] = (_snap(mpmath.diff(along, value, direction=-1)),
                                 _snap(mpmath.diff(along, value, direction=1)))
+                continue
+            if name == "second" and oracle.label_domain and y in oracle.label_domain:  # a hard label: from inside
+                scale = oracle.label_scale(x, y, p)
+                # a step of 2^-150 of that scale must be resolved next to y (|y| <= 1): as many more bits
+                with mpmath.workprec(mpmath.mp.prec + 150 + max(0, -int(mpmath.floor(mpmath.log(scale, 2))))):
+                    slope = mpmath.diff(along, value, h=scale * mpf(2) ** -150,
+                                        direction=1 if y == oracle.label_domain[0] else -1)
+                result[name] = (_snap(slope), _snap(slope))
                 continue
             # The scale on which the formula varies: declared by the oracle (|x - y| for a residual loss, whose
             # tiny residuals are evaluated at a precision set by |d|), else max(|value|, 1): smooth functions of a
@@ -184,6 +195,9 @@ def evaluate(oracle: ElementwiseOracle, inputs: dict[str, np.ndarray], params: d
                 divisor = mpmath.fsum(w) if weight is not None and oracle.mean_over_weights else mpf(x_array.size)
                 divisor_bound = rounding.total(weights) if weight is not None and oracle.mean_over_weights \
                     else rounding.exact(divisor)
+            if reduction == "batchmean":  # kl_div: the sum over the size of dim 0 (1 for a 0-d input), as PyTorch
+                divisor = mpf(shape[0] if shape else 1)
+                divisor_bound = rounding.exact(divisor)
             if divisor == 0:
                 result = mpf(0) if (x_array.size == 0 and _EMPTY_MEAN_ZERO in conventions) else mpmath.nan
                 value = Tensor((), [result], scale=[mpf(0)])
@@ -192,9 +206,9 @@ def evaluate(oracle: ElementwiseOracle, inputs: dict[str, np.ndarray], params: d
                 result = total / divisor
                 summed = rounding.total(weighted(b[0], i) for i, b in enumerate(bounds)
                                         if mpmath.isfinite(b[0].value))
-                value = Tensor((), [result], scale=[(summed / divisor_bound).err if reduction == "mean"
-                                                    else summed.err])
-                share = rounding.exact(mpf(float(cotangent))) / divisor_bound if reduction == "mean" \
+                divided = reduction in ("mean", "batchmean")
+                value = Tensor((), [result], scale=[(summed / divisor_bound).err if divided else summed.err])
+                share = rounding.exact(mpf(float(cotangent))) / divisor_bound if divided \
                     else rounding.exact(mpf(float(cotangent)))
                 factor_bounds = [weighted(share, i) for i in range(len(w))]
             factors = [(mpf(float(cotangent)) * wi / divisor) if divisor else mpmath.nan for wi in w]

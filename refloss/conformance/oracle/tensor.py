@@ -115,7 +115,9 @@ def _multi_margin_terms(x: np.ndarray, target: np.ndarray, params: dict) -> tupl
 
 
 def _softmax_focal_terms(x: np.ndarray, target: np.ndarray, params: dict) -> tuple[list, tuple[int, ...], Any]:
-    """Lin et al. on the softmax: -alpha_y (1 - p_y)^gamma log p_y per sample; mean over the samples."""
+    """Lin et al. on the softmax: -sum_k alpha_k t_k (1 - p_k)^gamma log p_k per sample with the smoothed target
+    t_k = (1 - eps) [k = y] + eps / C (Keras's categorical focal cross-entropy); without smoothing
+    -alpha_y (1 - p_y)^gamma log p_y. Mean over the samples."""
     logp = _log_softmax_rows(x)
     axis = _class_axis(x)
     alpha = params.get("alpha")
@@ -124,14 +126,25 @@ def _softmax_focal_terms(x: np.ndarray, target: np.ndarray, params: dict) -> tup
     losses = []
     for index in np.ndindex(moved.shape[:-1]):
         label = int(target[index])
-        log_p = moved[index][label]
-        a = mpf(float(alpha[label])) if alpha is not None else mpf(1)
-        if not mpmath.isfinite(log_p):
-            losses.append(mpmath.nan if mpmath.isnan(log_p) else -a * log_p)
-            continue
-        with mpmath.workprec(mpmath.mp.prec + 64 + max(0, -2 * int(mpmath.frexp(log_p)[1]) if log_p else 0)):
-            losses.append(-a * (1 - mpmath.exp(log_p)) ** gamma * log_p if log_p != 0 else mpf(0))
+        row = moved[index]
+        mass = _smoothed_target(label, len(row), params)
+        losses.append(mpmath.fsum(t * _focal_term(row[k], mpf(float(alpha[k])) if alpha is not None else mpf(1),
+                                                  gamma) for k, t in enumerate(mass) if t != 0))
     return losses, moved.shape[:-1], mpf(len(losses))
+
+
+def _smoothed_target(label: int, classes: int, params: dict) -> list:
+    """t_k = (1 - eps) [k = label] + eps / C."""
+    eps = mpf(float(params.get("label_smoothing", 0.0)))
+    return [(1 - eps) * (k == label) + eps / classes for k in range(classes)]
+
+
+def _focal_term(log_p: mpf, a: mpf, gamma: mpf) -> mpf:
+    """-a (1 - p)^gamma log p, with the precision 1 - e^(log p) needs when p is close to 1."""
+    if not mpmath.isfinite(log_p):
+        return mpmath.nan if mpmath.isnan(log_p) else -a * log_p
+    with mpmath.workprec(mpmath.mp.prec + 64 + max(0, -2 * int(mpmath.frexp(log_p)[1]) if log_p else 0)):
+        return -a * (1 - mpmath.exp(log_p)) ** gamma * log_p if log_p != 0 else mpf(0)
 
 
 # ---- standard algorithms of one sample (error bounds of policy_v2) ----------------------------------------------
@@ -221,25 +234,53 @@ def _multi_margin_kink(row: list, label: int, params: dict, c: int) -> bool:
 
 
 def _softmax_focal_standard(row: list, label: int, params: dict) -> tuple:
-    """-alpha_y q^gamma log p_y with q = 1 - p_y computed as the sum of the other classes' probabilities (its
-    relative accuracy is the point of the focal factor) and log p_y just as accurate; d/dx_k = alpha_y (delta_yk - p_k) [gamma q^(gamma - 1)
-    p_y log p_y - q^gamma], with delta_yy - p_y = q."""
+    """-sum_k alpha_k t_k q_k^gamma log p_k with each q_k = 1 - p_k computed as the sum of the other classes'
+    probabilities (its relative accuracy is the point of the focal factor) and log p_k just as accurate;
+    d/dx_j = D_j q_j - p_j sum_{k != j} D_k with D_k = alpha_k t_k [gamma q_k^(gamma - 1) p_k log p_k - q_k^gamma]."""
     classes = len(row)
     zero = r.exact(0)
     alpha = params.get("alpha")
-    a = mpf(float(alpha[label])) if alpha is not None else mpf(1)
     gamma = mpf(float(params.get("gamma", 2.0)))
     if any(mpmath.isnan(v) for v in row):
         return zero, [zero] * classes, None, r.exact(1)
     log_p, p, total = _log_softmax_bounds(row)
+    if mpf(float(params.get("label_smoothing", 0.0))) == 0:
+        return _one_hot_focal_standard(row, label, a=mpf(float(alpha[label])) if alpha is not None else mpf(1),
+                                       gamma=gamma, log_p=log_p, p=p, total=total)
+    loss, d = zero, [zero] * classes
+    q = [zero] * classes
+    for k, t in enumerate(_smoothed_target(label, classes, params)):
+        q[k], log_p_k = _complement_and_log(row, k, log_p, total)
+        if t == 0 or q[k].value == 0:  # no mass, or p_k = 1: the term and its slope are 0
+            continue
+        a = mpf(float(alpha[k])) if alpha is not None else mpf(1)
+        focal = r.power(q[k], gamma)
+        loss = loss + -(focal * log_p_k) * (a * t)
+        bracket = gamma * r.power(q[k], gamma - 1) * p[k] * log_p_k - focal if gamma != 0 else r.exact(-1)
+        d[k] = bracket * (a * t)
+    grad = [d[j] * q[j] - p[j] * r.total(d[k] for k in range(classes) if k != j) for j in range(classes)]
+    return loss, grad, None, r.exact(1)
+
+
+def _complement_and_log(row: list, k: int, log_p: list, total: r.Bound) -> tuple[r.Bound, r.Bound]:
+    """q_k = 1 - p_k as the sum of the other classes' probabilities, and log p_k as accurate as q_k: log1p(-q_k)
+    for a confident class (there z_k - log(sum) is off by u absolutely), the shifted log-softmax otherwise (there
+    1 - q_k would lose p_k's relative accuracy)."""
     top = max(row)
-    q = r.total(r.exp(r.exact(row[c]) - top) for c in range(classes) if c != label and mpmath.isfinite(row[c]))
-    q = q / total if classes > 1 else zero
+    q = r.total(r.exp(r.exact(row[c]) - top) for c in range(len(row)) if c != k and mpmath.isfinite(row[c]))
+    q = q / total if len(row) > 1 else r.exact(0)
+    return q, (r.log1p(-q) if q.value < mpf(1) / 2 else log_p[k])
+
+
+def _one_hot_focal_standard(row: list, label: int, a: mpf, gamma: mpf, log_p: list, p: list, total: r.Bound) -> tuple:
+    """The same without smoothing: the other classes carry no mass, so their sums are empty and the gradient is
+    d/dx_k = alpha_y (delta_yk - p_k) [gamma q^(gamma - 1) p_y log p_y - q^gamma], with delta_yy - p_y = q (fewer
+    roundings, so tighter bounds, than the general algorithm)."""
+    classes = len(row)
+    zero = r.exact(0)
+    q, log_p_label = _complement_and_log(row, label, log_p, total)
     if q.value == 0:
         return zero, [zero] * classes, None, r.exact(1)
-    # log p_y as accurate as q: log1p(-q) for a confident row (there z_y - log(sum) is off by u absolutely),
-    # the shifted log-softmax otherwise (there 1 - q would lose p_y's relative accuracy)
-    log_p_label = r.log1p(-q) if q.value < mpf(1) / 2 else log_p[label]
     focal = r.power(q, gamma)
     loss = -(focal * log_p_label) * a
     bracket = gamma * r.power(q, gamma - 1) * p[label] * log_p_label - focal if gamma != 0 else r.exact(-1)
@@ -343,7 +384,10 @@ def _samples(oracle: SampleOracle, x: np.ndarray, t: np.ndarray, params: dict, p
     samples = []
     for index in np.ndindex(rows.shape[:-1]):
         row = list(rows[index])
-        label = list(targets[index]) if probabilities else int(targets[index])
+        if probabilities or np.ndim(targets[index]):  # probabilities, or a multi-label row of class indices
+            label = [v if probabilities else int(v) for v in targets[index]]
+        else:
+            label = int(targets[index])
         samples.append(_Sample(row, label, *oracle.standard(row, label, params)))
     return samples
 

@@ -151,6 +151,7 @@ register(LossSpec(
     default_reduction="none",
     references=(REFERENCE,),
     equivalents=(Equivalent("torchvision", "torchvision.ops.complete_box_iou_loss",
-                            "its DIoU part ignores eps; NaN gradients for zero-height boxes"),
+                            "its DIoU part ignores eps (uses 1e-7); atan(w / h) gives NaN gradients for zero-height "
+                            "boxes; no box check; accepts a negative eps"),
                  Equivalent("mmdet", "mmdet.models.losses.ciou_loss", "alpha_gate=0.5; eps added to the heights")),
 ))

@@ -110,6 +110,9 @@ register(LossSpec(
     kinks=(TIE_KINK,),
     default_reduction="none",
     references=(REFERENCE,),
-    equivalents=(Equivalent("torchvision", "torchvision.ops.distance_box_iou_loss"),
-                 Equivalent("mmdet", "mmdet.models.losses.diou_loss")),
+    equivalents=(Equivalent("torchvision", "torchvision.ops.distance_box_iou_loss", "no box check (an inverted box "
+                            "gives a number); accepts a negative eps"),
+                 Equivalent("mmdet", "mmdet.models.losses.diou_loss", "eps = 1e-7 added to the union and the squared "
+                            "diagonal as torchvision's; boxes (n, 4) only; a plain mean, NaN for an empty input "
+                            "(torchvision and refloss: 0)")),
 ))

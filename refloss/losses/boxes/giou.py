@@ -101,7 +101,9 @@ register(LossSpec(
     default_reduction="none",
     references=(Reference("Rezatofighi et al. Generalized Intersection over Union. CVPR 2019",
                           "https://arxiv.org/abs/1902.09630"),),
-    equivalents=(Equivalent("torchvision", "torchvision.ops.generalized_box_iou_loss"),
-                 Equivalent("fvcore", "fvcore.nn.giou_loss"),
+    equivalents=(Equivalent("torchvision", "torchvision.ops.generalized_box_iou_loss", "no box check (an inverted "
+                            "box gives a number); accepts a negative eps"),
+                 Equivalent("fvcore", "fvcore.nn.giou_loss", "the same formula and eps = 1e-7 as torchvision's; "
+                            "an inverted box is an AssertionError"),
                  Equivalent("mmdet", "mmdet.models.losses.giou_loss", "union and enclosing area clamped at eps")),
 ))

@@ -373,7 +373,9 @@ register(LossSpec(
     equivalents=(
         Equivalent("torch", "torch.nn.functional.cross_entropy"),
         Equivalent("keras", "keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
-                   "no ignore_index; class weights through sample_weight"),
+                   "class axis last (refloss: dim 1); ignore_class instead of ignore_index (no default: a -100 label "
+                   "is not ignored); no weight, label_smoothing or probability targets (class weights through "
+                   "sample_weight); no label range check; NaN for a row with a -inf logit"),
     ),
 ))
 

@@ -168,8 +168,11 @@ register(LossSpec(
                 _margin_distance, autograd_agrees=False),),
     references=_REFERENCES,
     equivalents=(
-        Equivalent("optax", "optax.losses.hinge_loss", "elementwise; labels must be -1/+1"),
-        Equivalent("keras", "keras.losses.Hinge", "averages over the last axis first; maps 0/1 labels to -1/+1"),
+        Equivalent("optax", "optax.losses.hinge_loss", "elementwise; labels -1/+1 only (a label 0 is used as 0: "
+                   "loss 1, gradient 0); no label or shape checks; gradient 0 at a NaN score"),
+        Equivalent("keras", "keras.losses.Hinge", "averages over the last axis first; maps labels to -1/+1 only when "
+                   "all are 0 or 1 (-1 mixed with 0 is used as given); no label checks; gradient 0 at a NaN score; "
+                   "pairs (N, 1) with (N,)"),
     ),
 ))
 
@@ -185,6 +188,7 @@ register(LossSpec(
     references=_REFERENCES + (Reference("Rennie, Srebro. Loss Functions for Preference Levels. IJCAI 2005 Workshop",
                                         "https://home.ttic.edu/~nati/Publications/RennieSrebroIJCAI05.pdf"),),
     equivalents=(Equivalent("keras", "keras.losses.SquaredHinge",
-                            "averages over the last axis first; maps 0/1 labels to -1/+1"),),
+                            "averages over the last axis first; maps labels to -1/+1 only when all are 0 or 1; no "
+                            "label checks; pairs (N, 1) with (N,)"),),
     derivation="docs/derivations/hinge_loss.md",
 ))

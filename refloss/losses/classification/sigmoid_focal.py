@@ -48,7 +48,15 @@ def sigmoid_focal_loss(inputs: Any, targets: Any, *, reduction: str = "none", al
         from :math:`\partial c/\partial x = p - y` and :math:`\partial q/\partial x = -(2y-1)\,p(1-p)`. The ratio
         :math:`p(1-p)/q \le 1` replaces the factor :math:`q^{\gamma-1}` of the naive chain rule, which is infinite
         where :math:`q = 0` and turns the gradient into NaN for :math:`0 < \gamma < 1`; here the gradient stays
-        finite (it is 0 there). ``targets`` are labels: no gradient is returned for them.
+        finite (it is 0 there). For soft labels the targets get a gradient too, from
+        :math:`\partial c/\partial y = -x`, :math:`\partial q/\partial y = 1 - 2p` and
+        :math:`\partial\alpha_t/\partial y = 2\alpha - 1` (0 when alpha is disabled):
+
+        .. math::
+            \frac{\partial \ell}{\partial y} = q^{\gamma}\Bigl[(2\alpha - 1)\,c
+                + \alpha_t\Bigl(\gamma\,(1 - 2p)\,\frac{c}{q} - x\Bigr)\Bigr]  \qquad \text{(F5)}
+
+        again without :math:`q^{\gamma-1}` (:math:`c/q` stays finite; where :math:`q = 0`, :math:`c = 0` too).
         Derivation: ``docs/derivations/sigmoid_focal_loss.md``.
 
     Conventions:
@@ -62,7 +70,7 @@ def sigmoid_focal_loss(inputs: Any, targets: Any, *, reduction: str = "none", al
 
     Args:
         inputs: Logits :math:`x`.
-        targets: Labels :math:`y`, 0 or 1 (soft values in [0, 1] are accepted for the value).
+        targets: Labels :math:`y` in [0, 1]: 0 or 1, or soft labels (which get a gradient).
         reduction: ``"none"`` (default), ``"mean"`` or ``"sum"``.
         alpha: Positive-class weight in [0, 1], or negative / None to disable (default 0.25).
         gamma: Focusing exponent :math:`\gamma \ge 0` (default 2).
@@ -84,8 +92,8 @@ def sigmoid_focal_loss(inputs: Any, targets: Any, *, reduction: str = "none", al
 
 
 def sigmoid_focal_loss_vjp(grad_output: Any, inputs: Any, targets: Any, *, reduction: str = "none",
-                           alpha: float | None = 0.25, gamma: float = 2.0) -> tuple[np.ndarray, None]:
-    """Vector-Jacobian product of :func:`sigmoid_focal_loss` w.r.t. ``(inputs, targets)``; targets get None.
+                           alpha: float | None = 0.25, gamma: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """Vector-Jacobian product of :func:`sigmoid_focal_loss` w.r.t. ``(inputs, targets)``.
 
     ``grad_output`` has the shape of the loss's output. See :func:`sigmoid_focal_loss`, "Gradient".
     """
@@ -93,7 +101,7 @@ def sigmoid_focal_loss_vjp(grad_output: Any, inputs: Any, targets: Any, *, reduc
 
 
 def _value_and_vjp(grad_output: Any, inputs: Any, targets: Any, *, reduction: str = "none",
-                   alpha: float | None = 0.25, gamma: float = 2.0) -> tuple[Any, tuple[np.ndarray, None]]:
+                   alpha: float | None = 0.25, gamma: float = 2.0) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
     return _evaluate(grad_output, inputs, targets, reduction, alpha, gamma)
 
 
@@ -107,23 +115,28 @@ def _evaluate(grad_output: Any, inputs: Any, targets: Any, reduction: str, alpha
         grad_output = check_grad_output(grad_output, output_shape(shape_of(x), reduction))
 
     def kernel(xp: Any, g: Any, x: Any, y: Any, value: bool = True) -> tuple[Any, Any]:
-        """(F1)-(F3) and, given the cotangents ``g``, (F4), for a block of elements (see refloss._blocks)."""
+        """(F1)-(F3) and, given the cotangents ``g``, (F4) and (F5), for a block of elements (see refloss._blocks)."""
         softplus_minus, softplus_plus, parts = softplus_pair(xp, x)
         ce = y * softplus_minus + (1.0 - y) * softplus_plus  # (F1)
         p, one_minus_p = sigmoid_pair(parts)
         q = p * (1.0 - y) + one_minus_p * y  # (F2)
-        alpha_t = 1.0 if alpha is None or alpha < 0 else alpha * y + (1.0 - alpha) * (1.0 - y)
+        weighted = alpha is not None and alpha >= 0
+        alpha_t = alpha * y + (1.0 - alpha) * (1.0 - y) if weighted else 1.0
         modulating = q ** gamma
         loss = alpha_t * modulating * ce if value else None  # (F3)
         if g is None:
             return loss, None
-        # p (1 - p) / q <= 1. Where q = 0 (a saturated hard label) p (1 - p) is 0 too, and any finite ratio serves:
-        # its product with q^gamma is 0 for gamma > 0, and it is multiplied by gamma = 0 otherwise. Dividing by
-        # q + [q = 0] gives 0 there instead of 0/0.
-        ratio = p * one_minus_p / (q + (q == 0))
+        # p (1 - p) / q <= 1 and c / q. Where q = 0 (a saturated hard label) p (1 - p) and c are 0 too, and any
+        # finite ratio serves: its product with q^gamma is 0 for gamma > 0, and it is multiplied by gamma = 0
+        # otherwise. Dividing by q + [q = 0] gives 0 there instead of 0/0.
+        q_or_one = q + (q == 0)
+        ratio = p * one_minus_p / q_or_one
         # p - y written as p (1 - y) - (1 - p) y: for y = 1 and p = sigma(40) = 1 - 4e-18, p - y would cancel to 0
         p_minus_y = p * (1.0 - y) - one_minus_p * y
-        return loss, (g * alpha_t * modulating * (p_minus_y - gamma * (2.0 * y - 1.0) * ratio * ce), None)  # (F4)
+        grad_x = g * alpha_t * modulating * (p_minus_y - gamma * (2.0 * y - 1.0) * ratio * ce)  # (F4)
+        alpha_slope = 2.0 * alpha - 1.0 if weighted else 0.0
+        grad_y = g * modulating * (alpha_slope * ce + alpha_t * (gamma * (one_minus_p - p) * (ce / q_or_one) - x))
+        return loss, (grad_x, grad_y)  # (F5)
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return elementwise(kernel, [x, y], reduction=reduction, value=value, grad_output=grad_output)
@@ -137,8 +150,7 @@ register(LossSpec(
     value_and_vjp=_value_and_vjp,
     inputs=(Input("inputs", "logits, any shape", sample=Interval(-8.0, 8.0, True, True)),
             Input("targets", "labels 0 or 1 (or soft labels in [0, 1]), the same shape as inputs",
-                  domain=Interval(0.0, 1.0, True, True), sample=Interval(0.0, 1.0, True, True),
-                  differentiable=False)),
+                  domain=Interval(0.0, 1.0, True, True), sample=Interval(0.0, 1.0, True, True))),
     params=(ALPHA, GAMMA),
     default_reduction="none",
     smoothness="C-infinity in the logits, for every gamma >= 0",

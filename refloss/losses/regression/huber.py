@@ -110,8 +110,13 @@ register(LossSpec(
                   "https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.huber_loss.html"),
     ),
     equivalents=(
-        Equivalent("torch", "torch.nn.functional.huber_loss"),
-        Equivalent("optax", "optax.losses.huber_loss", "elementwise only; no reduction"),
-        Equivalent("keras", "keras.losses.Huber", "averages over the last axis first; allows delta = 0"),
+        Equivalent("torch", "torch.nn.functional.huber_loss", "warns and broadcasts (3, 1) against (3,) to (3, 3); "
+                   "accepts negative weights"),
+        Equivalent("optax", "optax.losses.huber_loss", "elementwise only, no reduction; accepts delta = 0 (loss 0) "
+                   "and broadcasts mismatched shapes; its gradient near d = 0 carries an absolute error of about "
+                   "1e-16 delta"),
+        Equivalent("keras", "keras.losses.Huber", "averages over the last axis first; no check of delta (delta = 0 "
+                   "gives 0, a negative delta a negative loss); pairs (N, 1) with (N,); gradient NaN at an infinite "
+                   "residual (its where's unselected quadratic branch)"),
     ),
 ))

@@ -86,7 +86,9 @@ register(LossSpec(
     references=(Reference("PyTorch, torch.nn.functional.l1_loss",
                           "https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.l1_loss.html"),),
     equivalents=(
-        Equivalent("torch", "torch.nn.functional.l1_loss"),
-        Equivalent("keras", "keras.losses.MeanAbsoluteError", "averages over the last axis first"),
+        Equivalent("torch", "torch.nn.functional.l1_loss", "gradient 0 at a NaN residual (torch.sgn(nan) = 0; refloss "
+                   "NaN); warns and broadcasts (3, 1) against (3,) to (3, 3); accepts negative weights"),
+        Equivalent("keras", "keras.losses.MeanAbsoluteError", "averages over the last axis first; at a NaN residual "
+                   "the gradient has magnitude g (JAX's derivative of abs), not NaN; pairs (N, 1) with (N,)"),
     ),
 ))

@@ -108,7 +108,11 @@ register(LossSpec(
         Reference("optax, optax.losses.log_cosh", "https://optax.readthedocs.io/en/latest/api/losses.html"),
     ),
     equivalents=(
-        Equivalent("optax", "optax.losses.log_cosh", "elementwise only; no reduction"),
-        Equivalent("keras", "keras.losses.LogCosh", "averages over the last axis first"),
+        Equivalent("optax", "optax.losses.log_cosh", "elementwise only, no reduction; logaddexp(d, -d) - log 2 "
+                   "cancels for small |d| (0 at d = 1e-10, 154 ulps at a loss of 0.0078); broadcasts mismatched "
+                   "shapes"),
+        Equivalent("keras", "keras.losses.LogCosh", "averages over the last axis first; x + softplus(-2x) - log 2 "
+                   "cancels for small |x| (10 float32 ulps at a loss of 0.0078) and is NaN at x = -inf; pairs (N, 1) "
+                   "with (N,)"),
     ),
 ))

@@ -94,8 +94,10 @@ register(LossSpec(
     references=(Reference("PyTorch, torch.nn.functional.mse_loss",
                           "https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.mse_loss.html"),),
     equivalents=(
-        Equivalent("torch", "torch.nn.functional.mse_loss"),
+        Equivalent("torch", "torch.nn.functional.mse_loss", "warns and broadcasts (3, 1) against (3,) to (3, 3); "
+                   "accepts negative weights"),
         Equivalent("optax", "optax.losses.squared_error", "elementwise only; optax.losses.l2_loss is half of it"),
-        Equivalent("keras", "keras.losses.MeanSquaredError", "averages over the last axis first"),
+        Equivalent("keras", "keras.losses.MeanSquaredError", "averages over the last axis first; pairs (N, 1) with "
+                   "(N,) instead of raising"),
     ),
 ))

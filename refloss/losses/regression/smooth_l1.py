@@ -134,8 +134,11 @@ register(LossSpec(
                   "https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.smooth_l1_loss.html"),
     ),
     equivalents=(
-        Equivalent("torch", "torch.nn.functional.smooth_l1_loss"),
-        Equivalent("fvcore", "fvcore.nn.smooth_l1_loss", "beta < 1e-5 is treated as 0; default reduction 'none'"),
-        Equivalent("mmdet", "mmdet.models.losses.smooth_l1_loss", "requires beta > 0"),
+        Equivalent("torch", "torch.nn.functional.smooth_l1_loss", "warns and broadcasts (3, 1) against (3,) to "
+                   "(3, 3) where refloss raises"),
+        Equivalent("fvcore", "fvcore.nn.smooth_l1_loss", "beta has no default and beta < 1e-5 is computed as L1; "
+                   "default reduction 'none'; 'mean' of an empty input is 0, not NaN; no shape checks"),
+        Equivalent("mmdet", "mmdet.models.losses.smooth_l1_loss", "requires beta > 0 (an assert); an empty input is "
+                   "an AssertionError in mmdet 2.x and 0 in 3.x; 'mean' divides by avg_factor when one is given"),
     ),
 ))
