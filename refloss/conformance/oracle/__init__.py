@@ -51,10 +51,9 @@ def evaluate_oracle(oracle, *args, **kwargs):
     """Evaluate any oracle: elementwise ones with the elementwise evaluator, per-sample ones with their own."""
     from refloss.conformance.oracle.evaluate import evaluate
 
-    if isinstance(oracle, poisson.PointwiseOracle):  # losses of more than two inputs evaluate themselves
-    if hasattr(oracle, "evaluate"):  # an oracle with its own evaluator (margins.LabelledPairOracle)
-    if hasattr(oracle, "evaluate"):  # an oracle that brings its own evaluation (the embedding losses)
-    if hasattr(oracle, "evaluate"):  # an oracle that evaluates itself (ctc_loss: four inputs, one differentiable)
+    # an oracle that brings its own evaluation: poisson.PointwiseOracle (more than two inputs),
+    # margins.LabelledPairOracle, the embedding losses, ctc_loss (four inputs, one differentiable)
+    if hasattr(oracle, "evaluate"):
         return oracle.evaluate(*args, **kwargs)
     if isinstance(oracle, tensor.SampleOracle):
         return tensor.evaluate_samples(oracle, *args, **kwargs)
