@@ -161,6 +161,7 @@ register(LossSpec(
                   "https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.multiclass_sparsemax_loss"),
     ),
     equivalents=(Equivalent("optax", "optax.losses.multiclass_sparsemax_loss",
-                            "(N, C) scores only (optax vmaps over the first axis); optax's sum p_j (z_j - z_k) + "
-                            "(1 - sum p_j^2) / 2 is the same number"),),
+                            "(N, C) scores only (optax vmaps over the first axis: a (C,) input raises) and integer "
+                            "labels (float labels fail as indices); optax's sum p_j (z_j - z_k) + (1 - sum p_j^2) / 2 "
+                            "is the same number"),),
 ))

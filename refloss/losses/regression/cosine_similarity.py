@@ -175,13 +175,13 @@ register(LossSpec(
         Reference("optax, optax.losses.cosine_similarity",
                   "https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.cosine_similarity"),
     ),
+    # (optax.losses.cosine_similarity is not an Equivalent: it is the cosine itself, the opposite sign, and the jax
+    # adapter reads an Equivalent as the same computation; see the Conventions of the docstring)
     equivalents=(
         Equivalent("keras", "keras.losses.cosine_similarity",
                    "Keras takes (y_true, y_pred) = (target, input); a zero vector's own gradient is NaN on the JAX "
-                   "backend (refloss: the clamped branch's -b_hat / 1e-7); the Loss class returns float32 "
-                   "(floatx) even for float64 inputs; mean of nothing is 0"),
-        Equivalent("optax", "optax.losses.cosine_similarity",
-                   "the cosine itself (the opposite sign: refloss = -optax), with epsilon=0 by default, so a zero "
-                   "vector gives NaN; optax.losses.cosine_distance is 1 + refloss's loss"),
+                   "backend (refloss: the clamped branch's -b_hat / 1e-7); Keras checks no shapes (a (2, 1) target "
+                   "broadcasts); the Loss class returns float32 (floatx) even for float64 inputs; mean of nothing "
+                   "is 0"),
     ),
 ))

@@ -215,8 +215,10 @@ _REFERENCES = {
                               "fully convolutional deep networks. MLMI 2017", "https://arxiv.org/abs/1706.05721"),
 }
 _KERAS_NOTE = ("Keras takes (y_true, y_pred) = (target, input); refloss's per-sample loss is Keras's with "
-               "axis=(1, ..., ndim - 1) (Keras's default axis=None pools the whole batch into one ratio); the Loss "
-               "class returns float32 (floatx) for float64 inputs")
+               "axis=(1, ..., ndim - 1) (Keras's default axis=None pools the whole batch into one ratio; axis=-1 is "
+               "the same for the (N, M) and (M,) inputs of the conformance vectors); Keras checks neither shapes (a "
+               "(2, 1) target broadcasts) nor alpha, beta >= 0; the Loss class returns float32 (floatx) for float64 "
+               "inputs")
 
 for _name, _forward, _vjp, _params in (("dice_loss", dice_loss, dice_loss_vjp, ()),
                                        ("tversky_loss", tversky_loss, tversky_loss_vjp, (ALPHA, BETA))):
@@ -236,5 +238,5 @@ for _name, _forward, _vjp, _params in (("dice_loss", dice_loss, dice_loss_vjp, (
                     Reference(f"Keras, keras.losses.{_name.removesuffix('_loss')}",
                               "https://keras.io/api/losses/segmentation_losses/")),
         derivation="docs/derivations/dice_loss.md",
-        equivalents=(Equivalent("keras", f"keras.losses.{_name.removesuffix('_loss')}", _KERAS_NOTE),),
+        equivalents=(Equivalent("keras", f"keras.losses.{_name.removesuffix('_loss')}(axis=-1)", _KERAS_NOTE),),
     ))
