@@ -85,6 +85,16 @@ from refloss.losses.classification import softmax_focal_loss
 from refloss.losses.classification import softmax_focal_loss_vjp
 from refloss.losses.classification import squared_hinge_loss
 from refloss.losses.classification import squared_hinge_loss_vjp
+from refloss.losses.classification import poly1_cross_entropy
+from refloss.losses.classification import poly1_cross_entropy_vjp
+from refloss.losses.classification import sparsemax_loss
+from refloss.losses.classification import sparsemax_loss_vjp
+from refloss.losses.regression import cosine_similarity_loss
+from refloss.losses.regression import cosine_similarity_loss_vjp
+from refloss.losses.segmentation import dice_loss
+from refloss.losses.segmentation import dice_loss_vjp
+from refloss.losses.segmentation import tversky_loss
+from refloss.losses.segmentation import tversky_loss_vjp
 from refloss.losses.classification import hinge_embedding_loss
 from refloss.losses.classification import hinge_embedding_loss_vjp
 from refloss.losses.classification import margin_ranking_loss
@@ -294,6 +304,16 @@ __all__ = [
     "yolov3_loss_vjp",
     "value_and_vjp",
     "yolov3_targets",
+    "poly1_cross_entropy",
+    "poly1_cross_entropy_vjp",
+    "sparsemax_loss",
+    "sparsemax_loss_vjp",
+    "cosine_similarity_loss",
+    "cosine_similarity_loss_vjp",
+    "dice_loss",
+    "dice_loss_vjp",
+    "tversky_loss",
+    "tversky_loss_vjp",
     "poisson_nll_loss",
     "poisson_nll_loss_vjp",
     "gaussian_nll_loss",

@@ -24,6 +24,7 @@ from . import ctc
 from . import detectors
 from . import embedding
 from . import geometry
+from . import keras_b
 from . import margins
 from . import multiclass
 from . import poisson
@@ -46,6 +47,7 @@ _FAMILIES = (
     selection,
     detectors,
     anchors,
+    keras_b,
     poisson,
     margins,
     multilabel,

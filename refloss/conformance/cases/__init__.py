@@ -83,6 +83,7 @@ _CASE_MODULES = (
     "detectors",
     "embedding",
     "geometry",
+    "keras_b",
     "poisson",
     "margins",
     "regression",

@@ -15,6 +15,7 @@ from refloss.conformance.oracle import embedding
 from refloss.conformance.oracle import functions
 from refloss.conformance.oracle import geometry
 from refloss.conformance.oracle import keras_a
+from refloss.conformance.oracle import keras_b
 from refloss.conformance.oracle import margins
 from refloss.conformance.oracle import multilabel
 from refloss.conformance.oracle import poisson
@@ -33,6 +34,7 @@ _MODULES = (
     selection,
     detectors,
     anchors,
+    keras_b,
     poisson,
     margins,
     multilabel,

@@ -36,6 +36,10 @@ from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss
 from refloss.losses.classification.softmax_focal import softmax_focal_loss
 from refloss.losses.classification.softmax_focal import softmax_focal_loss_vjp
 from refloss.losses.classification.sigmoid_focal import sigmoid_focal_loss_vjp
+from refloss.losses.classification.poly import poly1_cross_entropy
+from refloss.losses.classification.poly import poly1_cross_entropy_vjp
+from refloss.losses.classification.sparse import sparsemax_loss
+from refloss.losses.classification.sparse import sparsemax_loss_vjp
 from refloss.losses.classification.keras_hinge import categorical_hinge_loss
 from refloss.losses.classification.keras_hinge import categorical_hinge_loss_vjp
 from refloss.losses.classification.keras_hinge import multiclass_hinge_loss
@@ -72,6 +76,10 @@ __all__ = [
     "softmax_focal_loss_vjp",
     "squared_hinge_loss",
     "squared_hinge_loss_vjp",
+    "poly1_cross_entropy",
+    "poly1_cross_entropy_vjp",
+    "sparsemax_loss",
+    "sparsemax_loss_vjp",
     "hinge_embedding_loss",
     "hinge_embedding_loss_vjp",
     "margin_ranking_loss",
