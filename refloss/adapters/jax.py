@@ -79,7 +79,9 @@ class JaxAdapter(Adapter):
             raise Unsupported(f"{function.__module__}.{function.__name__} has no parameter {', '.join(missing)}")
         names = [i.name for i in get(loss).inputs]
         wanted = wanted_gradients(loss, grads, inputs)
-        arrays = [jnp.asarray(inputs[n], dtype=dtype) for n in names]
+        # class indices stay integers (optax indexes with them); real inputs take the requested dtype
+        arrays = [jnp.asarray(inputs[n]) if inputs[n].dtype.kind in "iu" else jnp.asarray(inputs[n], dtype=dtype)
+                  for n in names]
 
         def reduced(*args: Any) -> Any:
             elementwise = function(*args, **params)
