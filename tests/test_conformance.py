@@ -47,8 +47,11 @@ def test_every_registered_loss_has_vectors_of_every_concern(regenerated):
     for name in refloss.registry.names():
         for concern in ("basic", "edge", "invalid"):
             assert f"vectors/{name}/{concern}.json" in regenerated
-        # nll_loss has no NaN vector: its gradient does not depend on its input, so NaN needs no special case
-        if name != "nll_loss":
+        # nll_loss has no NaN vector: its gradient does not depend on its input, so NaN needs no special case.
+        # multilabel_margin_loss neither: its NaN behaviour (a NaN score makes the loss NaN, the gradients of the
+        # other entries stay finite, PyTorch drops the NaN) is tested in test_multilabel.py; the shared per-sample
+        # oracle writes a whole row NaN.
+        if name not in ("nll_loss", "multilabel_margin_loss"):
             assert f"vectors/{name}/nonfinite.json" in regenerated
 
 
@@ -178,10 +181,13 @@ def test_jax_passes_except_its_recorded_deviations():
     assert not report.failed, validator.format_table(report)
     counts = report.counts()
     assert counts["xpass"] == 0
-    assert {o.uid for o in report.outcomes if o.status == "xfail"} == set(expectations)
+    checked = {uid for uid, entry in expectations.items()
+               if {"float64", "float32"} & set(entry.get("dtypes", ["float64"]))}  # (others: bfloat16/float16 only)
+    assert {o.uid for o in report.outcomes if o.status == "xfail"} == checked
     assert {o.loss for o in report.outcomes} == {"mse_loss", "huber_loss", "log_cosh_loss",
                                                  "binary_cross_entropy_with_logits", "sigmoid_focal_loss",
-                                                 "hinge_loss"}
+                                                 "hinge_loss", "multiclass_hinge_loss", "poly1_cross_entropy",
+                                                 "sparsemax_loss"}
     assert all(o.status == "skip" for o in report.outcomes if "weight" in o.name or o.name == "unknown_reduction")
     # optax has no default reduction, and the adapter passes every parameter: the defaults re-runs are skipped
     assert all(o.status == "skip" for o in report.outcomes if o.name.endswith(" [defaults]"))

@@ -16,7 +16,7 @@ import numpy as np
 
 __all__ = ["ALL_DTYPES", "FLOAT64_ONLY", "VectorCase", "case_rng", "cases_for", "cotangent_for", "empty_cases",
            "float64_cotangent", "grid_values", "nondyadic_values", "pending_cases", "pending_cases_for",
-           "two_input_case"]
+           "row_case", "two_input_case"]
 
 # Inputs of an all-dtype case are exactly representable in each of these; float64-only cases hold magnitudes
 # that only float64 can carry (1e300, subnormals, ...).
@@ -157,6 +157,17 @@ def two_input_case(loss: str, name: str, concern: str, comment: str, x: np.ndarr
     if cotangent is None:  # (an unreduced box loss has one entry per pair: the boxes' shape without its last axis)
         cotangent = cotangent_for(rng, spec.output_shape(np.shape(x), "none"), reduction)
     return VectorCase(name, concern, comment, {first: np.asarray(x, float), second: np.asarray(y, float)},
+                      reduction, cotangent=np.asarray(cotangent, float), **fields)
+
+
+def row_case(loss: str, name: str, concern: str, comment: str, x: np.ndarray, target: np.ndarray,
+             reduction: str, rng: np.random.Generator, **fields) -> VectorCase:
+    """A case of a loss with one result per row (the last axis of ``input``): the cotangent has the row shape for
+    ``none`` and is a scalar otherwise; drawn unless given."""
+    cotangent = fields.pop("cotangent", None)
+    if cotangent is None:
+        cotangent = cotangent_for(rng, np.shape(x)[:-1], reduction)
+    return VectorCase(name, concern, comment, {"input": np.asarray(x, float), "target": np.asarray(target)},
                       reduction, cotangent=np.asarray(cotangent, float), **fields)
 
 

@@ -10,9 +10,9 @@ from typing import Iterator
 
 import numpy as np
 
-from refloss.conformance.cases import (FLOAT64_ONLY, VectorCase, case_rng as _rng, cases_for, cotangent_for,
+from refloss.conformance.cases import (FLOAT64_ONLY, VectorCase, case_rng as _rng, cases_for,
                                       empty_cases, float64_cotangent, grid_values, nondyadic_values)
-from refloss.conformance.cases import two_input_case as _case
+from refloss.conformance.cases import row_case, two_input_case as _case
 
 __all__ = ["elementwise_common_cases", "hinge_row_cases", "mape_cases", "msle_cases", "poisson_cases"]
 
@@ -184,14 +184,6 @@ def msle_cases(loss: str) -> Iterator[VectorCase]:
 
 # ---- categorical_hinge_loss and multiclass_hinge_loss: one loss per row --------------------------------------------
 
-def _row_case(loss: str, name: str, concern: str, comment: str, x: np.ndarray, target: np.ndarray,
-              reduction: str, rng: np.random.Generator, **fields) -> VectorCase:
-    """A case of a per-row loss: the cotangent has one entry per row (``none``) or is a scalar."""
-    cotangent = fields.pop("cotangent", None)
-    if cotangent is None:
-        cotangent = cotangent_for(rng, np.shape(x)[:-1], reduction)
-    return VectorCase(name, concern, comment, {"input": np.asarray(x, float), "target": np.asarray(target)},
-                      reduction, cotangent=np.asarray(cotangent, float), **fields)
 
 
 def _scores(rng: np.random.Generator, rows: int, classes: int, labels: np.ndarray) -> np.ndarray:
@@ -222,51 +214,51 @@ def hinge_row_cases(loss: str) -> Iterator[VectorCase]:
         name = f"rows_{reduction}"
         rng = _rng(loss, name)
         labels = rng.integers(0, 4, size=5)
-        yield _row_case(loss, name, "basic", f"5 rows of 4 classes away from every kink, reduction {reduction}",
+        yield row_case(loss, name, "basic", f"5 rows of 4 classes away from every kink, reduction {reduction}",
                         _scores(rng, 5, 4, labels), _targets(loss, labels, 4), reduction, rng,
                         flags=("Basic", "Reduction"))
     rng = _rng(loss, "zero_cotangent")
     labels = rng.integers(0, 3, size=3)
-    yield _row_case(loss, "zero_cotangent_none", "basic", "grad_output = 0 must give zero gradients",
+    yield row_case(loss, "zero_cotangent_none", "basic", "grad_output = 0 must give zero gradients",
                     _scores(rng, 3, 3, labels), _targets(loss, labels, 3), "none", rng, cotangent=np.zeros(3),
                     flags=("ZeroCotangent",))
     rng = _rng(loss, "edge")
     label = np.array(1)
-    yield _row_case(loss, "unbatched_none", "edge", "input (C,) and its one target: one loss, a scalar",
+    yield row_case(loss, "unbatched_none", "edge", "input (C,) and its one target: one loss, a scalar",
                     _scores(rng, 1, 3, [1])[0], _targets(loss, label, 3), "none", rng, flags=("Shape",))
-    yield _row_case(loss, "single_class_mean", "edge", "C = 1: no other class, so the loss is max(0, 1 + 0 - x_y) "
+    yield row_case(loss, "single_class_mean", "edge", "C = 1: no other class, so the loss is max(0, 1 + 0 - x_y) "
                     "for Keras (its max sees the target's 0) and 0 for optax (max_c v_c = x_y)",
                     np.array([[0.5], [-2.0], [3.0]]), _targets(loss, np.zeros(3, dtype=np.int64), 1), "mean", rng,
                     flags=("SingleClass",))
     empty_target = np.zeros((0, 3)) if loss == "categorical_hinge_loss" else np.zeros(0, dtype=np.int64)
-    yield from empty_cases(_row_case, loss, rng, np.zeros((0, 3)), empty_target, "empty_batch")
+    yield from empty_cases(row_case, loss, rng, np.zeros((0, 3)), empty_target, "empty_batch")
     # The kinks, each alone (two kinks met at one point would have products of one-sided slopes, no one midpoint).
     if loss == "categorical_hinge_loss":
         x = np.array([[0.5, -2.0, 1.5], [1.0, 1.0, 1.5], [0.0, -2.0, 0.5]])
-        yield _row_case(loss, "at_margin_none", "edge", "the row meets the margin exactly (1 + 0.5 - 1.5 = 0): half "
+        yield row_case(loss, "at_margin_none", "edge", "the row meets the margin exactly (1 + 0.5 - 1.5 = 0): half "
                         "the slope (as JAX's maximum), any value between the one-sided slopes accepted",
                         x[:1], _one_hot([2], 3), "none", rng, flags=("AtKink",))
-        yield _row_case(loss, "at_tie_none", "edge", "ties in the max: two other classes at 1 (z = 0.5), and an "
+        yield row_case(loss, "at_tie_none", "edge", "ties in the max: two other classes at 1 (z = 0.5), and an "
                         "other class at 0 tied with the target's own product 0 (z = 0.5): the tied entries share "
                         "the slope equally (as JAX's max), in the scores and in the targets", x[1:],
                         _one_hot([2, 2], 3), "none", rng, flags=("AtKink",))
-        yield _row_case(loss, "negative_others_none", "basic", "all other scores negative: Keras's max over "
+        yield row_case(loss, "negative_others_none", "basic", "all other scores negative: Keras's max over "
                         "(1 - t) x sees the target's 0, so n = 0 and the loss is max(0, 1 - x_y), not "
                         "max(0, 1 + max_{c != y} x_c - x_y)", np.array([[-1.0, -2.0, 0.5], [-0.25, 0.75, -3.0]]),
                         _one_hot([2, 1], 3), "none", rng, flags=("Basic", "Convention"))
         rng = _rng(loss, "soft")
-        yield _row_case(loss, "soft_targets_mean", "basic", "soft target rows (multiples of 1/8), which Keras's "
+        yield row_case(loss, "soft_targets_mean", "basic", "soft target rows (multiples of 1/8), which Keras's "
                         "formula accepts as they are: both inputs get gradients", _scores(rng, 4, 3, [0, 1, 2, 0]),
                         rng.integers(0, 9, size=(4, 3)) / 8, "mean", rng, flags=("ProbabilityTargets",))
     else:
         x = np.array([[0.5, 2.0, 3.0], [1.5, 0.5, 0.5], [4.0, 3.0, 3.0]])
-        yield _row_case(loss, "at_margin_none", "edge", "x_y = 1 + max_{c != y} x_c exactly (3 = 1 + 2): the target's "
+        yield row_case(loss, "at_margin_none", "edge", "x_y = 1 + max_{c != y} x_c exactly (3 = 1 + 2): the target's "
                         "own v_y = x_y ties with the best other class, and the two share the slope (as optax)",
                         x[:1], np.array([2]), "none", rng, flags=("AtKink",))
-        yield _row_case(loss, "at_tie_none", "edge", "two other classes tied for the maximum (0.5 and 0.5 with the "
+        yield row_case(loss, "at_tie_none", "edge", "two other classes tied for the maximum (0.5 and 0.5 with the "
                         "target 1.5; 3 and 3 with the target 4): they share the slope equally", x[1:],
                         np.array([0, 0]), "none", rng, flags=("AtKink",))
-        yield _row_case(loss, "label_out_of_range", "invalid", "class index 3 with C = 3", np.zeros((2, 3)),
+        yield row_case(loss, "label_out_of_range", "invalid", "class index 3 with C = 3", np.zeros((2, 3)),
                         np.array([0, 3]), "mean", rng, cotangent=np.float64(1.0), flags=("InvalidInput",),
                         error="label_out_of_range")
     for reduction in ("none", "mean"):
@@ -275,19 +267,19 @@ def hinge_row_cases(loss: str) -> Iterator[VectorCase]:
         labels = rng.integers(0, 4, size=4)
         x = nondyadic_values(rng, (4, 4), -2.0, 2.0)
         x[0] = [0.1, 1 / 3, -2.7, 0.7]
-        yield _row_case(loss, name, "accuracy", "non-dyadic scores (0.1, 1/3, random 53-bit values): the sums "
+        yield row_case(loss, name, "accuracy", "non-dyadic scores (0.1, 1/3, random 53-bit values): the sums "
                         "1 + n - p and x_c + 1 round", x, _targets(loss, labels, 4), reduction, rng,
                         cotangent=float64_cotangent(rng, (4,), reduction), dtypes=FLOAT64_ONLY,
                         flags=("NonDyadic", "Reduction"))
     rng = _rng(loss, "nonfinite")
-    yield _row_case(loss, "nan_score_none", "nonfinite", "a NaN score makes its row's loss and gradients NaN",
+    yield row_case(loss, "nan_score_none", "nonfinite", "a NaN score makes its row's loss and gradients NaN",
                     np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), _targets(loss, np.array([0, 2]), 3), "none",
                     rng, flags=("NaNInput",))
     rng = _rng(loss, "invalid")
-    yield _row_case(loss, "unknown_reduction", "invalid", "reduction 'avg' is not one of none, mean, sum",
+    yield row_case(loss, "unknown_reduction", "invalid", "reduction 'avg' is not one of none, mean, sum",
                     np.zeros((2, 3)), _targets(loss, np.array([0, 1]), 3), "avg", rng, cotangent=np.float64(1.0),
                     flags=("InvalidInput",), error="invalid_reduction")
-    yield _row_case(loss, "three_dimensional_input", "invalid", "input (2, 3, 2): one row of classes per sample only",
+    yield row_case(loss, "three_dimensional_input", "invalid", "input (2, 3, 2): one row of classes per sample only",
                     np.zeros((2, 3, 2)), np.zeros((2, 3, 2)) if loss == "categorical_hinge_loss" else
                     np.zeros((2, 2), dtype=np.int64), "mean", rng, cotangent=np.float64(1.0),
                     flags=("InvalidInput", "ShapeMismatch"), error="shape_mismatch")

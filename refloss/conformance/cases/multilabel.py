@@ -6,8 +6,9 @@ from typing import Iterator
 
 import numpy as np
 
-from refloss.conformance.cases import (FLOAT64_ONLY, VectorCase, case_rng, cases_for, cotangent_for, empty_cases,
-                                       float64_cotangent, grid_values, nondyadic_values, two_input_case)
+from refloss.conformance.cases import (FLOAT64_ONLY, VectorCase, case_rng, cases_for, empty_cases,
+                                       float64_cotangent, grid_values, nondyadic_values, row_case,
+                                       two_input_case)
 
 _KL_REDUCTIONS = ("none", "sum", "mean", "batchmean")
 
@@ -115,15 +116,6 @@ def kl_div_cases(loss: str) -> Iterator[VectorCase]:
 
 # ---- multilabel_soft_margin_loss and multilabel_margin_loss: one loss per sample (row) -----------------------------
 
-def _sample_case(loss: str, name: str, concern: str, comment: str, x: np.ndarray, target: np.ndarray,
-                 reduction: str, rng: np.random.Generator, **fields) -> VectorCase:
-    """A case of a per-sample loss (classes on the last axis); the cotangent has the sample shape or is a scalar.
-    The target keeps its dtype: probabilities (float) or class indices (int)."""
-    cotangent = fields.pop("cotangent", None)
-    if cotangent is None:
-        cotangent = cotangent_for(rng, np.shape(x)[:-1], reduction)
-    return VectorCase(name, concern, comment, {"input": np.asarray(x, float), "target": np.asarray(target)},
-                      reduction, cotangent=np.asarray(cotangent, float), **fields)
 
 
 def _multilabel_targets(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -143,35 +135,40 @@ def multilabel_soft_margin_cases(loss: str) -> Iterator[VectorCase]:
                 name = f"shape{'x'.join(map(str, shape))}{'_weight' if weighted else ''}_{reduction}"
                 rng = case_rng(loss, name)
                 params = {"weight": np.array([0.5, 2.0, 0.0, 1.25])} if weighted else {}
-                yield _sample_case(loss, name, "basic", f"logits on the grid, hard and soft labels, shape {shape}"
+                yield row_case(loss, name, "basic", f"logits on the grid, hard and soft labels, shape {shape}"
                                    + (", class weights with a zero" if weighted else ""), grid_values(rng, shape),
                                    _multilabel_targets(rng, shape), reduction, rng, params=params,
                                    flags=("Basic", "Reduction") + (("Weighted",) if weighted else ())
                                    + (("Shape",) if len(shape) == 1 else ()))
     rng = case_rng(loss, "zero_cotangent")
-    yield _sample_case(loss, "zero_cotangent_none", "basic", "grad_output = 0 must give zero gradients",
+    yield row_case(loss, "zero_cotangent_none", "basic", "grad_output = 0 must give zero gradients",
                        grid_values(rng, (2, 3)), _multilabel_targets(rng, (2, 3)), "none", rng,
                        cotangent=np.zeros(2), flags=("ZeroCotangent",))
 
     rng = case_rng(loss, "edge")
-    yield _sample_case(loss, "single_class_mean", "edge", "C = 1: the loss is the binary cross-entropy itself",
+    yield row_case(loss, "single_class_mean", "edge", "C = 1: the loss is the binary cross-entropy itself",
                        np.array([[1.5], [-0.75]]), np.array([[1.0], [0.0]]), "mean", rng,
                        flags=("SingleClass", "Reduction"))
     # 1e4 is exact in float32: log(1 + exp(1e4)) overflows where softplus does not
-    yield _sample_case(loss, "logits_1e4_none", "edge", "logits of +-1e4: each class's term is 0 or 1e4 exactly",
+    yield row_case(loss, "logits_1e4_none", "edge", "logits of +-1e4: each class's term is 0 or 1e4 exactly",
                        np.array([[1e4, -1e4], [-1e4, 1e4]]), np.array([[1.0, 1.0], [0.0, 0.0]]), "none", rng,
                        dtypes=("float64", "float32"), flags=("HugeMagnitude",))
-    yield from empty_cases(_sample_case, loss, rng, np.zeros((0, 3)), np.zeros((0, 3)), "empty_batch")
+    yield from empty_cases(row_case, loss, rng, np.zeros((0, 3)), np.zeros((0, 3)), "empty_batch")
 
     for reduction in ("none", "mean"):
         name = f"nondyadic_{reduction}"
         rng = case_rng(loss, name)
         x = nondyadic_values(rng, (3, 5), -4.0, 4.0)
-        yield _sample_case(loss, name, "accuracy", "non-dyadic float64 logits, soft targets and class weights", x,
+        yield row_case(loss, name, "accuracy", "non-dyadic float64 logits, soft targets and class weights", x,
                            nondyadic_values(rng, (3, 5), 0.0, 1.0), reduction, rng,
                            cotangent=float64_cotangent(rng, (3,), reduction),
                            params={"weight": np.array([0.1, 1 / 3, 0.7, 2.5, 1.0])}, dtypes=FLOAT64_ONLY,
                            flags=("NonDyadic", "Weighted"))
+
+    rng = case_rng(loss, "nan_row")
+    yield row_case(loss, "nan_row_none", "nonfinite", "a sample whose logits are all NaN: its loss and its whole "
+                   "gradient row are NaN, the other sample's are not", np.array([[np.nan] * 3, [0.5, -1.0, 2.0]]),
+                   np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]), "none", rng, flags=("NaNInput",))
 
     rng = case_rng(loss, "invalid")
     for name, comment, x, target, params, error, flags in [
@@ -184,9 +181,9 @@ def multilabel_soft_margin_cases(loss: str) -> Iterator[VectorCase]:
         ("negative_weight", "a negative class weight", np.zeros((1, 2)), np.zeros((1, 2)),
          {"weight": np.array([1.0, -1.0])}, "invalid_weight", ()),
     ]:
-        yield _sample_case(loss, name, "invalid", comment, x, target, "mean", rng, cotangent=np.float64(1.0),
+        yield row_case(loss, name, "invalid", comment, x, target, "mean", rng, cotangent=np.float64(1.0),
                            params=params, flags=("InvalidInput",) + flags, error=error)
-    yield _sample_case(loss, "unknown_reduction", "invalid", "reduction 'batchmean' (kl_div's only)",
+    yield row_case(loss, "unknown_reduction", "invalid", "reduction 'batchmean' (kl_div's only)",
                        np.zeros((1, 2)), np.zeros((1, 2)), "batchmean", rng, cotangent=np.float64(1.0),
                        flags=("InvalidInput",), error="invalid_reduction")
 
@@ -227,35 +224,35 @@ def multilabel_margin_cases(loss: str) -> Iterator[VectorCase]:
         name = f"batch_{reduction}"
         rng = case_rng(loss, name)
         labels = _target_rows(rng, 6, 4)
-        yield _sample_case(loss, name, "basic", "6 samples of 4 classes, 0 to 4 targets each, padding after -1",
+        yield row_case(loss, name, "basic", "6 samples of 4 classes, 0 to 4 targets each, padding after -1",
                            _scores_off_the_margin(rng, labels), labels, reduction, rng, flags=("Basic", "Reduction"))
     rng = case_rng(loss, "fixed")
     labels = np.array([[3, 0, -1, 1], [2, 2, -1, -1], [-1, 0, 1, 2], [0, 1, 2, 3]])
-    yield _sample_case(loss, "fixed_rows_none", "basic", "targets {3, 0} (then padding 1), 2 listed twice, none "
+    yield row_case(loss, "fixed_rows_none", "basic", "targets {3, 0} (then padding 1), 2 listed twice, none "
                        "listed, all listed (no non-target: loss 0)", _scores_off_the_margin(rng, labels), labels,
                        "none", rng, flags=("Basic",))
     rng = case_rng(loss, "zero_cotangent")
     labels = _target_rows(rng, 2, 3)
-    yield _sample_case(loss, "zero_cotangent_mean", "basic", "grad_output = 0 must give zero gradients",
+    yield row_case(loss, "zero_cotangent_mean", "basic", "grad_output = 0 must give zero gradients",
                        _scores_off_the_margin(rng, labels), labels, "mean", rng, cotangent=np.float64(0.0),
                        flags=("ZeroCotangent",))
 
     rng = case_rng(loss, "edge")
     label = np.array([1, 3, -1, 0, 2])
-    yield _sample_case(loss, "unbatched_none", "edge", "input (C,), target (C,)", _scores_off_the_margin(rng, label),
+    yield row_case(loss, "unbatched_none", "edge", "input (C,), target (C,)", _scores_off_the_margin(rng, label),
                        label, "none", rng, flags=("Shape",))
     # x_1 = 1 (target), x_0 = 0 and x_2 = 1 (others): z = 1 - 1 + 0 = 0 at the pair (1, 0), z = 1 at (1, 2)
-    yield _sample_case(loss, "at_margin_none", "edge", "a pair exactly at the margin (z = 0): PyTorch's z > 0 "
+    yield row_case(loss, "at_margin_none", "edge", "a pair exactly at the margin (z = 0): PyTorch's z > 0 "
                        "leaves it inactive; any value between the one-sided derivatives is accepted",
                        np.array([[0.0, 1.0, 1.0]]), np.array([[1, -1, 0]]), "none", rng, flags=("AtKink",))
-    yield from empty_cases(_sample_case, loss, rng, np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64),
+    yield from empty_cases(row_case, loss, rng, np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64),
                            "empty_batch")
 
     for reduction in ("none", "mean"):
         name = f"nondyadic_{reduction}"
         rng = case_rng(loss, name)
         labels = _target_rows(rng, 4, 5)
-        yield _sample_case(loss, name, "accuracy", "non-dyadic float64 scores: 1 - x_j + x_i rounds twice",
+        yield row_case(loss, name, "accuracy", "non-dyadic float64 scores: 1 - x_j + x_i rounds twice",
                            nondyadic_values(rng, (4, 5), -2.0, 2.0), labels, reduction, rng,
                            cotangent=float64_cotangent(rng, (4,), reduction), dtypes=FLOAT64_ONLY,
                            flags=("NonDyadic",))
@@ -269,5 +266,5 @@ def multilabel_margin_cases(loss: str) -> Iterator[VectorCase]:
         ("target_shape", "target (1, 2) for input (1, 3)", np.zeros((1, 3)), np.array([[0, -1]]),
          "shape_mismatch", ("ShapeMismatch",)),
     ]:
-        yield _sample_case(loss, name, "invalid", comment, x, target, "mean", rng, cotangent=np.float64(1.0),
+        yield row_case(loss, name, "invalid", comment, x, target, "mean", rng, cotangent=np.float64(1.0),
                            flags=("InvalidInput",) + flags, error=error)

@@ -85,6 +85,9 @@ def _soft_margin_terms(x: np.ndarray, t: np.ndarray, params: dict) -> tuple[list
     w = _weights(params, classes)
     losses = []
     for row, target in zip(rows, targets):
+        if any(mpmath.isnan(v) for v in row):  # a NaN logit makes its sample's loss NaN
+            losses.append(mpmath.nan)
+            continue
         terms = []
         for c in range(classes):
             with mpmath.workprec(mpmath.mp.prec + int(1.5 * abs(row[c])) + 64):
@@ -101,6 +104,9 @@ def _soft_margin_standard(row: list, target: list, params: dict) -> tuple:
     ((1 - t) sigma(x) - t sigma(-x)), d/dt_c = -w/C x (the two softplus differ by exactly x)."""
     classes = len(row)
     w = _weights(params, classes)
+    if any(mpmath.isnan(v) for v in row):  # a NaN row: NaN expectations, no error bound
+        zero = r.exact(0)
+        return zero, [zero] * classes, [zero] * classes, r.exact(1)
     terms, grad_x, grad_t = [], [], []
     for c in range(classes):
         x, t = row[c], target[c]
