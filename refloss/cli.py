@@ -362,8 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "and when nothing was checked. Known deviations listed in "
                                     "conformance/expectations/IMPL.json are expected failures.")
     p.add_argument("--impl", default="refloss",
-                   help="refloss (default: the embedded reference), torch, jax, keras, module:NAME (your Python functions: "
-                        "NAME, importable from the current directory, defines LOSSES = {name: (forward, vjp)}), or "
+                   help="refloss (default: the embedded reference), torch, jax, keras, module:NAME (your Python "
+                        "functions: NAME, importable from the current directory, defines LOSSES = {name: (forward, "
+                        "vjp)}), or "
                         "exec:COMMAND (an engine speaking the lossvec-jsonl/1 protocol)")
     p.add_argument("--only", nargs="+", default=[], metavar="NAME", help="only these losses")
     p.add_argument("--dtype", nargs="+", default=[], choices=["float64", "float32", "bfloat16", "float16"],

@@ -321,7 +321,8 @@ class TestSoftmaxFocal:
         x, t = rng.normal(size=(4, 3)), rng.integers(0, 3, size=4)
         assert np.array_equal(refloss.softmax_focal_loss(x, t, reduction="none", label_smoothing=0.0),
                               refloss.softmax_focal_loss(x, t, reduction="none"))
-        uniform = [refloss.softmax_focal_loss(x, np.full(4, c), reduction="none", label_smoothing=1.0) for c in range(3)]
+        uniform = [refloss.softmax_focal_loss(x, np.full(4, c), reduction="none", label_smoothing=1.0)
+                   for c in range(3)]
         np.testing.assert_array_equal(uniform[0], uniform[1])
         np.testing.assert_array_equal(uniform[0], uniform[2])
 

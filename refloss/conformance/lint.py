@@ -60,7 +60,8 @@ def _vector_problems(path: str, document: dict[str, Any], validator: Any, uids: 
             if test["uid"] != _uid(loss, test["attributes"], test["inputs"], cotangent):
                 problems.append(f"{where}: uid {test['uid']} is not the hash of the test's content")
             tensors = list(test["inputs"].values()) + ([cotangent] if cotangent else []) + [
-                v for k, v in test["attributes"].items() if k != "reduction" and "choice" not in v and "boolean" not in v]
+                v for k, v in test["attributes"].items()
+                if k != "reduction" and "choice" not in v and "boolean" not in v]
             for tensor in tensors:
                 for bits in tensor.get("bits", []):
                     value = bits_to_float(bits, "float64")
