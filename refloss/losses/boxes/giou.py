@@ -104,6 +104,7 @@ register(LossSpec(
     equivalents=(Equivalent("torchvision", "torchvision.ops.generalized_box_iou_loss", "no box check (an inverted "
                             "box gives a number); accepts a negative eps"),
                  Equivalent("fvcore", "fvcore.nn.giou_loss", "the same formula and eps = 1e-7 as torchvision's; "
-                            "an inverted box is an AssertionError"),
+                            "an inverted box is an AssertionError; default reduction 'none'; 'mean' of an empty "
+                            "input is 0 (0.0 * loss.sum()), not NaN"),
                  Equivalent("mmdet", "mmdet.models.losses.giou_loss", "union and enclosing area clamped at eps")),
 ))
