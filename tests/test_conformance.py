@@ -175,14 +175,15 @@ def test_jax_passes_except_its_recorded_deviations():
     pytest.importorskip("jax")
     pytest.importorskip("optax")
     expectations = validator.load_expectations(SUITE / "expectations" / "jax.json")
-    # float64 and float32 only: each new shape and dtype makes JAX compile every primitive again (~1 s per test),
-    # and bfloat16/float16 add rounding, not new code paths. `refloss conformance check --impl jax` runs all four.
-    report = validator.check(get_adapter("jax"), SUITE, expectations=expectations, dtypes=["float64", "float32"])
+    # float64 only: each new shape and dtype makes JAX compile every primitive again (~1 s per test; float64 and
+    # float32 together took 113 s of a 553 s suite), and the other dtypes add rounding, not new code paths.
+    # `refloss conformance check --impl jax` runs all four.
+    report = validator.check(get_adapter("jax"), SUITE, expectations=expectations, dtypes=["float64"])
     assert not report.failed, validator.format_table(report)
     counts = report.counts()
     assert counts["xpass"] == 0
     checked = {uid for uid, entry in expectations.items()
-               if {"float64", "float32"} & set(entry.get("dtypes", ["float64"]))}  # (others: bfloat16/float16 only)
+               if "float64" in entry.get("dtypes", ["float64"])}  # (the others apply to lower precisions only)
     assert {o.uid for o in report.outcomes if o.status == "xfail"} == checked
     assert {o.loss for o in report.outcomes} == {"mse_loss", "huber_loss", "log_cosh_loss",
                                                  "binary_cross_entropy_with_logits", "sigmoid_focal_loss",
