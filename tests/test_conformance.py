@@ -176,7 +176,7 @@ def test_jax_passes_except_its_recorded_deviations():
     pytest.importorskip("optax")
     expectations = validator.load_expectations(SUITE / "expectations" / "jax.json")
     # float64 only: each new shape and dtype makes JAX compile every primitive again (~1 s per test; float64 and
-    # float32 together took 113 s of a 553 s suite), and the other dtypes add rounding, not new code paths.
+    # float32 together took 113 s of a 520 s local run), and the other dtypes add rounding, not new code paths.
     # `refloss conformance check --impl jax` runs all four.
     report = validator.check(get_adapter("jax"), SUITE, expectations=expectations, dtypes=["float64"])
     assert not report.failed, validator.format_table(report)
