@@ -422,10 +422,11 @@ def sample_case(spec: LossSpec | str, rng: np.random.Generator, *, leading_shape
         if isinstance(value, str) and value == "random":
             params[name] = rng.uniform(0.1, 2.0, size=tensor_param_shape(spec.param(name), first_shape))
     for _ in range(max_tries):
-        inputs = tuple(_draw_input(rng, inp, _resolve_shape(inp.shape, sizes), sizes) for inp in spec.inputs)
         if spec.draw_inputs is not None:  # inputs that constrain each other (ctc_loss's lengths)
             inputs = tuple(spec.draw_inputs(rng, leading_shape))
             first_shape = np.shape(inputs[0])
+        else:
+            inputs = tuple(_draw_input(rng, inp, _resolve_shape(inp.shape, sizes), sizes) for inp in spec.inputs)
         out_shape = spec.output_shape(first_shape, reduction)
         case = Case(inputs, params, reduction, rng.normal(size=out_shape) if out_shape else np.float64(rng.normal()))
         if not avoid_kinks or kink_distance(spec, case) >= margin:

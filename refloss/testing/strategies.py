@@ -60,20 +60,23 @@ def _cases(draw: Any, spec: LossSpec, reductions: tuple[str, ...], avoid_kinks: 
     symbols = sorted({s for inp in spec.inputs for s in inp.shape if s != "..." and not s.isdigit()})
     sizes: dict[str, Any] = {s: draw(st.integers(1, max_side)) for s in symbols}
     sizes["..."] = draw(hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=max_side))
-    inputs = tuple(
-        draw(hnp.arrays(np.int64, _resolve_shape(inp.shape, sizes), elements=st.integers(0, sizes[inp.classes] - 1)))
-        if inp.kind == "int" else
-        draw(hnp.arrays(np.float64, _resolve_shape(inp.shape, sizes), elements=st.sampled_from(inp.choices)))
-        if inp.choices else
-        draw(hnp.arrays(np.float64, _resolve_shape(inp.shape, sizes),
-                        elements=st.floats(inp.sample.low, inp.sample.high, allow_subnormal=False)))
-        for inp in spec.inputs
-    )
-    # boxes: any four values per box, each axis's pair sorted into x1 <= x2, y1 <= y2
-    inputs = tuple(boxes_from(values) if inp.kind == "box" else values for inp, values in zip(spec.inputs, inputs))
     if spec.draw_inputs is not None:  # inputs that constrain each other (ctc_loss's lengths): the loss draws them
         seed = draw(st.integers(0, 2 ** 32 - 1))
         inputs = tuple(spec.draw_inputs(np.random.default_rng(seed), sizes["..."]))
+    else:
+        inputs = tuple(
+            draw(hnp.arrays(np.int64, _resolve_shape(inp.shape, sizes),
+                            elements=st.integers(0, sizes[inp.classes] - 1)))
+            if inp.kind == "int" else
+            draw(hnp.arrays(np.float64, _resolve_shape(inp.shape, sizes), elements=st.sampled_from(inp.choices)))
+            if inp.choices else
+            draw(hnp.arrays(np.float64, _resolve_shape(inp.shape, sizes),
+                            elements=st.floats(inp.sample.low, inp.sample.high, allow_subnormal=False)))
+            for inp in spec.inputs
+        )
+        # boxes: any four values per box, each axis's pair sorted into x1 <= x2, y1 <= y2
+        inputs = tuple(boxes_from(values) if inp.kind == "box" else values
+                       for inp, values in zip(spec.inputs, inputs))
     first_shape = inputs[0].shape
     params = {p.name: draw(param_values(p, first_shape)) for p in spec.params}
     params = {name: value for name, value in params.items() if value is not None}
