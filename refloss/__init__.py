@@ -89,8 +89,8 @@ from refloss.losses.classification import poly1_cross_entropy
 from refloss.losses.classification import poly1_cross_entropy_vjp
 from refloss.losses.classification import sparsemax_loss
 from refloss.losses.classification import sparsemax_loss_vjp
-from refloss.losses.regression import cosine_similarity_loss
-from refloss.losses.regression import cosine_similarity_loss_vjp
+from refloss.losses.embedding import cosine_similarity_loss
+from refloss.losses.embedding import cosine_similarity_loss_vjp
 from refloss.losses.segmentation import dice_loss
 from refloss.losses.segmentation import dice_loss_vjp
 from refloss.losses.segmentation import tversky_loss

@@ -6,8 +6,6 @@ from refloss.losses.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_v
 from refloss.losses.regression.huber import huber_loss, huber_loss_vjp
 from refloss.losses.regression.log_cosh import log_cosh_loss, log_cosh_loss_vjp
 from refloss.losses.regression.balanced_l1 import balanced_l1_loss, balanced_l1_loss_vjp
-from refloss.losses.regression.cosine_similarity import cosine_similarity_loss
-from refloss.losses.regression.cosine_similarity import cosine_similarity_loss_vjp
 from refloss.losses.regression.poisson_nll import poisson_nll_loss, poisson_nll_loss_vjp
 from refloss.losses.regression.gaussian_nll import gaussian_nll_loss, gaussian_nll_loss_vjp
 from refloss.losses.regression.keras_regression import mean_absolute_percentage_error
@@ -34,8 +32,6 @@ __all__ = [
     "poisson_nll_loss_vjp",
     "smooth_l1_loss",
     "smooth_l1_loss_vjp",
-    "cosine_similarity_loss",
-    "cosine_similarity_loss_vjp",
     "mean_absolute_percentage_error",
     "mean_absolute_percentage_error_vjp",
     "mean_squared_logarithmic_error",

@@ -157,9 +157,7 @@ def _norm_distance(input: Any, target: Any, **params: Any) -> np.ndarray:
 
 register(LossSpec(
     name="cosine_similarity_loss",
-    # (not "regression": that family's conformance cases are elementwise; package D's "embedding" family holds the
-    # other cosine losses)
-    family="embedding",
+    family="embedding",  # beside the other cosine losses (Keras files it under its regression losses)
     forward=cosine_similarity_loss,
     vjp=cosine_similarity_loss_vjp,
     inputs=(Input("input", "predicted vectors (N, D) (Keras's y_pred)", shape=("N", "D")),
