@@ -1,0 +1,27 @@
+"""Sphinx configuration of the refloss documentation site (MyST Markdown pages, Google-style docstrings)."""
+
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS / "_ext"))
+
+import refloss  # noqa: E402
+
+project = "refloss"
+author = "the refloss authors"
+copyright = "2026, the refloss authors"
+release = refloss.__version__
+version = release
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+]
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_heading_anchors = 4
+exclude_patterns = ["_build", "_generated", "**/__pycache__"]
+html_theme = "furo"
+html_title = f"refloss {release}"
