@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 import refloss
 
@@ -221,4 +222,161 @@ def ce_vs_mse_softmax_values() -> dict[str, str]:
         values[f"p{c}"] = f"{example['p'][c]:.3f}"
         values[f"mse_grad{c}"] = f"{example['mse_grad'][c]:+.3f}"
         values[f"ce_grad{c}"] = f"{example['ce_grad'][c]:+.3f}"
+    return values
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Focal loss (docs/learn/focal_loss.md)
+# ---------------------------------------------------------------------------------------------------------------
+
+GAMMAS = (0.0, 0.5, 1.0, 2.0, 5.0)
+ALPHA = 0.25  # RetinaNet's (and torchvision's default) weight of the positives; negatives get 1 - alpha
+EASY_P_T = 0.9  # an example is "easy" once the model gives its true class at least this probability
+WELL_CLASSIFIED_P_T = 0.9  # the point at which the prose compares focal loss with cross-entropy
+HARD_P_T = 0.01  # a badly misclassified example
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of binary classification scores, as one class of a RetinaNet head sees them."""
+
+    logits: np.ndarray
+    targets: np.ndarray
+    groups: dict[str, int]  # how many scores each ingredient of the synthetic batch contributed, in order
+
+
+def focal_curves(p_t: np.ndarray, gamma: float, alpha: float | None, target: float = 1.0) -> dict[str, np.ndarray]:
+    """Focal loss and the magnitude of its gradient w.r.t. the logit, as functions of ``p_t``.
+
+    ``p_t`` is the probability the model gives the true class; for a positive (``target`` 1) the logit is
+    ``log(p_t / (1 - p_t))``, for a negative its opposite. The gradient comes from ``sigmoid_focal_loss_vjp``.
+    """
+    p_t = np.asarray(p_t, dtype=np.float64)
+    logits = np.log(p_t / (1 - p_t)) * (1 if target == 1 else -1)
+    targets = np.full_like(logits, target)
+    loss = refloss.sigmoid_focal_loss(logits, targets, alpha=alpha, gamma=gamma)
+    grad, _ = refloss.sigmoid_focal_loss_vjp(np.ones_like(loss), logits, targets, alpha=alpha, gamma=gamma)
+    return {"loss": loss, "grad": np.abs(grad)}
+
+
+def focal_curves_figure() -> Figure:
+    """Loss and gradient magnitude vs p_t for each gamma; top without alpha, bottom with alpha = 0.25."""
+    p_t = np.linspace(0.001, 0.999, 999)
+    figure, axes = _figure(2, 2, height=3.2)
+    for row, alpha in enumerate((None, ALPHA)):
+        loss_ax, grad_ax = axes[row]
+        for gamma, color in zip(GAMMAS, COLORS):
+            label = "$\\gamma = 0$ (cross-entropy)" if gamma == 0 else f"$\\gamma = {gamma:g}$"
+            positives = focal_curves(p_t, gamma, alpha, target=1.0)
+            loss_ax.plot(p_t, positives["loss"], color=color, label=label)
+            grad_ax.plot(p_t, positives["grad"], color=color, label=label)
+            if alpha is not None:  # the negatives' curves differ only by their weight 1 - alpha
+                negatives = focal_curves(p_t, gamma, alpha, target=0.0)
+                loss_ax.plot(p_t, negatives["loss"], color=color, ls="--", lw=1)
+                grad_ax.plot(p_t, negatives["grad"], color=color, ls="--", lw=1)
+        weighting = "no $\\alpha$" if alpha is None else f"$\\alpha = {alpha:g}$"
+        loss_ax.set(xlabel="$p_t$ (probability of the true class)", ylabel="loss (log scale)", yscale="log",
+                    ylim=(1e-6, 10), title=f"Focal loss, {weighting}")
+        grad_ax.set(xlabel="$p_t$ (probability of the true class)", ylabel=r"$|\partial \ell / \partial x|$",
+                    title=f"Gradient w.r.t. the logit, {weighting}")
+        handles, _ = loss_ax.get_legend_handles_labels()
+        if alpha is not None:  # say which line style is which class
+            handles = handles + [Line2D([], [], color="black", label=f"positives (weight {alpha:g})"),
+                                     Line2D([], [], color="black", ls="--", lw=1,
+                                            label=f"negatives (weight {1 - alpha:g})")]
+        loss_ax.legend(handles=handles, fontsize=8, loc="lower left")
+    return figure
+
+
+def focal_curves_values() -> dict[str, str]:
+    """How much focal loss shrinks a well-classified example, and what it does to a badly misclassified one."""
+    values = {"easy_p_t": f"{WELL_CLASSIFIED_P_T:g}", "hard_p_t": f"{HARD_P_T:g}", "alpha": f"{ALPHA:g}",
+              "negative_weight": f"{1 - ALPHA:g}"}
+    ce_easy = focal_curves(np.array([WELL_CLASSIFIED_P_T]), 0.0, None)
+    ce_hard = focal_curves(np.array([HARD_P_T]), 0.0, None)
+    values["ce_hard_grad"] = f"{ce_hard['grad'][0]:.2f}"
+    for gamma in GAMMAS[1:]:
+        key = f"{gamma:g}".replace(".", "_")
+        easy = focal_curves(np.array([WELL_CLASSIFIED_P_T]), gamma, None)
+        hard = focal_curves(np.array([HARD_P_T]), gamma, None)
+        factor = ce_easy["loss"][0] / easy["loss"][0]
+        values[f"easy_loss_factor_{key}"] = f"{factor:,.0f}" if factor >= 100 else f"{factor:.3g}"
+        values[f"hard_grad_{key}"] = f"{hard['grad'][0]:.2f}"
+    return values
+
+
+@functools.lru_cache(maxsize=None)
+def imbalanced_batch() -> Batch:
+    """A RetinaNet-like batch for one class, with a fixed seed: a flood of easy background, a few objects.
+
+    RetinaNet scores about 100,000 anchors per image and class, of which a handful cover an object. Here, for a
+    detector part-way through training: 99,000 background anchors it already rejects (logits ~ N(-5, 1)),
+    900 background anchors that look like objects (N(-1, 1.5)) and 100 objects (N(1, 1.5)).
+    """
+    rng = np.random.default_rng(SEED)
+    groups = {"easy background": 99_000, "hard background": 900, "objects": 100}
+    logits = np.concatenate([rng.normal(-5.0, 1.0, groups["easy background"]),
+                             rng.normal(-1.0, 1.5, groups["hard background"]),
+                             rng.normal(1.0, 1.5, groups["objects"])])
+    targets = np.concatenate([np.zeros(groups["easy background"] + groups["hard background"]),
+                              np.ones(groups["objects"])])
+    return Batch(logits, targets, groups)
+
+
+def batch_p_t(batch: Batch) -> np.ndarray:
+    """The probability the model gives each score's true class."""
+    p = refloss.sigmoid(batch.logits)
+    return np.where(batch.targets == 1, p, 1 - p)
+
+
+@functools.lru_cache(maxsize=None)
+def focal_batch_shares(gamma: float, alpha: float | None) -> dict[str, float]:
+    """On :func:`imbalanced_batch`: total focal loss and the easy examples' and positives' shares of it.
+
+    The gradient share is that of the summed magnitudes of the per-score gradients w.r.t. the logits (the L1 norm
+    of the gradient), from ``sigmoid_focal_loss_vjp``.
+    """
+    batch = imbalanced_batch()
+    easy = batch_p_t(batch) >= EASY_P_T
+    loss = refloss.sigmoid_focal_loss(batch.logits, batch.targets, alpha=alpha, gamma=gamma)
+    grad, _ = refloss.sigmoid_focal_loss_vjp(np.ones_like(loss), batch.logits, batch.targets, alpha=alpha,
+                                             gamma=gamma)
+    magnitude = np.abs(grad)
+    return {"total": float(loss.sum()),
+            "easy_loss": float(loss[easy].sum() / loss.sum()),
+            "easy_grad": float(magnitude[easy].sum() / magnitude.sum()),
+            "positive_loss": float(loss[batch.targets == 1].sum() / loss.sum())}
+
+
+def focal_batch_table() -> tuple[list[str], list[list[str]]]:
+    """One row per (alpha, gamma): total loss and the easy examples' and positives' shares."""
+    header = ["$\\alpha$", "$\\gamma$", "total loss (sum)", f"easy ($p_t \\ge {EASY_P_T:g}$): share of the loss",
+              "easy: share of $\\sum_i \\lvert\\partial L/\\partial x_i\\rvert$", "positives: share of the loss"]
+    rows = []
+    for alpha in (None, ALPHA):
+        for gamma in GAMMAS:
+            shares = focal_batch_shares(gamma, alpha)
+            rows.append(["none" if alpha is None else f"{alpha:g}", f"{gamma:g}", f"{shares['total']:,.1f}",
+                         _percent(shares["easy_loss"]), _percent(shares["easy_grad"]),
+                         _percent(shares["positive_loss"])])
+    return header, rows
+
+
+def focal_batch_values() -> dict[str, str]:
+    """The batch's composition and the shares the prose quotes."""
+    batch = imbalanced_batch()
+    p_t = batch_p_t(batch)
+    easy = p_t >= EASY_P_T
+    values = {"n": f"{batch.logits.size:,}", "easy_p_t": f"{EASY_P_T:g}", "seed": str(SEED),
+              "n_easy": f"{int(easy.sum()):,}", "easy_fraction": _percent(easy.mean()),
+              "n_easy_positives": str(int(easy[batch.targets == 1].sum()))}
+    for name, count in batch.groups.items():
+        values["n_" + name.replace(" ", "_")] = f"{count:,}"
+    for gamma in GAMMAS:
+        key = f"{gamma:g}".replace(".", "_")
+        shares = focal_batch_shares(gamma, None)
+        values[f"easy_loss_{key}"] = _percent(shares["easy_loss"])
+        values[f"easy_grad_{key}"] = _percent(shares["easy_grad"])
+        values[f"positive_loss_{key}"] = _percent(shares["positive_loss"])
+        values[f"positive_loss_alpha_{key}"] = _percent(focal_batch_shares(gamma, ALPHA)["positive_loss"])
     return values
