@@ -380,3 +380,164 @@ def focal_batch_values() -> dict[str, str]:
         values[f"positive_loss_{key}"] = _percent(shares["positive_loss"])
         values[f"positive_loss_alpha_{key}"] = _percent(focal_batch_shares(gamma, ALPHA)["positive_loss"])
     return values
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# L1, L2, Smooth L1 and Huber on data with outliers (docs/learn/robust_regression.md)
+# ---------------------------------------------------------------------------------------------------------------
+
+N_SAMPLES, N_FEATURES, N_OFFSETS = 200, 5, 4  # 4 offsets per box: (dx, dy, dw, dh) as a box coder encodes them
+LABEL_NOISE = 0.1  # the spread of the good labels around the clean targets
+OUTLIER_FRACTION = 0.2
+OUTLIER_SHIFT = 5.0  # a wrong label sits about this far above the clean target, in every offset
+LEARNING_RATE, STEPS = 0.5, 100
+
+
+@dataclass(frozen=True)
+class Regressor:
+    """One of the four losses, as the regression page fits with it."""
+
+    name: str  # the refloss function
+    params: dict[str, float]
+    label: str  # how the page names it
+
+    def loss(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        return float(getattr(refloss, self.name)(prediction, target, **self.params))
+
+    def grad(self, prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
+        grad_prediction, _ = getattr(refloss, self.name + "_vjp")(1.0, prediction, target, **self.params)
+        return grad_prediction
+
+
+REGRESSORS = (
+    Regressor("mse_loss", {}, "L2 (`mse_loss`)"),
+    Regressor("l1_loss", {}, "L1 (`l1_loss`)"),
+    Regressor("smooth_l1_loss", {"beta": 1 / 9}, "Smooth L1 (`smooth_l1_loss`, β = 1/9)"),
+    Regressor("huber_loss", {"delta": 1.0}, "Huber (`huber_loss`, δ = 1)"),
+)
+
+
+@dataclass(frozen=True)
+class BoxData:
+    """Features, clean targets (what the boxes really are) and the labels the regressor is trained on."""
+
+    features: np.ndarray  # (N_SAMPLES, N_FEATURES + 1), the last column all ones (the bias)
+    true_weights: np.ndarray  # (N_FEATURES + 1, N_OFFSETS)
+    clean: np.ndarray  # (N_SAMPLES, N_OFFSETS): features @ true_weights
+    labels: np.ndarray  # clean + label noise, and OUTLIER_SHIFT more on the outlier rows
+    outliers: np.ndarray  # (N_SAMPLES,) bool
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The history of one gradient-descent fit: the loss being minimised and the distance to the clean targets."""
+
+    regressor: Regressor
+    losses: np.ndarray  # (STEPS + 1,) the regressor's own loss on the labels, before each step and at the end
+    rmse: np.ndarray  # (STEPS + 1,) root-mean-square distance of the predictions from the clean targets
+    weights: np.ndarray
+    mean_offset: float  # mean of (prediction - clean target) at the end: the pull of the outliers
+
+
+@functools.lru_cache(maxsize=None)
+def box_data() -> BoxData:
+    """Synthetic box-offset regression data with a fixed seed and a fifth of the labels wrong."""
+    rng = np.random.default_rng(SEED)
+    features = np.hstack([rng.normal(size=(N_SAMPLES, N_FEATURES)), np.ones((N_SAMPLES, 1))])
+    true_weights = rng.normal(scale=0.5, size=(N_FEATURES + 1, N_OFFSETS))
+    clean = features @ true_weights
+    labels = clean + rng.normal(scale=LABEL_NOISE, size=clean.shape)
+    outliers = np.zeros(N_SAMPLES, dtype=bool)
+    outliers[rng.choice(N_SAMPLES, size=round(OUTLIER_FRACTION * N_SAMPLES), replace=False)] = True
+    labels[outliers] += OUTLIER_SHIFT + rng.normal(size=(int(outliers.sum()), N_OFFSETS))
+    return BoxData(features, true_weights, clean, labels, outliers)
+
+
+def fit(regressor: Regressor, data: BoxData, learning_rate: float = LEARNING_RATE, steps: int = STEPS) -> Fit:
+    """Plain gradient descent on a linear model, from zero weights, with the regressor's VJP as the only gradient.
+
+    The loss is a mean over every offset of every box; the VJP gives its gradient w.r.t. the predictions, and the
+    chain rule through ``prediction = features @ weights`` is ``features.T @ grad``.
+    """
+    weights = np.zeros_like(data.true_weights)
+    losses, rmse = [], []
+    for step in range(steps + 1):
+        prediction = data.features @ weights
+        losses.append(regressor.loss(prediction, data.labels))
+        rmse.append(np.sqrt(np.mean((prediction - data.clean) ** 2)))
+        if step < steps:  # the last pass only measures the final weights
+            weights = weights - learning_rate * data.features.T @ regressor.grad(prediction, data.labels)
+    mean_offset = float(np.mean(data.features @ weights - data.clean))
+    return Fit(regressor, np.array(losses), np.array(rmse), weights, mean_offset)
+
+
+@functools.lru_cache(maxsize=None)
+def fits() -> tuple[Fit, ...]:
+    """One fit per regressor on :func:`box_data`, in the order of ``REGRESSORS``."""
+    data = box_data()
+    return tuple(fit(regressor, data) for regressor in REGRESSORS)
+
+
+def robust_regression_figure() -> Figure:
+    """Training curves: each loss relative to its start, and the distance of the predictions from clean targets."""
+    figure, axes = _figure(2)
+    loss_ax, rmse_ax = axes[0]
+    steps = np.arange(STEPS + 1)
+    for result, color in zip(fits(), COLORS):
+        label = result.regressor.label.replace("`", "")
+        loss_ax.plot(steps, result.losses / result.losses[0], color=color, label=label)
+        rmse_ax.plot(steps, result.rmse, color=color, label=label)
+    loss_ax.set(xlabel="gradient-descent step", ylabel="training loss / its value at step 0",
+                title="Each loss on the labels it is trained on", ylim=(0, 1.05))
+    loss_ax.legend(fontsize=8)
+    rmse_ax.set(xlabel="gradient-descent step", ylabel="RMS distance (log scale)", yscale="log",
+                title="Distance of the fit from the clean targets")
+    return figure
+
+
+def robust_regression_table() -> tuple[list[str], list[list[str]]]:
+    """One row per loss: its training loss at the start and end, and the end's distance from the clean targets."""
+    header = ["loss", "training loss: step 0", f"step {STEPS}", "RMS distance from clean targets",
+              "mean of prediction − clean target"]
+    rows = [[result.regressor.label, f"{result.losses[0]:.3f}", f"{result.losses[-1]:.3f}",
+             f"{result.rmse[-1]:.3f}", f"{result.mean_offset:+.3f}"] for result in fits()]
+    return header, rows
+
+
+def settling_step(result: Fit, within: float = 0.1) -> int:
+    """The first step from which the distance to the clean targets stays within ``within`` of its final value."""
+    final = result.rmse[-1]
+    outside = np.flatnonzero(np.abs(result.rmse - final) > within * final)
+    return int(outside[-1]) + 1 if outside.size else 0
+
+
+def huber_balance_offset(width: float, data: BoxData) -> float:
+    """The offset at which the inliers' pull balances the outliers' in a loss whose quadratic zone is ``width``.
+
+    Inside the zone (the inliers, once the fit is close) the slope of Huber's loss is the residual; outside (the
+    outliers, far above) it is the constant ``width``. The mean slope is zero when the inliers' common offset r
+    satisfies ``n_inliers * r = n_outliers * width``. Smooth L1 divides Huber by beta, the same balance.
+    """
+    n_outliers = int(data.outliers.sum())
+    return width * n_outliers / (data.outliers.size - n_outliers)
+
+
+def robust_regression_values() -> dict[str, str]:
+    """The experiment's setup and the results the prose quotes, keyed by refloss function name."""
+    data = box_data()
+    values = {"n": str(N_SAMPLES), "features": str(N_FEATURES), "offsets": str(N_OFFSETS), "seed": str(SEED),
+              "noise": f"{LABEL_NOISE:g}", "outlier_fraction": f"{100 * OUTLIER_FRACTION:.0f} %",
+              "n_outliers": str(int(data.outliers.sum())), "shift": f"{OUTLIER_SHIFT:g}",
+              "learning_rate": f"{LEARNING_RATE:g}", "steps": str(STEPS),
+              "outlier_pull": f"{float(np.mean(data.labels - data.clean)):.2f}",
+              "huber_balance": f"{huber_balance_offset(REGRESSORS[3].params['delta'], data):.2f}",
+              "smooth_l1_balance": f"{huber_balance_offset(REGRESSORS[2].params['beta'], data):.3f}"}
+    by_name = {result.regressor.name: result for result in fits()}
+    for name, result in by_name.items():
+        values[f"{name}_rmse"] = f"{result.rmse[-1]:.3f}"
+        values[f"{name}_offset"] = f"{result.mean_offset:+.2f}"
+        values[f"{name}_settled"] = str(settling_step(result))
+    values["start_rmse"] = f"{by_name['mse_loss'].rmse[0]:.3f}"  # every fit starts from the same zero weights
+    values["mse_over_huber"] = f"{by_name['mse_loss'].rmse[-1] / by_name['huber_loss'].rmse[-1]:.1f}"
+    values["mse_over_smooth_l1"] = f"{by_name['mse_loss'].rmse[-1] / by_name['smooth_l1_loss'].rmse[-1]:.0f}"
+    return values
