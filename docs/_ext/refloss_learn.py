@@ -541,3 +541,78 @@ def robust_regression_values() -> dict[str, str]:
     values["mse_over_huber"] = f"{by_name['mse_loss'].rmse[-1] / by_name['huber_loss'].rmse[-1]:.1f}"
     values["mse_over_smooth_l1"] = f"{by_name['mse_loss'].rmse[-1] / by_name['smooth_l1_loss'].rmse[-1]:.0f}"
     return values
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# one_hot (docs/learn/one_hot.md)
+# ---------------------------------------------------------------------------------------------------------------
+
+# Each call is shown on the page exactly as written here and evaluated at build time, so what the page says it
+# returns or raises is what it returns or raises.
+ONE_HOT_CALLS = (
+    "refloss.one_hot([0, 2, 1])",
+    "refloss.one_hot([0, 2, 1], num_classes=5)",
+    "refloss.one_hot([1, 1])",
+    "refloss.one_hot([1, 1], num_classes=3)",
+    "refloss.one_hot([[0, 1], [2, 0]])",
+    "refloss.one_hot(np.array([], dtype=np.int64), num_classes=4)",
+    "refloss.one_hot(3, num_classes=4)",
+)
+ONE_HOT_ERRORS = (
+    "refloss.one_hot([0, 3], num_classes=3)",
+    "refloss.one_hot([2, -1])",
+    "refloss.one_hot(np.array([], dtype=np.int64))",
+    "refloss.one_hot([])",
+    "refloss.one_hot([0.0, 1.0])",
+    "refloss.one_hot([True, False])",
+    "refloss.one_hot([0, 1], num_classes=0)",
+    "refloss.one_hot([0, 1], num_classes=-1)",
+    "refloss.one_hot([0, 1], num_classes=2.0)",
+)
+
+
+def run_call(code: str):
+    """Evaluate one of the calls above with only ``refloss`` and ``np`` in scope."""
+    return eval(code, {"__builtins__": {}}, {"refloss": refloss, "np": np})  # our own constant strings only
+
+
+def raised_by(code: str) -> BaseException:
+    """The exception a call of ``ONE_HOT_ERRORS`` raises; a call that returns is a bug in this page."""
+    try:
+        result = run_call(code)
+    except (TypeError, ValueError) as error:
+        return error
+    raise AssertionError(f"{code} was expected to raise, but returned {result!r}")
+
+
+def _inline_code(text: str) -> str:
+    """``text`` as MyST inline code (a message with a backtick would need a longer fence: refuse it loudly)."""
+    if "`" in text:
+        raise ValueError(f"cannot show {text!r} as inline code: it contains a backtick")
+    return f"`{text}`"
+
+
+def one_hot_table() -> tuple[list[str], list[list[str]]]:
+    """Calls that work: the shape and the rows they return."""
+    header = ["call", "shape", "result"]
+    rows = []
+    for code in ONE_HOT_CALLS:
+        result = run_call(code)
+        rows.append([_inline_code(code), _inline_code(str(result.shape)),
+                     _inline_code(repr(result.tolist()))])
+    return header, rows
+
+
+def one_hot_errors_table() -> tuple[list[str], list[list[str]]]:
+    """Calls that fail: the exception's type and its message, as refloss raises them."""
+    header = ["call", "raises", "message"]
+    rows = []
+    for code in ONE_HOT_ERRORS:
+        error = raised_by(code)
+        rows.append([_inline_code(code), _inline_code(type(error).__name__), _inline_code(str(error))])
+    return header, rows
+
+
+def one_hot_values() -> dict[str, str]:
+    """The dtype one_hot returns (quoted in the prose)."""
+    return {"dtype": str(run_call(ONE_HOT_CALLS[0]).dtype)}
