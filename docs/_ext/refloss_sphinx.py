@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from pathlib import Path
 
 import matplotlib
@@ -192,7 +193,17 @@ class ApiDirective(SphinxDirective):
         return self.parse_text_to_nodes(f"```{{eval-rst}}\n{rst}```\n")
 
 
+_PAGE_IN_DOCSTRING = re.compile(r"``docs/([\w/]+)\.md(?:#[\w-]+)?``")
+
+
+def link_pages(app, what, name, obj, options, lines):
+    """Docstrings name their derivation page as a path (``docs/derivations/l1_loss.md``), which is what a reader of
+    help() can use; on the site the path becomes a link to the page."""
+    lines[:] = [_PAGE_IN_DOCSTRING.sub(r":doc:`/\1`", line) for line in lines]
+
+
 def setup(app):
+    app.connect("autodoc-process-docstring", link_pages)
     app.add_directive("refloss-plot", PlotDirective)
     app.add_directive("refloss-figure", FigureDirective)
     app.add_directive("refloss-table", TableDirective)
