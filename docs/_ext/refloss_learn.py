@@ -118,7 +118,7 @@ def ce_vs_mse_sigmoid_values() -> dict[str, str]:
         values[f"{name}_logit"] = f"{logit:g}"
         values[f"{name}_p"] = _fmt(point["p"][0], 2)
         values[f"{name}_mse_grad"] = _fmt(point["mse_grad"][0], 2)
-        values[f"{name}_ce_grad"] = _fmt(point["ce_grad"][0], 3)
+        values[f"{name}_ce_grad"] = f"{point['ce_grad'][0]:.3f}"
         values[f"{name}_ratio"] = f"{point['ce_grad'][0] / point['mse_grad'][0]:,.0f}"
     peak = int(np.argmax(np.abs(sweep["mse_grad"])))
     values["mse_peak_logit"] = f"{logits[peak]:.2f}"
