@@ -372,6 +372,7 @@ def focal_batch_values() -> dict[str, str]:
               "n_easy_positives": str(int(easy[batch.targets == 1].sum()))}
     for name, count in batch.groups.items():
         values["n_" + name.replace(" ", "_")] = f"{count:,}"
+    values["hard_background_per_object"] = f"{batch.groups['hard background'] / batch.groups['objects']:g}"
     for gamma in GAMMAS:
         key = f"{gamma:g}".replace(".", "_")
         shares = focal_batch_shares(gamma, None)
@@ -535,8 +536,12 @@ def robust_regression_values() -> dict[str, str]:
     by_name = {result.regressor.name: result for result in fits()}
     for name, result in by_name.items():
         values[f"{name}_rmse"] = f"{result.rmse[-1]:.3f}"
-        values[f"{name}_offset"] = f"{result.mean_offset:+.2f}"
+        values[f"{name}_offset"] = f"{result.mean_offset:+.3f}"
         values[f"{name}_settled"] = str(settling_step(result))
+    smooth_l1 = by_name["smooth_l1_loss"]
+    residuals = data.features @ smooth_l1.weights - data.labels
+    outside = np.abs(residuals[~data.outliers]) >= smooth_l1.regressor.params["beta"]
+    values["smooth_l1_good_outside"] = _percent(outside.mean())
     values["start_rmse"] = f"{by_name['mse_loss'].rmse[0]:.3f}"  # every fit starts from the same zero weights
     values["mse_over_huber"] = f"{by_name['mse_loss'].rmse[-1] / by_name['huber_loss'].rmse[-1]:.1f}"
     values["mse_over_smooth_l1"] = f"{by_name['mse_loss'].rmse[-1] / by_name['smooth_l1_loss'].rmse[-1]:.0f}"
