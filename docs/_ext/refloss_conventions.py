@@ -267,12 +267,14 @@ def _status_summary(statuses: list[str]) -> str:
 
 def _report_cell(row: Row, reports: dict[str, dict] | None) -> str:
     if row.impl is None:
-        return "no adapter for this framework" + ("; the vectors pin down the refloss call" if row.vectors else "")
+        return "no report: no adapter runs this framework's convention" + (
+            "; the vectors pin down the refloss call" if row.vectors else "")
     if reports is None:
         recorded = [uid for uid in row.vectors if uid in _expectations(row.impl)]
         record = (f"`expectations/{row.impl}.json` records a deviation" if recorded else
                   f"`expectations/{row.impl}.json` records no deviation")
-        return f"{row.impl}: not run in this build; {record}"
+        skipped = " (the adapter skips this call)" if row.claim == "skipped" else ""
+        return f"{row.impl}: not run in this build; {record}{skipped}"
     report = reports[row.impl]
     statuses = [o["status"] for o in report["outcomes"] if o["uid"] in row.vectors]
     observed = observed_claim(statuses)
