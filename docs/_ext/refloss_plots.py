@@ -812,8 +812,8 @@ def _box_area() -> Figure:
         area = refloss.box_area(boxes)
         grad = refloss.box_area_vjp(np.ones_like(area), boxes)[0]
         series.append((rf"$h = {height:g}$", area, grad[:, 2]))
-    _curves(axes[0], right, series, r"right edge $x_2$ ($x_1 = 0$)", ["area", r"$\partial\, \mathrm{area} / \partial x_2$"],
-            ["box_area", "gradient (VJP)"])
+    _curves(axes[0], right, series, r"right edge $x_2$ ($x_1 = 0$)",
+            ["area", r"$\partial\, \mathrm{area} / \partial x_2$"], ["box_area", "gradient (VJP)"])
     return fig
 
 
@@ -863,3 +863,440 @@ def _box_coders() -> Figure:
            legend=False)
     _label(axes[0, 2], "width offset", "encode(decode(offset))", "round trip", legend=False)
     return fig
+
+
+# ---- selection ------------------------------------------------------------------------------------------------------
+
+def _nms_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three objects, each found by six jittered detections (seed 4), with scores and two class ids."""
+    rng = np.random.default_rng(4)
+    objects = np.array([[0.10, 0.15, 0.45, 0.60], [0.38, 0.30, 0.70, 0.75], [0.60, 0.10, 0.90, 0.40]])
+    boxes = np.concatenate([obj + rng.normal(scale=0.03, size=(6, 4)) for obj in objects])
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 0.05)
+    scores = rng.uniform(0.3, 1.0, len(boxes))
+    classes = np.repeat([0, 1, 0], 6)
+    return boxes, scores, classes
+
+
+@_plot("nms", ["nms", "batched_nms", "diou_nms"],
+       r"""Non-maximum suppression on eighteen detections of three overlapping objects (seeded). Left: how many
+       boxes each selection keeps against the IoU threshold: a low threshold suppresses neighbours, even of a
+       different object that overlaps; `diou_nms` suppresses less, because it subtracts the centres' distance
+       penalty from the IoU; `batched_nms` compares only boxes of the same class. Right: the boxes `nms` keeps
+       at threshold $0.5$ (solid) and those it suppresses (dashed). None of these has a gradient.""")
+def _nms() -> Figure:
+    boxes, scores, classes = _nms_scene()
+    thresholds = np.linspace(0.02, 0.98, 97)
+    selections = [("nms", lambda t: refloss.nms(boxes, scores, t)),
+                  ("diou_nms", lambda t: refloss.diou_nms(boxes, scores, t)),
+                  ("batched_nms (2 classes)", lambda t: refloss.batched_nms(boxes, scores, classes, t))]
+    fig, axes = _figure(1, 2)
+    for k, (label, select) in enumerate(selections):
+        kept = [len(select(t)) for t in thresholds]
+        axes[0, 0].step(thresholds, kept, where="post", color=COLOURS[k], label=label, linewidth=1.6)
+    _label(axes[0, 0], "IoU threshold", "boxes kept (of 18)", "kept against the threshold")
+    ax = axes[0, 1]
+    kept = set(refloss.nms(boxes, scores, 0.5).tolist())
+    for i, box in enumerate(boxes):
+        colour = COLOURS[[0, 1, 2][i // 6]]
+        ax.add_patch(_rectangle(box, colour, dashed=i not in kept, fill=False))
+        if i in kept:
+            ax.text(box[0] + 0.005, box[1] + 0.03, f"{scores[i]:.2f}", fontsize=7, color=colour)
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.85, 0.0)
+    ax.set_aspect("equal")
+    _label(ax, "x", "y", "nms at threshold 0.5: kept (solid), suppressed (dashed)", legend=False)
+    return fig
+
+
+# ---- embeddings -----------------------------------------------------------------------------------------------------
+
+ANGLE = np.linspace(0.0, np.pi, 361)
+ANGLE_AXIS = r"angle $\theta$ between the vectors (radians)"
+
+
+def _on_circle(angle) -> np.ndarray:
+    """Unit vectors at the given angles, and (the second return) their derivative w.r.t. the angle."""
+    return np.stack([np.cos(angle), np.sin(angle)], axis=-1), np.stack([-np.sin(angle), np.cos(angle)], axis=-1)
+
+
+@_plot("distances", ["pairwise_distance", "cosine_similarity"],
+       r"""The two distances the embedding losses use, between $x_1 = (\cos\theta, \sin\theta)$ and
+       $x_2 = (1, 0)$: `pairwise_distance` for $p = 1, 2$ and `cosine_similarity`, and their derivatives along the
+       circle (VJP w.r.t. $x_1$ dotted with $dx_1/d\theta$). The euclidean distance grows like $2\sin(\theta/2)$;
+       the cosine similarity's pull is strongest at right angles and vanishes when the vectors are aligned or
+       opposite.""")
+def _distances() -> Figure:
+    x1, tangent = _on_circle(ANGLE)
+    x2 = np.broadcast_to([1.0, 0.0], x1.shape)
+    fig, axes = _figure(1, 2)
+    series = []
+    for p in (2.0, 1.0):
+        value = refloss.pairwise_distance(x1, x2, p=p)
+        grad = refloss.pairwise_distance_vjp(np.ones_like(value), x1, x2, p=p)[0]
+        series.append((f"pairwise_distance, p = {p:g}", value, np.sum(grad * tangent, axis=1)))
+    value = refloss.cosine_similarity(x1, x2)
+    grad = refloss.cosine_similarity_vjp(np.ones_like(value), x1, x2)[0]
+    series.append(("cosine_similarity", value, np.sum(grad * tangent, axis=1)))
+    _curves(axes[0], ANGLE, series, ANGLE_AXIS, ["value", r"$d/d\theta$"], ["value", "derivative along the circle"])
+    return fig
+
+
+@_plot("cosine_embedding_loss", ["cosine_embedding_loss"],
+       r"""The cosine embedding loss against the angle between two unit vectors: a similar pair ($y = 1$) pays
+       $1 - \cos\theta$; a dissimilar pair ($y = -1$) pays $\max(0, \cos\theta - \Delta)$ and stops being pushed
+       apart once its angle passes $\arccos \Delta$.""")
+def _cosine_embedding() -> Figure:
+    x1, tangent = _on_circle(ANGLE)
+    x2 = np.broadcast_to([1.0, 0.0], x1.shape)
+    fig, axes = _figure(1, 2)
+    series = []
+    for label, y, margin in [(r"$y = 1$", 1.0, 0.0), (r"$y = -1$, margin $\Delta = 0$", -1.0, 0.0),
+                             (r"$y = -1$, margin $\Delta = 0.5$", -1.0, 0.5)]:
+        loss, grad = _value_and_grad("cosine_embedding_loss", x1, x2, np.full(len(x1), y), margin=margin)
+        series.append((label, loss, np.sum(grad * tangent, axis=1)))
+    _curves(axes[0], ANGLE, series, ANGLE_AXIS, [r"$\ell$", r"$d\ell / d\theta$"], ["loss", "derivative (VJP)"])
+    return fig
+
+
+@_plot("triplet_margin_loss", ["triplet_margin_loss", "triplet_margin_with_distance_loss"],
+       r"""Triplet losses with the anchor at $(1, 0)$, the positive at angle $0.5$ and the negative moving round the
+       unit circle to angle $\varphi$. The loss $\max(0, d(a, p) - d(a, n) + \Delta)$ stops once the negative is
+       farther than the positive by the margin; with `swap=True` the negative is also compared with the
+       positive. `triplet_margin_with_distance_loss` with euclidean distance gives the same curve (dots); with
+       the cosine distance the margin is measured in $1 - \cos$.""")
+def _triplet() -> Figure:
+    negative, tangent = _on_circle(ANGLE)
+    anchor = np.broadcast_to([1.0, 0.0], negative.shape)
+    positive = np.broadcast_to(_on_circle(0.5)[0], negative.shape)
+    fig, axes = _figure(1, 2)
+    variants = [("triplet_margin_loss", "triplet_margin_loss", {}),
+                ("triplet_margin_loss, swap=True", "triplet_margin_loss", {"swap": True}),
+                ("…with_distance_loss, cosine, margin 0.5", "triplet_margin_with_distance_loss",
+                 {"distance_function": "cosine_distance", "margin": 0.5})]
+    series = []
+    for label, name, params in variants:
+        loss, grad = _value_and_grad(name, anchor, positive, negative, wrt=2, **params)
+        series.append((label, loss, np.sum(grad * tangent, axis=1)))
+    _curves(axes[0], ANGLE, series, r"angle of the negative $\varphi$ (positive at $0.5$)",
+            [r"$\ell$", r"$d\ell / d\varphi$"], ["loss", "derivative w.r.t. the negative's angle (VJP)"])
+    loss, grad = _value_and_grad("triplet_margin_with_distance_loss", anchor, positive, negative, wrt=2)
+    every = slice(0, None, 15)
+    axes[0, 0].plot(ANGLE[every], loss[every], "o", color=COLOURS[6], markersize=3.5,
+                    label="…with_distance_loss, euclidean")
+    axes[0, 1].plot(ANGLE[every], np.sum(grad * tangent, axis=1)[every], "o", color=COLOURS[6], markersize=3.5)
+    axes[0, 0].legend(fontsize=7)
+    return fig
+
+
+@_plot("cosine_similarity_loss", ["cosine_similarity_loss"],
+       r"""Keras's cosine similarity loss $-\cos\theta$. Left pair: against the angle between the prediction and
+       the target, with its derivative along the circle. Right: the size of the gradient w.r.t. the prediction
+       against the prediction's length at $\theta = \pi/3$: it falls like $1/\|x\|$, because scaling the
+       prediction does not change the loss.""")
+def _cosine_similarity_loss() -> Figure:
+    prediction, tangent = _on_circle(ANGLE)
+    target = np.broadcast_to([1.0, 0.0], prediction.shape)
+    fig, axes = _figure(1, 3)
+    loss, grad = _value_and_grad("cosine_similarity_loss", prediction, target)
+    _curves(axes[0, :2], ANGLE, [("cosine_similarity_loss", loss, np.sum(grad * tangent, axis=1))], ANGLE_AXIS,
+            [r"$\ell$", r"$d\ell / d\theta$"], ["loss", "derivative (VJP)"])
+    length = np.geomspace(0.1, 10.0, 200)
+    scaled = length[:, None] * _on_circle(np.pi / 3)[0]
+    _, grad = _value_and_grad("cosine_similarity_loss", scaled, np.broadcast_to([1.0, 0.0], scaled.shape))
+    _line(axes[0, 2], length, np.linalg.norm(grad, axis=1), 0, "cosine_similarity_loss")
+    axes[0, 2].set_xscale("log")
+    axes[0, 2].set_yscale("log")
+    _label(axes[0, 2], r"prediction length $\|x\|$", r"$\|\partial \ell / \partial x\|$",
+           r"gradient size at $\theta = \pi/3$", legend=False)
+    return fig
+
+
+# ---- segmentation ---------------------------------------------------------------------------------------------------
+
+@_plot("dice_loss", ["dice_loss", "tversky_loss"],
+       r"""The Dice loss and Tversky's loss of one 8-pixel mask with 3 foreground pixels. Top: against the
+       probability $p$ predicted on the foreground (the background at $0.2$); bottom: against the probability $q$
+       predicted on the background (the foreground at $0.8$). Tversky's $\beta$ weighs missed foreground,
+       $\alpha$ false positives: $\alpha = \beta = 0.5$ is Dice; $\beta = 0.7$ pushes harder on a missed
+       foreground, $\alpha = 0.7$ on false positives. The gradient is w.r.t. one pixel.""")
+def _dice() -> Figure:
+    mask = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    sweep = np.linspace(0.0, 1.0, 201)
+    variants = [("dice_loss", "dice_loss", {}),
+                (r"tversky_loss $\alpha = \beta = 0.5$", "tversky_loss", {}),
+                (r"tversky_loss $\alpha = 0.3, \beta = 0.7$", "tversky_loss", {"alpha": 0.3, "beta": 0.7}),
+                (r"tversky_loss $\alpha = 0.7, \beta = 0.3$", "tversky_loss", {"alpha": 0.7, "beta": 0.3})]
+    fig, axes = _figure(2, 2)
+    for row, (where, fixed, pixel, axis_label) in enumerate(
+            [(mask == 1.0, 0.2, 0, r"foreground probability $p$ (background $0.2$)"),
+             (mask == 0.0, 0.8, 3, r"background probability $q$ (foreground $0.8$)")]):
+        prediction = np.where(where, sweep[:, None], fixed)
+        target = np.broadcast_to(mask, prediction.shape)
+        series = []
+        for label, name, params in variants:
+            loss, grad = _value_and_grad(name, prediction, target, **params)
+            series.append((label, loss, grad[:, pixel]))
+        _curves(axes[row], sweep, series, axis_label, [r"$\ell$", rf"$\partial \ell / \partial p_{pixel}$"],
+                ["loss", f"gradient w.r.t. pixel {pixel} (VJP)"], overlapping=True)
+    return fig
+
+
+# ---- sequences ------------------------------------------------------------------------------------------------------
+
+CTC_CLASSES = ("blank", "a", "b")
+CTC_TARGET = np.array([1, 2, 2])  # "abb": the repeated b needs a blank between its two frames
+
+
+def _ctc_logits(sharpness: float) -> np.ndarray:
+    """(T, C) logits favouring the alignment "a a - b - b b -" (blank = 0), scaled by ``sharpness``."""
+    alignment = [1, 1, 0, 2, 0, 2, 2, 0]
+    return sharpness * np.eye(len(CTC_CLASSES))[alignment]
+
+
+@_plot("ctc_loss", ["ctc_loss"],
+       r"""CTC for the target "abb" over eight frames of three classes (blank, a, b), with logits that favour the
+       alignment "a a - b - b b -" scaled by a sharpness $s$. Left: the loss falls as $s$ grows (the derivative,
+       middle, is the VJP w.r.t. the log-probabilities taken through `log_softmax_vjp` and dotted with the
+       pattern). Right: at $s = 2$, minus the gradient w.r.t. each log-probability: the posterior probability that
+       an alignment passes through that class at that frame, which is what CTC's forward-backward computes.""")
+def _ctc() -> Figure:
+    sharpness = np.linspace(0.0, 6.0, 61)
+    pattern = _ctc_logits(1.0)
+    lengths, target_lengths = np.array(len(pattern)), np.array(len(CTC_TARGET))
+    losses, slopes = [], []
+    for s in sharpness:
+        logits = _ctc_logits(s)
+        log_probs = refloss.log_softmax(logits, dim=1)
+        losses.append(refloss.ctc_loss(log_probs, CTC_TARGET, lengths, target_lengths, reduction="sum"))
+        grad_log_probs = refloss.ctc_loss_vjp(1.0, log_probs, CTC_TARGET, lengths, target_lengths,
+                                              reduction="sum")[0]
+        slopes.append(np.sum(refloss.log_softmax_vjp(grad_log_probs, logits, dim=1) * pattern))
+    fig, axes = _figure(1, 3)
+    _curves(axes[0, :2], sharpness, [("ctc_loss", np.array(losses), np.array(slopes))], "sharpness $s$",
+            [r"$\ell = -\log p(\mathrm{abb})$", r"$d\ell / ds$"], ["loss", "derivative (VJP)"])
+    log_probs = refloss.log_softmax(_ctc_logits(2.0), dim=1)
+    grad = refloss.ctc_loss_vjp(1.0, log_probs, CTC_TARGET, lengths, target_lengths, reduction="sum")[0]
+    ax = axes[0, 2]
+    image = ax.imshow(-grad.T, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    for (t, c), value in np.ndenumerate(-grad):
+        ax.text(t, c, f"{value:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_yticks(range(len(CTC_CLASSES)), CTC_CLASSES)
+    ax.grid(False)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    _label(ax, "frame $t$", "class", r"$-\partial \ell / \partial \log p_t(c)$ at $s = 2$", legend=False)
+    return fig
+
+
+# ---- detectors ------------------------------------------------------------------------------------------------------
+
+def _detector_slice(name: str, inputs: Sequence, wrt: int, index: tuple, values: np.ndarray,
+                    **params) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """Move one head output (``inputs[wrt][index]``) along ``values``; at each point, the total, the terms, the
+    derivative of the total w.r.t. that output and each term's share of it (the VJP with a cotangent on that
+    term alone)."""
+    forward, vjp = getattr(refloss, name), getattr(refloss, f"{name}_vjp")
+    totals, terms, grads, term_grads = [], {}, [], {}
+    for value in values:
+        args = list(inputs)
+        args[wrt] = np.array(inputs[wrt], dtype=float, copy=True)
+        args[wrt][index] = value
+        total, parts = forward(*args, **params)
+        totals.append(float(total))
+        grads.append(vjp(1.0, *args, **params)[wrt][index])
+        for term, part in parts.items():
+            terms.setdefault(term, []).append(float(part))
+            term_grads.setdefault(term, []).append(vjp({term: 1.0}, *args, **params)[wrt][index])
+    as_arrays = lambda mapping: {term: np.array(v) for term, v in mapping.items()}  # noqa: E731
+    return np.array(totals), as_arrays(terms), np.array(grads), as_arrays(term_grads)
+
+
+def _detector_plot(rows: Sequence[tuple[str, str, Sequence, int, tuple, np.ndarray, dict]], xlabel: str,
+                   target: float | None = None) -> Figure:
+    """One row per (title, loss, inputs, wrt, index, values, params): the terms stacked (their top edge is the
+    total) and the derivative of the total w.r.t. the swept output, split by term."""
+    fig, axes = _figure(len(rows), 2)
+    for row, (title, name, inputs, wrt, index, values, params) in enumerate(rows):
+        totals, terms, grads, term_grads = _detector_slice(name, inputs, wrt, index, values, **params)
+        ax_loss, ax_grad = axes[row]
+        ax_loss.stackplot(values, *terms.values(), labels=list(terms), colors=COLOURS[:len(terms)], alpha=0.75)
+        ax_loss.plot(values, totals, color="black", linewidth=1.2, label="total")
+        spread = totals.max() - totals.min()
+        floor = max(0.0, totals.min() - 2.0 * max(spread, 0.05 * totals.max()))
+        ax_loss.set_ylim(floor, totals.max() + 0.3 * max(spread, 0.05 * totals.max()))
+        ylabel = "loss, terms stacked" + (f" (axis from {floor:.3g})" if floor > 0 else "")
+        for k, (term, grad) in enumerate(term_grads.items()):
+            if np.any(grad != 0.0):
+                _line(ax_grad, values, grad, k, f"{term} term", dashed=True)
+        ax_grad.plot(values, grads, color="black", linewidth=1.4, label="total")
+        for ax in (ax_loss, ax_grad):
+            if target is not None:
+                ax.axvline(target, color="#888888", linestyle=":", linewidth=1)
+        _label(ax_loss, xlabel, ylabel, f"{title}: loss")
+        _label(ax_grad, xlabel, "derivative (VJP)", f"{title}: gradient of the swept output")
+    return fig
+
+
+def _yolov1_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 7 x 7 x 30 output (seed 9) and three VOC objects: a dog, a bicycle and a car."""
+    rng = np.random.default_rng(9)
+    output = np.zeros((1, 7, 7, 30))
+    for b in range(2):
+        output[..., 5 * b:5 * b + 2] = rng.uniform(0.0, 1.0, (1, 7, 7, 2))  # x, y in the cell
+        output[..., 5 * b + 2:5 * b + 4] = rng.uniform(0.2, 0.8, (1, 7, 7, 2))  # sqrt w, sqrt h
+        output[..., 5 * b + 4] = rng.uniform(0.0, 0.6, (1, 7, 7))  # confidence
+    output[..., 10:] = rng.uniform(0.0, 0.2, (1, 7, 7, 20))  # class scores
+    boxes = np.array([[[0.05, 0.30, 0.45, 0.95], [0.50, 0.20, 0.90, 0.60], [0.10, 0.05, 0.30, 0.20]]])
+    labels = np.array([[11, 1, 6]])
+    return output, boxes, labels
+
+
+@_plot("yolov1_loss", ["yolov1_loss"],
+       r"""YOLOv1's loss on a seeded 7 x 7 output with three objects, as the $\sqrt{w}$ output of predictor 0 in
+       the dog's cell (row 4, column 1) moves; the terms are stacked. Below $\sqrt{w} \approx 0.22$ predictor 1
+       overlaps the dog better and is responsible: predictor 0 is then a no-object predictor and this output
+       gets no gradient. Once predictor 0 takes over, the total jumps and the gradient is the `wh` term's, zero at
+       the target $\sqrt{w} = 0.632$; the `object` term moves with the IoU but gives no gradient here, because
+       the IoU target is held constant, as in darknet.""")
+def _yolov1() -> Figure:
+    output, boxes, labels = _yolov1_case()
+    target = float(refloss.yolov1_targets(output, boxes, labels).box_target[0, 4, 1, 2])
+    return _detector_plot([("yolov1_loss", "yolov1_loss", (output, boxes, labels), 0, (0, 4, 1, 2),
+                            np.linspace(0.1, 1.2, 45), {})], r"$\sqrt{w}$ output of predictor 0, cell (4, 1)",
+                          target=target)
+
+
+YOLOV3_SETTINGS = {"num_classes": 3, "input_size": (192, 192)}  # a small head (grids 6, 12, 24), COCO anchors
+
+
+def _yolov3_case() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """A seeded head (objectness logits near -7, as a trained detector's background) with three objects, and the
+    prediction darknet makes responsible for the first one."""
+    scales = refloss.yolov3_layout(input_size=YOLOV3_SETTINGS["input_size"])
+    rng = np.random.default_rng(3)
+    output = rng.normal(0.0, 0.5, (1, sum(scale.size for scale in scales), 5 + YOLOV3_SETTINGS["num_classes"]))
+    output[..., 4] -= 7.0
+    boxes = np.array([[[0.08, 0.35, 0.46, 0.92], [0.50, 0.22, 0.95, 0.62], [0.66, 0.74, 0.74, 0.80]]])
+    labels = np.array([[0, 1, 2]])
+    prediction = int(refloss.yolov3_targets(output, boxes, labels, **YOLOV3_SETTINGS).prediction[0, 0])
+    return output, boxes, labels, prediction
+
+
+@_plot("yolov3_loss", ["yolov3_loss", "yolov3_eriklindernoren_loss"],
+       r"""YOLOv3 (darknet, top) and the eriklindernoren port (bottom) on one seeded head of a 192 x 192 input with
+       three objects, as the raw $t_w$ of the prediction responsible for the first object moves; the terms are
+       stacked. Only the `wh` term depends on $t_w$ (the objectness of a positive does not), so the gradient is
+       that term's alone: darknet's squared error on $t_w$ weighted by $2 - wh$, the port's unweighted mean squared
+       error. Both vanish at the encoded target (dotted).""")
+def _yolov3() -> Figure:
+    output, boxes, labels, prediction = _yolov3_case()
+    target = float(refloss.yolov3_targets(output, boxes, labels, **YOLOV3_SETTINGS).box_target[0, prediction, 2])
+    values = np.linspace(target - 1.5, target + 1.5, 15)  # smooth in t_w; few points keep make() under 1 s
+    inputs = (output, boxes, labels)
+    return _detector_plot([("yolov3_loss", "yolov3_loss", inputs, 0, (0, prediction, 2), values, YOLOV3_SETTINGS),
+                           ("yolov3_eriklindernoren_loss", "yolov3_eriklindernoren_loss", inputs, 0,
+                            (0, prediction, 2), values, YOLOV3_SETTINGS)],
+                          r"raw $t_w$ of the responsible prediction", target=target)
+
+
+def _anchor_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The example of the anchor-based pages' matching figures (docs/derivations/_anchor_figures.py): three anchor
+    shapes of side 0.3 on a 6 x 6 grid and of side 0.6 on a 3 x 3 grid (135 anchors), a dog, a bicycle and a
+    small bird."""
+    shapes = ((1.0, 1.0), (2 ** -0.5, 2 ** 0.5), (2 ** 0.5, 2 ** -0.5))
+    anchors = []
+    for cells, side in ((6, 0.3), (3, 0.6)):
+        for j in range(cells):
+            for i in range(cells):
+                centre = np.array([(i + 0.5) / cells, (j + 0.5) / cells])
+                for w, h in shapes:
+                    half = np.array([w, h]) * side / 2
+                    anchors.append(np.r_[centre - half, centre + half])
+    objects = np.array([[[0.08, 0.35, 0.46, 0.92], [0.50, 0.22, 0.95, 0.62], [0.66, 0.74, 0.74, 0.80]]])
+    return np.array(anchors), objects, np.array([[1, 2, 3]])
+
+
+@_plot("retinanet_loss", ["retinanet_loss"],
+       r"""RetinaNet's loss on the example image (135 anchors, seeded head with class logits near the prior
+       $\log(0.01/0.99)$) as the $d_x$ output of the bicycle's best anchor moves, with the default L1 box loss (top)
+       and `box_loss="giou"` (bottom); the terms are stacked. The classification term does not depend on a box
+       output. L1's gradient is a constant $\pm 1/N_{pos}$ with a jump at the target; GIoU's, computed on the
+       decoded box, is smooth and vanishes where the decoded box fits best.""")
+def _retinanet() -> Figure:
+    anchors, objects, labels = _anchor_scene()
+    rng = np.random.default_rng(0)
+    cls_logits = rng.normal(np.log(0.01 / 0.99), 1.0, (1, len(anchors), 4))
+    bbox_regression = rng.normal(0.0, 0.1, (1, len(anchors), 4))
+    targets = refloss.retinanet_targets(cls_logits, bbox_regression, anchors, objects, labels)
+    anchor = int(np.argmax(targets.iou[0, 1]))  # the bicycle's best anchor: a positive
+    target = float(targets.box_target[0, anchor, 0])
+    values = np.linspace(target - 1.0, target + 1.0, 41)
+    inputs = (cls_logits, bbox_regression, anchors, objects, labels)
+    return _detector_plot([("box_loss='l1' (default)", "retinanet_loss", inputs, 1, (0, anchor, 0), values, {}),
+                           ("box_loss='giou'", "retinanet_loss", inputs, 1, (0, anchor, 0), values,
+                            {"box_loss": "giou"})], r"$d_x$ output of the bicycle's best anchor", target=target)
+
+
+@_plot("ssd_loss", ["ssd_loss"],
+       r"""SSD's loss on the example image (the anchors clipped to the image as priors, seeded head) as the
+       centre offset $d_x$ of a matched prior moves; the terms are stacked. The box term is Smooth L1 on the
+       offsets encoded with the variances, so its gradient is linear near the target and constant beyond
+       $\beta = 1$; the mined classification term does not depend on a box output.""")
+def _ssd() -> Figure:
+    anchors, objects, labels = _anchor_scene()
+    priors = np.clip(anchors, 0.0, 1.0)
+    rng = np.random.default_rng(0)
+    cls_logits = rng.normal(size=(1, len(priors), 4))
+    bbox_regression = rng.normal(0.0, 0.3, (1, len(priors), 4))
+    targets = refloss.ssd_targets(bbox_regression, cls_logits, priors, objects, labels)
+    prior = int(np.flatnonzero(targets.positive[0])[0])
+    target = float(targets.box_target[0, prior, 0])
+    values = np.linspace(target - 3.0, target + 3.0, 41)
+    return _detector_plot([("ssd_loss", "ssd_loss", (bbox_regression, cls_logits, priors, objects, labels), 0,
+                            (0, prior, 0), values, {})], r"$d_x$ output of a matched prior", target=target)
+
+
+@_plot("rpn_loss", ["rpn_loss"],
+       r"""The region proposal network's loss on the example image (labels at IoU $0.7$ / $0.3$, a seeded sample
+       of 16 anchors) as the $d_x$ output of a sampled positive anchor moves; the terms are stacked. The box term is
+       Smooth L1 with $\beta = 1/9$, divided by the sample size: a gradient of $\pm 1/16$ except within $1/9$ of the
+       target.""")
+def _rpn() -> Figure:
+    anchors, objects, labels = _anchor_scene()
+    targets = refloss.rpn_targets(anchors, objects, labels)
+    sampled = refloss.rpn_sample(targets, batch_size_per_image=16, positive_fraction=0.5, rng=0)
+    rng = np.random.default_rng(0)
+    objectness = rng.normal(0.0, 1.0, (1, len(anchors)))
+    deltas = rng.normal(0.0, 0.1, (1, len(anchors), 4))
+    anchor = int(np.flatnonzero(sampled[0] & (targets.labels[0] == 1))[0])
+    target = float(targets.box_target[0, anchor, 0])
+    values = np.linspace(target - 0.6, target + 0.6, 49)
+    return _detector_plot([("rpn_loss", "rpn_loss", (objectness, deltas, anchors, objects, labels, sampled), 1,
+                            (0, anchor, 0), values, {})], r"$d_x$ output of a sampled positive anchor",
+                          target=target)
+
+
+@_plot("fast_rcnn_loss", ["fast_rcnn_loss"],
+       r"""The Fast R-CNN box head's loss on the example image (40 seeded proposals, a seeded sample of 12 RoIs) as
+       the $d_x$ output of a foreground RoI, for its own class, moves; the terms are stacked. Only the matched
+       class's four outputs enter the box term (Smooth L1, $\beta = 1/9$, deltas weighted $(10, 10, 5, 5)$,
+       divided by the number of sampled RoIs).""")
+def _fast_rcnn() -> Figure:
+    _, objects, labels = _anchor_scene()
+    rng = np.random.default_rng(1)
+    centres = objects[0][rng.integers(0, len(objects[0]), 40)]
+    proposals = np.clip(centres + rng.normal(scale=0.08, size=(40, 4)), 0.0, 1.0)
+    proposals[:, 2:] = np.maximum(proposals[:, 2:], proposals[:, :2] + 0.02)
+    rois, images = refloss.fast_rcnn_sample([proposals], objects, labels, batch_size_per_image=12,
+                                            positive_fraction=0.25, rng=1)
+    targets = refloss.fast_rcnn_targets(rois, images, objects, labels)
+    roi = int(np.flatnonzero(targets.labels > 0)[0])
+    column = 4 * int(targets.labels[roi])  # the d_x of the RoI's own class
+    head = np.random.default_rng(0)
+    class_logits = head.normal(0.0, 1.0, (len(rois), 4))
+    box_regression = head.normal(0.0, 0.1, (len(rois), 16))
+    target = float(targets.box_target[roi, 0])
+    values = np.linspace(target - 0.6, target + 0.6, 49)
+    return _detector_plot([("fast_rcnn_loss", "fast_rcnn_loss",
+                            (class_logits, box_regression, rois, images, objects, labels), 1, (roi, column), values,
+                            {})], r"$d_x$ output of a foreground RoI (its class)", target=target)
