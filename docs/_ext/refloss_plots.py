@@ -298,9 +298,9 @@ BCE_VARIANTS = ("binary_cross_entropy", "binary_cross_entropy_keras", "binary_cr
        r"""PyTorch's `binary_cross_entropy` and Keras's three variants near the ends of $[0, 1]$, where the
        prediction is confidently wrong (the horizontal axis is the distance from the wrong end, on a log scale).
        PyTorch keeps $-\log p$ and a gradient $1/p$ growing without bound; Keras clips $p$ to
-       $[\epsilon, 1 - \epsilon]$, so its loss stops at $-\log \epsilon$ and its gradient is exactly $0$ beyond
-       the clip (the curves end there). The float32 variants clip at float32's neighbours of $\epsilon$ and
-       $1 - \epsilon$, which differ on the two sides.""")
+       $[\epsilon, 1 - \epsilon]$, so its loss stops at $-\log \epsilon$ and its gradient drops to exactly $0$
+       beyond the clip. The two float32 variants compute with float32 constants, so their plateaus sit a little
+       lower and differ between the two ends (the page's last sections say why).""")
 def _bce_ends() -> Figure:
     distance = np.geomspace(1e-10, 0.5, 300)
     fig, axes = _figure(2, 2)
@@ -309,13 +309,14 @@ def _bce_ends() -> Figure:
         series = []
         for name in BCE_VARIANTS:
             loss, grad = _value_and_grad(name, probability, np.full_like(distance, target))
-            magnitude = np.where(grad == 0.0, np.nan, np.abs(grad))  # exact zeros cannot be drawn on a log axis
-            series.append((name, loss, magnitude))
+            series.append((name, loss, np.abs(grad)))
         _curves(axes[row], distance, series, where, [r"$\ell$", r"$|\partial \ell / \partial p|$"],
                 ["loss", "gradient magnitude (VJP)"], overlapping=True)
         for ax in axes[row]:
             ax.set_xscale("log")
-        axes[row, 1].set_yscale("log")
+        axes[row, 1].set_yscale("symlog", linthresh=1.0)  # logarithmic above 1, and the exact zeros stay visible
+        axes[row, 1].set_ylim(-0.3, 1e11)
+        axes[row, 1].set_yticks([0.0, 1.0, 1e2, 1e4, 1e6, 1e8, 1e10])
     return fig
 
 
@@ -853,9 +854,10 @@ def _box_coders() -> Figure:
         scale = width[np.argmin(np.abs(offset))]  # the width at offset 0: YOLO's is 100/416, the others' 1
         cotangent = np.broadcast_to(np.array([-1.0, 0.0, 1.0, 0.0]) / scale, boxes.shape)  # d(width/scale)
         width_grad = decode_vjp(cotangent, raw)[:, 2]
-        _line(axes[0, 0], offset, width / scale, k, label)
-        _line(axes[0, 1], offset, width_grad, k, label)
-        _line(axes[0, 2], offset, encode(boxes)[:, 2], k, label)
+        style = {"linestyle": ("-", "--", ":")[k], "linewidth": 2.6 - 0.6 * k}  # YOLO's curves cover Faster R-CNN's
+        _line(axes[0, 0], offset, width / scale, k, label, **style)
+        _line(axes[0, 1], offset, width_grad, k, label, **style)
+        _line(axes[0, 2], offset, encode(boxes)[:, 2], k, label, **style)
     axes[0, 0].set_yscale("log")
     axes[0, 1].set_yscale("log")
     _label(axes[0, 0], "width offset", "decoded width / width at offset 0", "decode")
@@ -1119,21 +1121,27 @@ def _detector_plot(rows: Sequence[tuple[str, str, Sequence, int, tuple, np.ndarr
     for row, (title, name, inputs, wrt, index, values, params) in enumerate(rows):
         totals, terms, grads, term_grads = _detector_slice(name, inputs, wrt, index, values, **params)
         ax_loss, ax_grad = axes[row]
-        ax_loss.stackplot(values, *terms.values(), labels=list(terms), colors=COLOURS[:len(terms)], alpha=0.75)
+        # The terms that vary along the slice go on top, so that they stay visible when the axis does not start
+        # at 0; each term keeps its colour in both panels.
+        colours = dict(zip(terms, COLOURS))
+        order = sorted(terms, key=lambda term: np.ptp(terms[term]))
+        ax_loss.stackplot(values, *(terms[t] for t in order), labels=order, colors=[colours[t] for t in order],
+                          alpha=0.75)
         ax_loss.plot(values, totals, color="black", linewidth=1.2, label="total")
         spread = totals.max() - totals.min()
         floor = max(0.0, totals.min() - 2.0 * max(spread, 0.05 * totals.max()))
         ax_loss.set_ylim(floor, totals.max() + 0.3 * max(spread, 0.05 * totals.max()))
         ylabel = "loss, terms stacked" + (f" (axis from {floor:.3g})" if floor > 0 else "")
-        for k, (term, grad) in enumerate(term_grads.items()):
+        for term, grad in term_grads.items():
             if np.any(grad != 0.0):
-                _line(ax_grad, values, grad, k, f"{term} term", dashed=True)
+                ax_grad.plot(values, grad, color=colours[term], linestyle="--", linewidth=2.2, label=f"{term} term")
         ax_grad.plot(values, grads, color="black", linewidth=1.4, label="total")
         for ax in (ax_loss, ax_grad):
             if target is not None:
                 ax.axvline(target, color="#888888", linestyle=":", linewidth=1)
-        _label(ax_loss, xlabel, ylabel, f"{title}: loss")
-        _label(ax_grad, xlabel, "derivative (VJP)", f"{title}: gradient of the swept output")
+        _label(ax_loss, xlabel, ylabel, f"{title}: loss", legend=False)
+        ax_loss.legend(fontsize=7, framealpha=0.85, loc="lower right")  # over the bands that do not vary
+        _label(ax_grad, xlabel, "derivative of the total (VJP)", f"{title}: gradient")
     return fig
 
 
@@ -1220,8 +1228,10 @@ def _anchor_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
        r"""RetinaNet's loss on the example image (135 anchors, seeded head with class logits near the prior
        $\log(0.01/0.99)$) as the $d_x$ output of the bicycle's best anchor moves, with the default L1 box loss (top)
        and `box_loss="giou"` (bottom); the terms are stacked. The classification term does not depend on a box
-       output. L1's gradient is a constant $\pm 1/N_{pos}$ with a jump at the target; GIoU's, computed on the
-       decoded box, is smooth and vanishes where the decoded box fits best.""")
+       output. L1's gradient is a constant $\pm 1/N_{pos}$ that flips at the target. GIoU's, computed on the
+       decoded box, is exactly $0$ over a whole interval: there the predicted box, narrower than the bicycle,
+       lies within it horizontally, and sliding it sideways changes neither the overlap nor the enclosing box
+       (the blind spot DIoU's centre-distance term removes).""")
 def _retinanet() -> Figure:
     anchors, objects, labels = _anchor_scene()
     rng = np.random.default_rng(0)
