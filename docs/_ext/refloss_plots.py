@@ -769,10 +769,10 @@ def _box_convert() -> Figure:
     ax = axes[0, 0]
     ax.add_patch(_rectangle(box, COLOURS[0]))
     ax.set_xlim(0, 5)
-    ax.set_ylim(3.2, 0)  # image coordinates: y grows downwards
+    ax.set_ylim(3.7, 0)  # image coordinates: y grows downwards
     for k, fmt in enumerate(("xyxy", "xywh", "cxcywh")):
         values = refloss.box_convert(box, "xyxy", fmt)
-        ax.text(0.15, 2.3 + 0.3 * k, f"{fmt}: " + ", ".join(f"{v:g}" for v in values), fontsize=8)
+        ax.text(0.15, 2.95 + 0.3 * k, f"{fmt}: " + ", ".join(f"{v:g}" for v in values), fontsize=8)
     centre = refloss.box_convert(box, "xyxy", "cxcywh")[:2]
     ax.plot(*centre, "+", color=COLOURS[1], markersize=10)
     _label(ax, "x", "y", "one box, three formats")
@@ -872,20 +872,21 @@ def _box_coders() -> Figure:
 def _nms_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Three objects, each found by six jittered detections (seed 4), with scores and two class ids."""
     rng = np.random.default_rng(4)
-    objects = np.array([[0.10, 0.15, 0.45, 0.60], [0.38, 0.30, 0.70, 0.75], [0.60, 0.10, 0.90, 0.40]])
-    boxes = np.concatenate([obj + rng.normal(scale=0.03, size=(6, 4)) for obj in objects])
+    objects = np.array([[0.10, 0.15, 0.50, 0.65], [0.30, 0.30, 0.70, 0.80], [0.62, 0.08, 0.92, 0.40]])
+    boxes = np.concatenate([obj + rng.normal(scale=0.05, size=(6, 4)) for obj in objects])
     boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 0.05)
     scores = rng.uniform(0.3, 1.0, len(boxes))
-    classes = np.repeat([0, 1, 0], 6)
+    classes = np.repeat([0, 1, 0], 6)  # the two overlapping objects are of different classes
     return boxes, scores, classes
 
 
 @_plot("nms", ["nms", "batched_nms", "diou_nms"],
-       r"""Non-maximum suppression on eighteen detections of three overlapping objects (seeded). Left: how many
-       boxes each selection keeps against the IoU threshold: a low threshold suppresses neighbours, even of a
-       different object that overlaps; `diou_nms` suppresses less, because it subtracts the centres' distance
-       penalty from the IoU; `batched_nms` compares only boxes of the same class. Right: the boxes `nms` keeps
-       at threshold $0.5$ (solid) and those it suppresses (dashed). None of these has a gradient.""")
+       r"""Non-maximum suppression on eighteen seeded detections of three objects, two of them overlapping and of
+       different classes. Left: how many boxes each selection keeps against the IoU threshold. In a middle range
+       every selection keeps one box per object; a higher threshold lets duplicates survive; a very low one makes
+       `nms` suppress the neighbouring object too, while `diou_nms` (which subtracts a centre-distance penalty from
+       the IoU) and `batched_nms` (which compares only boxes of the same class) keep it. Right: the boxes `nms`
+       keeps at threshold $0.5$ (solid) and those it suppresses (dashed). None of these has a gradient.""")
 def _nms() -> Figure:
     boxes, scores, classes = _nms_scene()
     thresholds = np.linspace(0.02, 0.98, 97)
@@ -896,6 +897,7 @@ def _nms() -> Figure:
     for k, (label, select) in enumerate(selections):
         kept = [len(select(t)) for t in thresholds]
         axes[0, 0].step(thresholds, kept, where="post", color=COLOURS[k], label=label, linewidth=1.6)
+    axes[0, 0].yaxis.get_major_locator().set_params(integer=True)
     _label(axes[0, 0], "IoU threshold", "boxes kept (of 18)", "kept against the threshold")
     ax = axes[0, 1]
     kept = set(refloss.nms(boxes, scores, 0.5).tolist())
@@ -1082,7 +1084,7 @@ def _ctc() -> Figure:
     ax = axes[0, 2]
     image = ax.imshow(-grad.T, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
     for (t, c), value in np.ndenumerate(-grad):
-        ax.text(t, c, f"{value:.2f}", ha="center", va="center", fontsize=7)
+        ax.text(t, c, f"{value:.2f}".replace("-0.00", "0.00"), ha="center", va="center", fontsize=7)
     ax.set_yticks(range(len(CTC_CLASSES)), CTC_CLASSES)
     ax.grid(False)
     fig.colorbar(image, ax=ax, shrink=0.8)
