@@ -211,14 +211,15 @@ def yolov3_eriklindernoren_loss(output: Any, boxes: Any, labels: Any, *, num_cla
         are the point of this variant; see the derivation page's table. A scale without positives (which, every object
         being positive at every scale, happens only in a batch without objects) makes xy, wh, object and class NaN
         (torch's mean of nothing), and a scale without negatives makes no_object NaN; the gradient gets nothing from
-        them. The gradient is the true derivative of the value: where :math:`p(1 - p) < 10^{-12}` (|z| > 27.6) torch's
-        ``BCELoss`` backward divides by :math:`10^{-12}` instead and gives less (see :func:`binary_cross_entropy`). A
-        centre exactly on the image's far edge goes to the last cell (the original indexes one past the grid). The clamp
-        at -100 starts at |z| = 100 for exact probabilities; computed in floating point, p = sigmoid(z) rounds to 1
-        earlier (z > 36.7 in float64, 16.6 in float32), and a negative's loss is then 100 already, in refloss as in
-        torch: the golden vectors test the clamp at z = 100 and keep every other logit within |z| <= 8, where every
-        dtype agrees with the exact value. Zero-size boxes are refused (the original takes log(1e-16)). NaN in an output
-        that enters a term propagates (torch's ``BCELoss`` refuses a NaN probability with an error).
+        them. The gradient is the true derivative of the value: where :math:`p(1 - p) < 10^{-12}` (:math:`|z| > 27.6`)
+        torch's ``BCELoss`` backward divides by :math:`10^{-12}` instead and gives less (see
+        :func:`binary_cross_entropy`). A centre exactly on the image's far edge goes to the last cell (the original
+        indexes one past the grid). The clamp at -100 starts at :math:`|z| = 100` for exact probabilities; computed in
+        floating point, p = sigmoid(z) rounds to 1 earlier (z > 36.7 in float64, 16.6 in float32), and a negative's loss
+        is then 100 already, in refloss as in torch: the golden vectors test the clamp at z = 100 and keep every other
+        logit within :math:`|z| \le 8`, where every dtype agrees with the exact value. Zero-size boxes are refused (the
+        original takes log(1e-16)). NaN in an output that enters a term propagates (torch's ``BCELoss`` refuses a NaN
+        probability with an error).
 
     Shapes:
         As :func:`yolov3_loss`: ``output`` (N, P, 5 + C) in :func:`yolov3_layout`'s order; ``boxes`` (N, M, 4);
