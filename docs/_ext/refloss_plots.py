@@ -538,8 +538,8 @@ def _target_probability_axis(logits: np.ndarray) -> np.ndarray:
 @_plot("sigmoid_focal_loss", ["sigmoid_focal_loss"],
        r"""The sigmoid focal loss of a positive example ($\alpha = 0.25$) against $p_t = \sigma(x)$, for
        $\gamma \in \{0, 0.5, 1, 2, 5\}$, and $\gamma = 2$ without $\alpha$ (dashed). The factor $(1 - p_t)^\gamma$
-       flattens the loss of well-classified examples: at $\gamma = 2$ both the loss and the gradient w.r.t. the
-       logit nearly vanish above $p_t \approx 0.6$, leaving the hard examples to drive training.""")
+       flattens the loss of well-classified examples: at $\gamma = 2$ an example with $p_t \ge 0.8$ gets less than
+       an eighth of the gradient cross-entropy ($\gamma = 0$) gives it, so the hard examples drive training.""")
 def _sigmoid_focal() -> Figure:
     logit = np.linspace(-6.0, 6.0, 481)
     probability = refloss.sigmoid(logit)
@@ -827,8 +827,8 @@ CODERS = ("encode_boxes", "decode_boxes", "encode_ssd_boxes", "decode_ssd_boxes"
        decoded against a box of width $1$ (YOLO: an anchor of $100$ px on a $416$ px input). Left: the decoded
        width (log scale) is exponential in the offset; Faster R-CNN clamps $d_w$ at $\log(1000/16) \approx 4.14$.
        Middle: the derivative of the width w.r.t. the offset (decode's VJP) is the width itself, times the variance
-       for SSD, and $0$ beyond the clamp. Right: encoding the decoded box gives the offset back (the round trip)
-       until the clamp, where it stops at the clamped value.""")
+       for SSD, and $0$ beyond the clamp. Right: encoding the decoded box (`encode_boxes`, `encode_ssd_boxes`,
+       `encode_yolo_boxes`) gives the offset back until the clamp, where it stops at the clamped value.""")
 def _box_coders() -> Figure:
     offset = np.linspace(-3.0, 6.0, 361)
     zeros = np.zeros_like(offset)
