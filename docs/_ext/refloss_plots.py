@@ -76,6 +76,14 @@ def _line(ax, x, y, k: int, label: str | None = None, dashed: bool = False, **st
     ax.plot(x, y, color=COLOURS[k % len(COLOURS)], label=label, **style)
 
 
+def _log_x(ax, ticks: Sequence[float] | None = None) -> None:
+    """A logarithmic x axis; with ``ticks``, labelled at those values in plain numbers (no 3x10^-1 clutter)."""
+    ax.set_xscale("log")
+    if ticks is not None:
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.set_xticks([], minor=True)
+
+
 def _curves(axes: Sequence, x, series: Sequence[tuple], xlabel: str, ylabels: Sequence[str],
             titles: Sequence[str] | None = None, overlapping: bool = False) -> None:
     """Draw each series ``(label, y_panel_0, y_panel_1, ...)`` on the panels ``axes``, one colour per series.
@@ -234,7 +242,7 @@ def _gaussian_nll_variance() -> Figure:
     _curves(axes[0], var, series, r"predicted variance $\sigma^2$ (residual $r = 0.5$)",
             [r"$\ell$", r"$\partial \ell / \partial \sigma^2$"], ["loss", "gradient w.r.t. the variance (VJP)"])
     for ax in axes[0]:
-        ax.set_xscale("log")
+        _log_x(ax, [0.01, 0.1, 0.25, 1, 10])
         ax.axvline(0.25, color="#888888", linestyle=":", linewidth=1)
     axes[0, 1].set_yscale("symlog", linthresh=1.0)
     return fig
@@ -648,6 +656,7 @@ def _multiclass_hinge() -> Figure:
 TARGET_BOX = np.array([0.0, 0.0, 1.0, 1.0])
 SLIDE = np.linspace(-1.6, 1.6, 321)  # offset of a unit box from the unit target box, in box widths
 STRETCH = np.geomspace(0.25, 4.0, 321)  # width of a box centred on the target, in target widths
+STRETCH_TICKS = (0.25, 0.5, 1, 2, 4)
 
 
 def _box_sweeps() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, str]]:
@@ -681,7 +690,7 @@ def _box_loss_plot(variants: Sequence[tuple[str, str, dict]], sweeps: Sequence[s
                 [f"loss, {sweep}", f"derivative along the {sweep} (VJP)"])
         if sweep == "stretch":
             for ax in axes[row]:
-                ax.set_xscale("log")
+                _log_x(ax, STRETCH_TICKS)
     return fig
 
 
@@ -754,7 +763,7 @@ def _pairwise() -> Figure:
             values = getattr(refloss, name)(boxes, TARGET_BOX[None, :])[:, 0]
             _line(ax, parameter, values, k, name)
         _label(ax, axis_label, "value", sweep)
-    axes[0, 1].set_xscale("log")
+    _log_x(axes[0, 1], STRETCH_TICKS)
     return fig
 
 
@@ -1009,7 +1018,7 @@ def _cosine_similarity_loss() -> Figure:
     scaled = length[:, None] * _on_circle(np.pi / 3)[0]
     _, grad = _value_and_grad("cosine_similarity_loss", scaled, np.broadcast_to([1.0, 0.0], scaled.shape))
     _line(axes[0, 2], length, np.linalg.norm(grad, axis=1), 0, "cosine_similarity_loss")
-    axes[0, 2].set_xscale("log")
+    _log_x(axes[0, 2], [0.1, 0.3, 1, 3, 10])
     axes[0, 2].set_yscale("log")
     _label(axes[0, 2], r"prediction length $\|x\|$", r"$\|\partial \ell / \partial x\|$",
            r"gradient size at $\theta = \pi/3$", legend=False)
