@@ -168,6 +168,11 @@ def test_sparsemax_gradient_is_exactly_zero_once_the_target_leads_by_one(figures
     assert np.all(grad[z >= 1.0] == 0.0) and np.all(grad[z < 0.99] < 0.0)
 
 
+def test_multiclass_hinge_is_one_plus_the_strongest_rival_minus_the_target(figures):
+    z, loss = _curve(_figure(figures, "multiclass_hinge_loss").axes[0], "target class 0")
+    np.testing.assert_allclose(loss, np.maximum(0.0, 1.0 + 0.5 - z), rtol=1e-12, atol=1e-15)  # rivals 0.5 and 0
+
+
 def test_iou_losses_give_no_gradient_once_the_boxes_are_apart(figures):
     ax_grad = _figure(figures, "iou_loss").axes[1]  # the slide row's gradient panel
     for label in ("iou_loss", "log_iou_loss"):
@@ -210,6 +215,21 @@ def test_nms_thresholds_behave_as_the_caption_says():
     assert all(counts[1] == 3 for counts in kept.values()), f"one box per object at 0.3: {kept}"
     assert kept["nms"][0] < kept["diou_nms"][0] and kept["nms"][0] < kept["batched_nms"][0], kept
     assert all(counts[2] > 3 for counts in kept.values()), f"duplicates survive a high threshold: {kept}"
+
+
+def test_tversky_weights_push_as_the_caption_says(figures):
+    axes = _figure(figures, "dice_loss").axes
+    more_fn = r"tversky_loss $\alpha = 0.7, \beta = 0.3$"
+    more_fp = r"tversky_loss $\alpha = 0.3, \beta = 0.7$"
+    p, fg_alpha = _curve(axes[1], more_fn)
+    _, fg_beta = _curve(axes[1], more_fp)
+    assert np.all(np.abs(fg_alpha[p >= 0.3]) > np.abs(fg_beta[p >= 0.3]))
+    _, bg_alpha = _curve(axes[3], more_fn)
+    _, bg_beta = _curve(axes[3], more_fp)
+    assert np.all(bg_beta > bg_alpha)
+    _, dice = _curve(axes[0], "dice_loss")
+    _, half = _curve(axes[0], r"tversky_loss $\alpha = \beta = 0.5$")
+    np.testing.assert_allclose(dice, half, rtol=1e-6)  # equal up to the epsilons (2e-7 against 1e-7)
 
 
 def test_ctc_heatmap_is_a_posterior_over_classes_at_every_frame(figures):

@@ -644,9 +644,9 @@ def _categorical_hinge() -> Figure:
 
 @_plot("multiclass_hinge_loss", ["multiclass_hinge_loss"],
        r"""optax's Crammer-Singer hinge $\max_j (z_j + [j \ne y]) - z_y$ against the score $z_0$, for target class
-       $0$ and target class $1$. It equals Keras's categorical hinge where that one is positive; it is also
-       $0$ at the point where the target leads by exactly the margin, and its gradient follows the single
-       strongest rival.""")
+       $0$ and target class $1$. The $j = y$ term contributes $0$, so this is $\max(0, 1 + \max_{j \ne y} z_j -
+       z_y)$: only the strongest rival matters, and the loss and its gradient stop once the target leads it by
+       the margin $1$.""")
 def _multiclass_hinge() -> Figure:
     return _class_hinge_plot("multiclass_hinge_loss", lambda c, n: np.full(n, c, dtype=np.int64))
 
@@ -1030,9 +1030,10 @@ def _cosine_similarity_loss() -> Figure:
 @_plot("dice_loss", ["dice_loss", "tversky_loss"],
        r"""The Dice loss and Tversky's loss of one 8-pixel mask with 3 foreground pixels. Top: against the
        probability $p$ predicted on the foreground (the background at $0.2$); bottom: against the probability $q$
-       predicted on the background (the foreground at $0.8$). Tversky's $\beta$ weighs missed foreground,
-       $\alpha$ false positives: $\alpha = \beta = 0.5$ is Dice; $\beta = 0.7$ pushes harder on a missed
-       foreground, $\alpha = 0.7$ on false positives. The gradient is w.r.t. one pixel.""")
+       predicted on the background (the foreground at $0.8$); the gradients are w.r.t. one pixel. As in Keras,
+       $\alpha$ weighs the missed foreground and $\beta$ the probability predicted outside it (Salehi et al. swap
+       the letters); $\alpha = \beta = 0.5$ is Dice. $\beta = 0.7$ pushes a background pixel down harder at every
+       $q$; $\alpha = 0.7$ pushes a foreground pixel up harder once $p \ge 0.3$.""")
 def _dice() -> Figure:
     mask = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
     sweep = np.linspace(0.0, 1.0, 201)
