@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import refloss
@@ -46,6 +46,15 @@ def test_vjp_is_linear_in_grad_output(name, data):
     a, b = data.draw(st.floats(-3, 3)), data.draw(st.floats(-3, 3))
     other = np.random.default_rng(0).normal(size=np.shape(case.grad_output))
     spec = refloss.registry.get(name)
+    if spec.family == "boxes":
+        # A box loss divides by areas plus eps. With a box whose area is below eps (a zero-width box inside a target
+        # 1e-111 wide), the VJP's terms are the cotangent over eps, 1e7 for eps = 1e-7, and they cancel to a true
+        # derivative of 0 while leaving half an ulp of 1e7 (seen: 9.3e-10, the same for cotangents 1 and 0.75),
+        # which no tolerance relative to the cotangent can tell from a wrong scaling. Those cases are checked
+        # against the exact oracle by the golden vectors instead (their degenerate-box vectors).
+        eps = case.kwargs().get("eps", 0.0)
+        assume(all(np.all((boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1]) > eps)
+                   for boxes in case.inputs[:2]))
     combined = spec.vjp(a * case.grad_output + b * other, *case.inputs, **case.kwargs())
     first = spec.vjp(case.grad_output, *case.inputs, **case.kwargs())
     second = spec.vjp(other, *case.inputs, **case.kwargs())
