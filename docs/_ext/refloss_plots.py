@@ -12,7 +12,9 @@ Figures are built with :class:`matplotlib.figure.Figure`, so nothing touches pyp
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -1220,20 +1222,14 @@ def _yolov3() -> Figure:
 
 
 def _anchor_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The example of the anchor-based pages' matching figures (docs/derivations/_anchor_figures.py): three anchor
-    shapes of side 0.3 on a 6 x 6 grid and of side 0.6 on a 3 x 3 grid (135 anchors), a dog, a bicycle and a
-    small bird."""
-    shapes = ((1.0, 1.0), (2 ** -0.5, 2 ** 0.5), (2 ** 0.5, 2 ** -0.5))
-    anchors = []
-    for cells, side in ((6, 0.3), (3, 0.6)):
-        for j in range(cells):
-            for i in range(cells):
-                centre = np.array([(i + 0.5) / cells, (j + 0.5) / cells])
-                for w, h in shapes:
-                    half = np.array([w, h]) * side / 2
-                    anchors.append(np.r_[centre - half, centre + half])
-    objects = np.array([[[0.08, 0.35, 0.46, 0.92], [0.50, 0.22, 0.95, 0.62], [0.66, 0.74, 0.74, 0.80]]])
-    return np.array(anchors), objects, np.array([[1, 2, 3]])
+    """The example of the anchor-based pages' matching figures, taken from the script that draws them
+    (docs/derivations/_anchor_figures.py), so that the plots and the figures show one scene: 135 anchors, a dog, a
+    bicycle and a small bird."""
+    path = Path(__file__).resolve().parents[1] / "derivations" / "_anchor_figures.py"
+    spec = importlib.util.spec_from_file_location("_anchor_figures", path)
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    return figures.anchors_of_example(), figures.OBJECTS, figures.LABELS
 
 
 @_plot("retinanet_loss", ["retinanet_loss"],
