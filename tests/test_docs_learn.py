@@ -12,12 +12,11 @@ import re
 import sys
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pytest
 
+matplotlib = pytest.importorskip("matplotlib", reason="the docs extra (matplotlib) is not installed")
 matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
