@@ -41,12 +41,20 @@ def test_the_suite_directory_is_found():
     assert (suite_directory() / "MANIFEST.json").is_file()
 
 
+# What a checkout's docs/ holds that the installed package leaves out: the site's build sources (the pages the
+# wheel carries are the ones `refloss explain` and the derivations link to) and the build's own output.
+SITE_ONLY = ("conf.py", "_ext/", "api/", "learn/", "tutorials/", "_build/", "_generated/")
+
+
 @pytest.mark.parametrize("package, directory", MAPPED.items())
 def test_package_data_patterns_cover_every_file(package, directory):
     patterns = [p.strip() for p in _config()["options.package_data"][package].split(",")]
+    left_out = SITE_ONLY if package == "refloss.docs" else ()
     for path in (ROOT / directory).rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
             relative = path.relative_to(ROOT / directory).as_posix()
+            if relative.startswith(left_out):
+                continue
             assert any(fnmatch.fnmatch(relative, p) and relative.count("/") == p.count("/") for p in patterns), relative
 
 
