@@ -28,12 +28,12 @@ from mpmath import mpf
 
 from refloss.conformance.oracle import rounding as r
 from refloss.conformance.oracle.boxes import EXACT, STANDARD, Dual
-from refloss.conformance.oracle.evaluate import DIGITS, Expectation, Tensor, _snap, agree
+from refloss.conformance.oracle.evaluate import (DIGITS, Expectation, Tensor, agree, coordinate_gaps, numerical_slope,
+                                                 sample_digits)
 from refloss.conformance.oracle.functions import RowOracle
 
 __all__ = ["ORACLES", "SampleLossOracle", "evaluate_sample_losses"]
 
-_DIFF_DIGITS = 120
 _EMPTY_MEAN_ZERO = "empty-mean-is-zero"
 # PyTorch's EPSILON of cosine_embedding_loss: 1e-12 as a float32 (measured in torch 2.14.1)
 _SQUARED_NORM_EPS = mpf(float(np.float32(1e-12)))
@@ -254,6 +254,12 @@ def _sample(oracle: SampleLossOracle, rows: dict, params: dict, differentiable: 
     values = [v for name, row in rows.items() if name not in oracle.labels for v in row]
     if any(mpmath.isnan(v) for v in values):
         return _Sample(mpmath.nan, r.exact(0), {name: None for name in differentiable})
+    with mpmath.workdps(sample_digits(values + [v for v in params.values() if isinstance(v, mpf)])):
+        return _differentiated_sample(oracle, rows, params, differentiable, values)
+
+
+def _differentiated_sample(oracle: SampleLossOracle, rows: dict, params: dict, differentiable: tuple[str, ...],
+                           values: list) -> _Sample:
     slots = [(name, k) for name in differentiable for k in range(len(rows[name]))]
     seeded = {name: row if name in oracle.labels else
               [Dual(v, [r.exact(1 if (name, k) == slot else 0) for slot in slots]) for k, v in enumerate(row)]
@@ -271,14 +277,12 @@ def _sample(oracle: SampleLossOracle, rows: dict, params: dict, differentiable: 
             moved[name][k] = t
             return oracle.formula(EXACT, moved, params)
 
-        at = rows[name][k]
-        step = max(abs(at), mpf(1)) * mpf(2) ** -150
-        with mpmath.workdps(_DIFF_DIGITS):
-            if kink:
-                left, right = (_snap(mpmath.diff(along, at, h=step, direction=side)) for side in (-1, 1))
-                grads[name].append((min(left, right), max(left, right), None))
-                continue
-            numerical = _snap(mpmath.diff(along, at, h=step))
+        at, gaps = rows[name][k], coordinate_gaps(rows, name, k, params.get("eps") or mpf(0))
+        if kink:
+            left, right = (numerical_slope(along, at, gaps, side) for side in (-1, 1))
+            grads[name].append((min(left, right), max(left, right), None))
+            continue
+        numerical = numerical_slope(along, at, gaps)
         agree(analytic, [numerical], f"derivative w.r.t. {name}[{k}]", tuple(values))
         grads[name].append((analytic.value, analytic.value, analytic))
     return _Sample(exact, standard.value, grads)

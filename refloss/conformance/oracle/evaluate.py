@@ -19,7 +19,8 @@ from mpmath import mpf
 from refloss.conformance.oracle import rounding
 from refloss.conformance.oracle.elementwise import ElementwiseOracle
 
-__all__ = ["DIGITS", "Expectation", "Tensor", "evaluate"]
+__all__ = ["DIGITS", "Expectation", "Tensor", "coordinate_gaps", "evaluate", "numerical_slope",
+           "sample_digits"]
 
 DIGITS = 60  # working precision of the oracle (decimal digits)
 _DIFF_DIGITS = 120
@@ -51,6 +52,39 @@ def _snap(derivative: mpf) -> mpf:
     if abs(derivative) < _NEGLIGIBLE:  # (nstr of e^-10000 would need a 4,343-digit integer)
         return derivative
     return mpmath.mpf(mpmath.nstr(derivative, _SNAP_DIGITS))
+
+
+def numerical_slope(along: Any, at: mpf, gaps: Any = (), direction: int = 0) -> mpf:
+    """``mpmath.diff`` of ``along`` at ``at`` (one-sided with ``direction``), snapped. The step is 2^-150 times the
+    smaller of max(|at|, 1) and the smallest nonzero entry of ``gaps``: distances from ``at`` to where the formula
+    stops being smooth, such as a p-norm's coordinate differences, near which the higher derivatives that a
+    central difference's error grows with blow up (|d|^1.5 at d = 3e-45 is off by 1e-27 with a step of 1e-45).
+    A smaller step gets as many more digits, so that about 75 of the derivative stay right (at 120 digits where the
+    caller works at DIGITS; more where :func:`sample_digits` gave it more)."""
+    size = max(abs(at), mpf(1))
+    nearest = min([size] + [abs(g) for g in gaps if g != 0])
+    extra = int(mpmath.ceil(mpmath.log10(size / nearest)))
+    with mpmath.workdps(mpmath.mp.dps + (_DIFF_DIGITS - DIGITS) + extra):
+        return _snap(mpmath.diff(along, at, h=nearest * mpf(2) ** -150, direction=direction))
+
+
+def sample_digits(values: Any) -> int:
+    """The working precision for one sample: DIGITS, or more where its nonzero values span so many orders of
+    magnitude that DIGITS cannot hold their sums exactly (float64s carry 17 significant digits, so a span of s
+    orders needs s + 17; 30 more keep the formula's own rounding below the 30 digits :func:`agree` compares). At 60
+    digits 0.5 + 2.5e-89 - 0.5 is 0, and |x|^1.5's derivative there 0 instead of 7e-45."""
+    sizes = [abs(v) for v in values if isinstance(v, mpf) and mpmath.isfinite(v) and v != 0]
+    span = int(mpmath.ceil(mpmath.log10(max(sizes) / min(sizes)))) if sizes else 0
+    return max(DIGITS, span + 17 + 30)
+
+
+def coordinate_gaps(rows: dict, name: str, k: int, eps: mpf = mpf(0)) -> list:
+    """The differences (with ``eps`` added either way) between entry k of ``rows[name]`` and entry k of each other
+    row, exact (0.5 + 2.5e-89 - 0.5 is not 0): where they are 0, a distance's |d|^p is not smooth."""
+    at = rows[name][k]
+    return [mpmath.fadd(mpmath.fsub(at, row[k], exact=True), sign * eps, exact=True)
+            for other, row in rows.items() if other != name and isinstance(row, list)
+            and len(row) > k and isinstance(row[k], mpf) for sign in (1, -1)]
 
 
 def _partials(oracle: ElementwiseOracle, x: mpf, y: mpf, p: dict, nan_slope: mpf,

@@ -22,12 +22,12 @@ from mpmath import mpf
 
 from refloss.conformance.oracle import rounding as r
 from refloss.conformance.oracle.boxes import EXACT, STANDARD, Dual
-from refloss.conformance.oracle.evaluate import DIGITS, Expectation, Tensor, _snap, agree
+from refloss.conformance.oracle.evaluate import (DIGITS, Expectation, Tensor, agree, coordinate_gaps, numerical_slope,
+                                                 sample_digits)
 
 __all__ = ["PairwiseOracle", "RowOracle", "Selection", "SelectionOracle", "evaluate_pairwise", "evaluate_rows",
            "evaluate_selection"]
 
-_DIFF_DIGITS = 120
 
 
 @dataclass(frozen=True)
@@ -102,40 +102,43 @@ def evaluate_rows(oracle: RowOracle, inputs: dict[str, np.ndarray], params: dict
                 owner = tuple(i if s != 1 else 0 for i, s in zip(index[len(index) - (array.ndim - 1):],
                                                                   array.shape[:-1]))
                 rows[name], owners[name] = list(array[owner]), owner
-            exact = oracle.formula(EXACT, rows, params)
-            outputs = exact if isinstance(exact, list) else [exact]
-            row_shape = (len(outputs),) if isinstance(exact, list) else ()
-            bad = any(isinstance(v, mpf) and mpmath.isnan(v) for row in rows.values() for v in row)
-            seeded = {name: [Dual(v, [r.exact(1 if (name, k) == slot else 0) for slot in slots]) if (name, k) in slots
-                             else Dual(v) if isinstance(v, mpf) else v for k, v in enumerate(row)]
-                      for name, row in rows.items()}
-            standard = None if bad else oracle.formula(STANDARD, seeded, params)
-            standard = standard if isinstance(standard, list) or standard is None else [standard]
-            for j, value in enumerate(outputs):
-                values.append(value)
-                if standard is None or not mpmath.isfinite(value):
-                    scales.append(mpf(0))
-                    continue
-                agree(standard[j].value, [value], f"output {j}", tuple(v for row in rows.values() for v in row
-                                                                      if isinstance(v, mpf)))
-                scales.append(standard[j].value.err)
-            if cotangents is None:
-                continue
-            g = cotangents[index] if cotangents.ndim else cotangents
-            for slot_number, (name, k) in enumerate(slots):
-                key = owners[name] + (k,)
-                entry = grads[name].setdefault(key, [mpf(0), mpf(0), mpf(0), r.exact(0)])
+            digits = sample_digits([v for row in rows.values() for v in row] +
+                                   [v for v in params.values() if isinstance(v, mpf)])
+            with mpmath.workdps(digits):  # (row by row: an extreme row costs only itself)
+                exact = oracle.formula(EXACT, rows, params)
+                outputs = exact if isinstance(exact, list) else [exact]
+                row_shape = (len(outputs),) if isinstance(exact, list) else ()
+                bad = any(isinstance(v, mpf) and mpmath.isnan(v) for row in rows.values() for v in row)
+                seeded = {name: [Dual(v, [r.exact(1 if (name, k) == slot else 0) for slot in slots])
+                                 if (name, k) in slots else Dual(v) if isinstance(v, mpf) else v
+                                 for k, v in enumerate(row)] for name, row in rows.items()}
+                standard = None if bad else oracle.formula(STANDARD, seeded, params)
+                standard = standard if isinstance(standard, list) or standard is None else [standard]
                 for j, value in enumerate(outputs):
-                    factor = mpf(float(np.ravel(g)[j] if row_shape else g))
-                    if bad:
-                        entry[0] = entry[1] = entry[2] = mpmath.nan
+                    values.append(value)
+                    if standard is None or not mpmath.isfinite(value):
+                        scales.append(mpf(0))
                         continue
-                    d = standard[j].d[slot_number] if standard[j].d else r.exact(0)
-                    lo, hi, mid = _derivative(oracle, rows, params, name, k, j, d)
-                    entry[0] += factor * mid
-                    entry[1] += min(factor * lo, factor * hi)
-                    entry[2] += max(factor * lo, factor * hi)
-                    entry[3] = entry[3] + d * factor
+                    agree(standard[j].value, [value], f"output {j}", tuple(v for row in rows.values() for v in row
+                                                                          if isinstance(v, mpf)))
+                    scales.append(standard[j].value.err)
+                if cotangents is None:
+                    continue
+                g = cotangents[index] if cotangents.ndim else cotangents
+                for slot_number, (name, k) in enumerate(slots):
+                    key = owners[name] + (k,)
+                    entry = grads[name].setdefault(key, [mpf(0), mpf(0), mpf(0), r.exact(0)])
+                    for j, value in enumerate(outputs):
+                        factor = mpf(float(np.ravel(g)[j] if row_shape else g))
+                        if bad:
+                            entry[0] = entry[1] = entry[2] = mpmath.nan
+                            continue
+                        d = standard[j].d[slot_number] if standard[j].d else r.exact(0)
+                        lo, hi, mid = _derivative(oracle, rows, params, name, k, j, d)
+                        entry[0] += factor * mid
+                        entry[1] += min(factor * lo, factor * hi)
+                        entry[2] += max(factor * lo, factor * hi)
+                        entry[3] = entry[3] + d * factor
         if row_shape is None:  # no rows: the declared row length
             row_shape = () if oracle.output_size is None else (oracle.output_size,)
         shape = leading + row_shape
@@ -162,13 +165,11 @@ def _derivative(oracle: RowOracle, rows: dict, params: dict, name: str, k: int, 
         result = oracle.formula(EXACT, moved, params)
         return result[j] if isinstance(result, list) else result
 
-    at = rows[name][k]
-    step = max(abs(at), mpf(1)) * mpf(2) ** -150
-    with mpmath.workdps(_DIFF_DIGITS):
-        if oracle.at_kink(rows, name, k, params):
-            left, right = (_snap(mpmath.diff(along, at, h=step, direction=side)) for side in (-1, 1))
-            return left, right, (left + right) / 2
-        numerical = _snap(mpmath.diff(along, at, h=step))
+    at, gaps = rows[name][k], coordinate_gaps(rows, name, k, params.get("eps") or mpf(0))
+    if oracle.at_kink(rows, name, k, params):
+        left, right = (numerical_slope(along, at, gaps, side) for side in (-1, 1))
+        return left, right, (left + right) / 2
+    numerical = numerical_slope(along, at, gaps)
     agree(analytic, [numerical], f"derivative of output {j} w.r.t. {name}[{k}]",
           tuple(v for row in rows.values() for v in row if isinstance(v, mpf)))
     return analytic.value, analytic.value, analytic.value
