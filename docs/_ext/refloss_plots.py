@@ -1159,15 +1159,20 @@ def _detector_plot(rows: Sequence[tuple[str, str, Sequence, int, tuple, np.ndarr
     return fig
 
 
+def _derivation_script(name: str):
+    """One of the scripts that draw the derivation pages' figures (docs/derivations/<name>.py), loaded as a module,
+    so that a plot and the figures beside it share their example instead of each having a copy."""
+    path = Path(__file__).resolve().parents[1] / "derivations" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
 def _yolov1_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A 7 x 7 x 30 output (seed 9) and three VOC objects: a dog, a bicycle and a car."""
-    rng = np.random.default_rng(9)
-    output = np.zeros((1, 7, 7, 30))
-    for b in range(2):
-        output[..., 5 * b:5 * b + 2] = rng.uniform(0.0, 1.0, (1, 7, 7, 2))  # x, y in the cell
-        output[..., 5 * b + 2:5 * b + 4] = rng.uniform(0.2, 0.8, (1, 7, 7, 2))  # sqrt w, sqrt h
-        output[..., 5 * b + 4] = rng.uniform(0.0, 0.6, (1, 7, 7))  # confidence
-    output[..., 10:] = rng.uniform(0.0, 0.2, (1, 7, 7, 20))  # class scores
+    """The YOLOv1 figures' seeded 7 x 7 x 30 output (docs/derivations/_yolo_figures.py) with three of their VOC
+    objects: a dog, a bicycle and a car."""
+    output = _derivation_script("_yolo_figures").v1_seeded_output()
     boxes = np.array([[[0.05, 0.30, 0.45, 0.95], [0.50, 0.20, 0.90, 0.60], [0.10, 0.05, 0.30, 0.20]]])
     labels = np.array([[11, 1, 6]])
     return output, boxes, labels
@@ -1225,10 +1230,7 @@ def _anchor_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The example of the anchor-based pages' matching figures, taken from the script that draws them
     (docs/derivations/_anchor_figures.py), so that the plots and the figures show one scene: 135 anchors, a dog, a
     bicycle and a small bird."""
-    path = Path(__file__).resolve().parents[1] / "derivations" / "_anchor_figures.py"
-    spec = importlib.util.spec_from_file_location("_anchor_figures", path)
-    figures = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(figures)
+    figures = _derivation_script("_anchor_figures")
     return figures.anchors_of_example(), figures.OBJECTS, figures.LABELS
 
 

@@ -42,8 +42,8 @@ V1_OBJECTS = {  # letter: (xyxy box in image units, VOC class id)
 }
 
 
-def v1_example() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A 7 x 7 x 30 output (seeded) and the five objects above, as a batch of one image."""
+def v1_seeded_output() -> np.ndarray:
+    """A plausible 7 x 7 x 30 YOLOv1 output (seed 9), batch of one; the loss page's plot starts from it too."""
     rng = np.random.default_rng(9)
     output = np.zeros((1, 7, 7, 30))
     for b in range(2):
@@ -51,6 +51,12 @@ def v1_example() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         output[..., 5 * b + 2:5 * b + 4] = rng.uniform(0.2, 0.8, (1, 7, 7, 2))  # sqrt w, sqrt h
         output[..., 5 * b + 4] = rng.uniform(0.0, 0.6, (1, 7, 7))  # confidence
     output[..., 10:] = rng.uniform(0.0, 0.2, (1, 7, 7, 20))  # class scores
+    return output
+
+
+def v1_example() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The seeded output and the five objects above, as a batch of one image."""
+    output = v1_seeded_output()
     # D's cell (row 0, column 5): two small boxes left of the bird, overlapping it nowhere
     output[0, 0, 5, 0:4] = [0.05, 0.60, 0.10, 0.10]
     output[0, 0, 5, 5:9] = [0.10, 0.40, 0.20, 0.20]
