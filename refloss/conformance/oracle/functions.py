@@ -29,7 +29,6 @@ __all__ = ["PairwiseOracle", "RowOracle", "Selection", "SelectionOracle", "evalu
            "evaluate_selection"]
 
 
-
 @dataclass(frozen=True)
 class RowOracle:
     """``formula(M, rows, params)``: rows maps each input's name to its row (a list); returns a list (an output row)
